@@ -1,0 +1,1 @@
+"""mbdsl: a hardware generator for quantized MobileNet-style CNNs."""

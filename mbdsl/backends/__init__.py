@@ -1,0 +1,1 @@
+"""Backends: code generators that read checked networks."""

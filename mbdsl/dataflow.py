@@ -1,0 +1,97 @@
+"""How layers map onto streaming units, and how many cycles each unit needs per frame.
+
+Shared by the folding pass, the estimates, and the RTL and HLS backends, so that the
+cycle figures the tools print are the ones the hardware is built to reach.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from . import ir
+
+__all__ = ["Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "divisors"]
+
+
+@attrs.frozen
+class Window:
+    """A sliding-window generator in front of a compute unit.
+
+    Each output beat holds ``kpar`` kernel positions of ``cpar`` channels. ``depthwise``
+    orders a pixel's window channel group first (for vector units); otherwise kernel
+    position first (for matrix-vector units, matching the (kh, kw, cin) weight columns).
+    """
+
+    ifm_h: int
+    ifm_w: int
+    channels: int
+    kernel: int
+    stride: int
+    pad: int
+    cpar: int
+    kpar: int
+    depthwise: bool
+    ofm_h: int
+    ofm_w: int
+
+    @property
+    def fill_cycles(self) -> int:
+        """Rows the generator must load before a frame's first window, beyond the
+        rows it overlapped with the previous frame."""
+        return max(0, self.kernel - self.stride) * (self.ifm_w + 2 * self.pad) * self.channels // self.cpar
+
+    @property
+    def cycles(self) -> int:
+        c_beats = self.channels // self.cpar
+        emit = self.ofm_w * self.kernel * self.kernel * c_beats // self.kpar
+        load = self.stride * self.ifm_w * c_beats
+        return self.ofm_h * max(emit, load) + self.fill_cycles
+
+
+def window(layer: ir.Layer) -> Window | None:
+    """The window generator a layer needs, or None (1x1, stride 1, no padding, or no conv)."""
+    if isinstance(layer, ir.Conv):
+        if layer.kernel == 1 and layer.stride == 1 and layer.pad == 0:
+            return None
+        c = layer.in_shape.c
+        simd = layer.fold.simd
+        cpar, kpar = (simd, 1) if simd <= c else (c, simd // c)
+        depthwise = False
+    elif isinstance(layer, ir.DwConv):
+        cpar, kpar, depthwise = layer.fold.pe, layer.fold.simd, True
+    else:
+        return None
+    s = layer.in_shape
+    return Window(s.h, s.w, s.c, layer.kernel, layer.stride, layer.pad, cpar, kpar, depthwise, layer.out_shape.h, layer.out_shape.w)
+
+
+def unit_cycles(layer: ir.Layer) -> int:
+    """Cycles per frame of the compute unit alone (FINN's formulas)."""
+    f = layer.fold
+    if isinstance(layer, (ir.Conv, ir.FC)):
+        mh, mw = layer.matrix
+        pixels = layer.out_shape.h * layer.out_shape.w
+        return (mh // f.pe) * (mw // f.simd) * pixels
+    if isinstance(layer, ir.DwConv):
+        o = layer.out_shape
+        return layer.in_shape.c * layer.kernel * layer.kernel // (f.pe * f.simd) * o.h * o.w
+    if isinstance(layer, ir.AvgPool):
+        s = layer.in_shape
+        return s.c // f.pe * s.h * s.w
+    if isinstance(layer, ir.TopK):
+        return layer.in_shape.c
+    raise TypeError(layer)
+
+
+def window_cycles(layer: ir.Layer) -> int:
+    w = window(layer)
+    return w.cycles if w else 0
+
+
+def layer_cycles(layer: ir.Layer) -> int:
+    """Cycles per frame of a layer: its slowest unit."""
+    return max(unit_cycles(layer), window_cycles(layer))
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]

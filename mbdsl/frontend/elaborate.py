@@ -1,0 +1,547 @@
+"""Syntax tree -> network model: includes, defaults, repeat, dwsep pairs, macros, targets.
+
+Elaboration checks what a layer statement may say (which arguments, which fold keys,
+which types); shapes, accumulator widths and folding legality are the passes' job.
+"""
+
+from __future__ import annotations
+
+import os
+
+import attrs
+
+from . import ast, macros
+from .names import did_you_mean
+from .parser import parse
+from .. import ir
+from ..dtypes import IntType
+from ..errors import IncludeError, MbdslError, QuantError, ShapeError, Span, SpecNameError, TargetError
+
+__all__ = ["load", "load_string", "elaborate"]
+
+MAX_BITS = 8
+"""Widest weight or activation type the backends implement."""
+
+# Arguments each layer kind accepts, and the fold keys it takes.
+_LAYER_ARGS = {
+    "conv": {"kernel", "stride", "pad", "outputs", "weights", "activations", "acc", "fold"},
+    "pwconv": {"outputs", "stride", "weights", "activations", "acc", "fold"},
+    "dwconv": {"kernel", "stride", "pad", "weights", "activations", "acc", "fold"},
+    "dwsep": {"kernel", "stride", "outputs", "weights", "activations", "fold"},
+    "avgpool": {"global", "activations", "shift", "fold"},
+    "fc": {"outputs", "weights", "activations", "acc", "fold"},
+    "topk": {"count"},
+}
+_FOLD_KEYS = {
+    "conv": {"pe", "simd"},
+    "pwconv": {"pe", "simd"},
+    "dwconv": {"pe", "simd"},
+    "dwsep": {"dw_pe", "dw_simd", "pe", "simd"},
+    "avgpool": {"pe"},
+    "fc": {"pe", "simd"},
+    "topk": set(),
+}
+_ARG_WORDS = {
+    "kernel": "a kernel size",
+    "stride": "'stride'",
+    "pad": "'pad'",
+    "outputs": "'->' (output channels)",
+    "global": "'global'",
+    "weights": "'weights'",
+    "activations": "'activations'",
+    "acc": "'acc'",
+    "fold": "'fold'",
+    "shift": "'shift'",
+    "count": "a count",
+}
+_WHY_NOT = {
+    ("dwconv", "outputs"): "a depthwise convolution keeps its channel count: drop '-> N' or use dwsep",
+    ("pwconv", "kernel"): "a pointwise convolution is 1x1: use 'conv KxK' for other kernels",
+    ("dwsep", "pad"): "dwsep pads its depthwise half by kernel/2; write dwconv + pwconv to choose",
+    ("topk", "outputs"): "topk keeps the classes: write 'topk K'",
+}
+_REQUIRED = {"conv": ("kernel", "outputs"), "pwconv": ("outputs",), "dwsep": ("outputs",), "fc": ("outputs",), "topk": ("count",), "avgpool": ("global",)}
+
+_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
+_CLOCK_UNITS = {"hz": 1, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
+
+
+def load(path: str) -> ir.Network:
+    """Read, parse and elaborate a spec file (with its includes)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MbdslError(f"cannot read spec {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+    return load_string(text, path)
+
+
+def load_string(text: str, path: str = "<string>") -> ir.Network:
+    """Parse and elaborate spec text; includes resolve relative to ``path``."""
+    items = _collect(parse(text, path), [os.path.abspath(path)])
+    return elaborate(items, path)
+
+
+def _collect(spec: ast.SpecFile, stack: list[str]) -> list:
+    """Items of a file with its includes spliced in, depth first."""
+    out = []
+    for item in spec.items:
+        if not isinstance(item, ast.Include):
+            out.append(item)
+            continue
+        target = os.path.abspath(os.path.join(os.path.dirname(stack[-1]), item.path))
+        if target in stack:
+            chain = " -> ".join(os.path.basename(p) for p in stack[stack.index(target) :] + [target])
+            raise IncludeError(f"include cycle: {chain}", item.span, "remove one of the includes")
+        try:
+            with open(target, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError):
+            raise IncludeError(f"cannot read included file '{item.path}'", item.span, f"looked for {target}") from None
+        display = os.path.relpath(target) if not os.path.isabs(item.path) else target
+        out.extend(_collect(parse(text, display), stack + [target]))
+    return out
+
+
+def elaborate(items: list, source: str) -> ir.Network:
+    networks = [i for i in items if isinstance(i, ast.NetworkDecl)]
+    if not networks:
+        raise MbdslError(f"{source}: no network in spec", None, "add 'network NAME { ... }'")
+    if len(networks) > 1:
+        first = networks[0]
+        raise SpecNameError(
+            f"a spec describes one network; '{first.name}' is already declared at {first.span}",
+            networks[1].span,
+            "move the second network to its own file",
+        )
+    fpga, gap8 = _targets([i for i in items if isinstance(i, ast.TargetDecl)])
+    return _NetworkBuilder(networks[0], source).build(fpga, gap8)
+
+
+@attrs.define
+class _Defaults:
+    weights: IntType = IntType(8, True)
+    activations: IntType = IntType(8, False)
+    acc: IntType | None = None
+    quant: str = ir.THRESHOLDS
+    fold: ast.FoldArgs | None = None
+
+
+class _NetworkBuilder:
+    def __init__(self, decl: ast.NetworkDecl, source: str):
+        self.decl = decl
+        self.source = source
+        self.defaults = _Defaults()
+        self.names: dict[str, Span] = {}
+        self.counters: dict[str, int] = {}
+        self.classifier_candidates: set[Span] = set()
+        """Spans of fc statements without explicit activations."""
+
+    def build(self, fpga, gap8) -> ir.Network:
+        input_decl = None
+        weights = ir.RandomWeights()
+        statements = []
+        macro_resolution = None
+        seen: dict[type, Span] = {}
+        for stmt in self.decl.body:
+            if isinstance(stmt, (ast.InputDecl, ast.Defaults, ast.WeightsDecl)):
+                if type(stmt) in seen:
+                    what = {ast.InputDecl: "input", ast.Defaults: "defaults", ast.WeightsDecl: "weights"}[type(stmt)]
+                    raise SpecNameError(f"'{what}' is already given at {seen[type(stmt)]}", stmt.span, "keep one")
+                seen[type(stmt)] = stmt.span
+            if isinstance(stmt, ast.InputDecl):
+                input_decl = stmt
+            elif isinstance(stmt, ast.Defaults):
+                self._defaults(stmt)
+            elif isinstance(stmt, ast.WeightsDecl):
+                weights = self._weights(stmt)
+            elif isinstance(stmt, ast.MacroCall):
+                layers, resolution = macros.expand(stmt)
+                if macro_resolution is not None:
+                    raise SpecNameError("only one network macro per network", stmt.span)
+                macro_resolution = (resolution, stmt.span)
+                statements.extend(layers)
+            else:
+                statements.append(stmt)
+        net_input = self._input(input_decl, macro_resolution)
+        layers = []
+        for stmt in statements:
+            layers.extend(self._statement(stmt, 0))
+        if not layers:
+            raise ShapeError(f"network '{self.decl.name}' has no layers", self.decl.span, "add layers such as 'conv 3x3 -> 32'")
+        layers = self._classifier_outputs(layers)
+        return ir.Network(
+            name=self.decl.name,
+            input=net_input,
+            layers=tuple(layers),
+            quant_style=self.defaults.quant,
+            weights=weights,
+            fpga=fpga,
+            gap8=gap8,
+            span=self.decl.span,
+            source=self.source,
+        )
+
+    # --- statements -------------------------------------------------------------------
+
+    def _defaults(self, stmt: ast.Defaults) -> None:
+        for item in stmt.items:
+            if item.key == "weights":
+                self.defaults.weights = _weight_type(item.value)
+            elif item.key == "activations":
+                self.defaults.activations = _act_type(item.value)
+            elif item.key == "acc":
+                self.defaults.acc = _acc_type(item.value)
+            elif item.key == "quant":
+                word = item.value
+                if word.value not in (ir.THRESHOLDS, ir.MULTIPLIER):
+                    raise SpecNameError(f"unknown quantization style '{word.value}'", word.span, did_you_mean(word.value, (ir.THRESHOLDS, ir.MULTIPLIER)))
+                self.defaults.quant = word.value
+            elif item.key == "fold":
+                self.defaults.fold = item.value
+
+    def _weights(self, stmt: ast.WeightsDecl):
+        if stmt.path is not None:
+            return ir.NpzWeights(stmt.path, stmt.span)
+        call = stmt.call
+        if call.name != "random":
+            raise SpecNameError(f"unknown weight source '{call.name}'", call.span, "use random(seed = N) or a quoted .npz path")
+        seed = 0
+        for key, value, span in call.kwargs:
+            if key != "seed":
+                raise SpecNameError(f"random() has no argument '{key}'", span, did_you_mean(key, ("seed",)))
+            if value.kind != "number" or not isinstance(value.value, int) or value.value < 0:
+                raise ShapeError("the seed must be a whole number >= 0", value.span)
+            seed = value.value
+        return ir.RandomWeights(seed, stmt.span)
+
+    def _input(self, decl: ast.InputDecl | None, macro_resolution) -> ir.Input:
+        if decl is None:
+            if macro_resolution is None:
+                raise ShapeError(f"network '{self.decl.name}' has no input", self.decl.span, "add e.g. 'input 224x224x3 u8'")
+            r, span = macro_resolution
+            return ir.Input(ir.Shape(r, r, 3), "u8", ir.Preprocess(), span)
+        if decl.format not in ("u8", "nv12"):
+            raise SpecNameError(f"unknown pixel format '{decl.format}'", decl.format_span, did_you_mean(decl.format, ("u8", "nv12")))
+        size = decl.size
+        if decl.format == "nv12":
+            if len(size) != 2:
+                raise ShapeError("an nv12 input is written HxW (it carries 3 channels)", decl.span, "e.g. 'input 224x224 nv12'")
+            if size[0] % 2 or size[1] % 2:
+                raise ShapeError(f"nv12 needs an even height and width, not {size[0]}x{size[1]}", decl.span)
+            size = size + (3,)
+        elif len(size) != 3:
+            raise ShapeError("a u8 input is written HxWxC", decl.span, "e.g. 'input 224x224x3 u8'")
+        if min(size) < 1:
+            raise ShapeError("input sizes must be at least 1", decl.span)
+        shape = ir.Shape(*size)
+        if macro_resolution is not None and (shape.h, shape.w, shape.c) != (macro_resolution[0], macro_resolution[0], 3):
+            r = macro_resolution[0]
+            raise ShapeError(
+                f"the macro builds a network for {r}x{r}x3 images but the input is {shape}",
+                macro_resolution[1],
+                f"set resolution = {shape.h} or change the input",
+            )
+        return ir.Input(shape, decl.format, _preprocess(decl.preprocess, shape.c), decl.span)
+
+    def _statement(self, stmt, depth: int) -> list:
+        if isinstance(stmt, ast.Repeat):
+            if stmt.count < 1:
+                raise ShapeError("repeat needs a count of at least 1", stmt.span)
+            out = []
+            for i in range(stmt.count):
+                for inner in stmt.body:
+                    out.extend(self._statement(inner, depth + 1) if not isinstance(inner, ast.Layer)
+                               else self._layer(inner, suffix=f"_{i + 1}" if stmt.count > 1 else ""))
+            return out
+        if isinstance(stmt, ast.Layer):
+            return self._layer(stmt)
+        if isinstance(stmt, ast.MacroCall):
+            raise SpecNameError("a network macro cannot stand inside repeat", stmt.span)
+        raise SpecNameError("only layers may stand inside repeat", stmt.span, "move input, defaults and weights out of the repeat block")
+
+    def _name(self, stmt: ast.Layer, prefix: str, suffix: str) -> str:
+        if stmt.name is not None:
+            name = stmt.name + suffix
+        else:
+            n = self.counters.get(prefix, 0)
+            self.counters[prefix] = n + 1
+            name = f"{prefix}{n}"
+        while stmt.name is None and name in self.names:  # an explicit name took it
+            n = self.counters[prefix]
+            self.counters[prefix] = n + 1
+            name = f"{prefix}{n}"
+        span = stmt.name_span or stmt.span
+        if name in self.names:
+            raise SpecNameError(f"layer name '{name}' is already used at {self.names[name]}", span, "choose another name")
+        self.names[name] = span
+        return name
+
+    def _layer(self, stmt: ast.Layer, suffix: str = "") -> list:
+        kind = stmt.kind
+        if kind not in _LAYER_ARGS:
+            raise SpecNameError(f"unknown layer kind '{kind}'", stmt.kind_span, did_you_mean(kind, _LAYER_ARGS))
+        args: dict[str, ast.Arg] = {}
+        for arg in stmt.args:
+            if arg.key not in _LAYER_ARGS[kind]:
+                why = _WHY_NOT.get((kind, arg.key), f"{kind} takes: " + ", ".join(_ARG_WORDS[k] for k in sorted(_LAYER_ARGS[kind])))
+                raise SpecNameError(f"{kind} takes no {_ARG_WORDS[arg.key]}", arg.span, why)
+            if arg.key in args:
+                raise SpecNameError(f"{_ARG_WORDS[arg.key]} is given twice", arg.span, "keep one")
+            args[arg.key] = arg
+        for key in _REQUIRED.get(kind, ()):
+            if key not in args:
+                raise SpecNameError(f"{kind} needs {_ARG_WORDS[key]}", stmt.span, _example(kind))
+        common = self._common(kind, args)
+        if kind == "dwsep":
+            name = self._name(stmt, "b", suffix) if stmt.name is not None else self._block_name()
+            self.names.setdefault(f"{name}.dw", stmt.span)
+            fold_dw, fold_pw = self._dwsep_folds(args.get("fold"), stmt.span)
+            k = self._kernel(args)
+            dw = ir.DwConv(name=f"{name}.dw", span=stmt.span, kernel=k, stride=self._int(args, "stride", 1, 1),
+                           pad=k // 2, weight_type=common["weight_type"], act_type=common["act_type"], fold=fold_dw)
+            pw = ir.Conv(name=f"{name}.pw", span=stmt.span, kernel=1, stride=1, pad=0,
+                         out_channels=self._int(args, "outputs", None, 1), weight_type=common["weight_type"],
+                         act_type=common["act_type"], fold=fold_pw)
+            return [dw, pw]
+        fold = self._fold(kind, args.get("fold"), stmt.span)
+        if kind in ("conv", "pwconv"):
+            k = 1 if kind == "pwconv" else self._kernel(args)
+            return [ir.Conv(name=self._name(stmt, "conv" if k > 1 else "pw", suffix), span=stmt.span, kernel=k,
+                            stride=self._int(args, "stride", 1, 1), pad=self._int(args, "pad", (k - 1) // 2, 0),
+                            out_channels=self._int(args, "outputs", None, 1), fold=fold, **common)]
+        if kind == "dwconv":
+            k = self._kernel(args, default=3)
+            return [ir.DwConv(name=self._name(stmt, "dw", suffix), span=stmt.span, kernel=k,
+                              stride=self._int(args, "stride", 1, 1), pad=self._int(args, "pad", (k - 1) // 2, 0),
+                              fold=fold, **common)]
+        if kind == "fc":
+            if "activations" not in args:
+                self.classifier_candidates.add(stmt.span)
+            return [ir.FC(name=self._name(stmt, "fc", suffix), span=stmt.span,
+                          out_channels=self._int(args, "outputs", None, 1), fold=fold, **common)]
+        if kind == "avgpool":
+            act = _act_type(args["activations"].value) if "activations" in args else None
+            shift = self._int(args, "shift", None, 0)
+            return [ir.AvgPool(name=self._name(stmt, "pool", suffix), span=stmt.span, act_type=act, shift=shift, fold=fold)]
+        return [ir.TopK(name=self._name(stmt, "topk", suffix), span=stmt.span, k=self._int(args, "count", None, 1))]
+
+    def _block_name(self) -> str:
+        n = self.counters.get("b", 1)
+        while f"b{n}" in self.names:
+            n += 1
+        self.counters["b"] = n + 1
+        self.names[f"b{n}"] = None
+        return f"b{n}"
+
+    def _common(self, kind: str, args: dict) -> dict:
+        """Types of a MAC layer: given on the statement, else the network defaults."""
+        if kind in ("avgpool", "topk"):
+            return {}
+        out = {
+            "weight_type": _weight_type(args["weights"].value) if "weights" in args else self.defaults.weights,
+            "act_type": _act_type(args["activations"].value) if "activations" in args else self.defaults.activations,
+        }
+        if kind != "dwsep":
+            out["acc_limit"] = _acc_type(args["acc"].value) if "acc" in args else self.defaults.acc
+        return out
+
+    def _kernel(self, args: dict, default: int = 3) -> int:
+        if "kernel" not in args:
+            return default
+        arg = args["kernel"]
+        size = arg.value
+        if len(size) != 2 or size[0] != size[1]:
+            raise ShapeError(f"kernels are square (KxK), not {'x'.join(map(str, size))}", arg.span)
+        if size[0] < 1:
+            raise ShapeError("the kernel size must be at least 1", arg.span)
+        return size[0]
+
+    def _int(self, args: dict, key: str, default, minimum: int) -> int:
+        if key not in args:
+            return default
+        arg = args[key]
+        if arg.value < minimum:
+            raise ShapeError(f"{_ARG_WORDS[key]} must be at least {minimum}, not {arg.value}", arg.span)
+        return arg.value
+
+    def _fold_values(self, kind: str, fold: ast.FoldArgs) -> dict[str, tuple[int, Span]]:
+        values = {}
+        for key, value, span in fold.kwargs:
+            if key not in _FOLD_KEYS[kind]:
+                raise SpecNameError(f"{kind} has no fold parameter '{key}'", span, did_you_mean(key, _FOLD_KEYS[kind]) if _FOLD_KEYS[kind] else f"{kind} has no parallelism to fold")
+            if key in values:
+                raise SpecNameError(f"fold parameter '{key}' is given twice", span)
+            if value.kind != "number" or not isinstance(value.value, int) or value.value < 1:
+                raise ShapeError(f"{key} must be a whole number >= 1", value.span)
+            values[key] = (value.value, span)
+        return values
+
+    def _fold(self, kind: str, arg: ast.Arg | None, span: Span) -> ir.Fold:
+        fold = arg.value if arg is not None else self.defaults.fold
+        if fold is None:
+            return ir.Fold(span=span)
+        if fold.auto:
+            return ir.Fold(auto=True, span=fold.span)
+        if arg is None:  # defaults give a folding for every layer kind: keep the keys it takes
+            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in _FOLD_KEYS[kind]), fold.span)
+        values = self._fold_values(kind, fold)
+        pe, pe_span = values.get("pe", (1, fold.span))
+        simd, simd_span = values.get("simd", (1, fold.span))
+        return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span)
+
+    def _dwsep_folds(self, arg: ast.Arg | None, span: Span) -> tuple[ir.Fold, ir.Fold]:
+        fold = arg.value if arg is not None else self.defaults.fold
+        if fold is None:
+            return ir.Fold(span=span), ir.Fold(span=span)
+        if fold.auto:
+            return ir.Fold(auto=True, span=fold.span), ir.Fold(auto=True, span=fold.span)
+        if arg is None:
+            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in ("pe", "simd")), fold.span)
+        values = self._fold_values("dwsep", fold)
+
+        def pick(pe_key, simd_key):
+            pe, pe_span = values.get(pe_key, (1, fold.span))
+            simd, simd_span = values.get(simd_key, (1, fold.span))
+            return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span)
+
+        return pick("dw_pe", "dw_simd"), pick("pe", "simd")
+
+    def _classifier_outputs(self, layers: list) -> list:
+        """The final fc outputs raw accumulators (logits) unless its activations are given."""
+        macs = [i for i, layer in enumerate(layers) if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC))]
+        if macs:
+            last = layers[macs[-1]]
+            if isinstance(last, ir.FC) and last.span in self.classifier_candidates:
+                layers[macs[-1]] = attrs.evolve(last, act_type=None)
+        return layers
+
+
+def _example(kind: str) -> str:
+    return {
+        "conv": "e.g. 'conv 3x3 stride 2 -> 32'",
+        "pwconv": "e.g. 'pwconv -> 64'",
+        "dwsep": "e.g. 'dwsep stride 2 -> 128'",
+        "fc": "e.g. 'fc -> 1000'",
+        "topk": "e.g. 'topk 5'",
+        "avgpool": "write 'avgpool global' (only global average pooling is supported)",
+    }[kind]
+
+
+def _check_bits(t: ast.DType, what: str, lo: int, hi: int) -> IntType:
+    it = IntType.parse(t.name, t.narrow)
+    if not lo <= it.bits <= hi:
+        raise QuantError(f"{what} of {it.bits} bits are not supported", t.span, f"use {lo} to {hi} bits")
+    if t.narrow and not it.signed:
+        raise QuantError(f"'narrow' applies to signed types, not {t.name}", t.span, f"drop 'narrow' or use int{it.bits}")
+    return it
+
+
+def _weight_type(t: ast.DType) -> IntType:
+    it = _check_bits(t, "weights", 2, MAX_BITS)
+    if not it.signed:
+        raise QuantError(f"weights are signed: {t.name} is not supported", t.span, f"use int{it.bits}")
+    return it
+
+
+def _act_type(t: ast.DType) -> IntType:
+    return _check_bits(t, "activations", 1, MAX_BITS)
+
+
+def _acc_type(t: ast.DType) -> IntType:
+    it = _check_bits(t, "accumulators", 2, 64)
+    if not it.signed:
+        raise QuantError(f"accumulators are signed: {t.name} is not supported", t.span, f"use int{it.bits}")
+    return it
+
+
+def _preprocess(settings: tuple[ast.Setting, ...], channels: int) -> ir.Preprocess:
+    values: dict[str, tuple[float, ...]] = {}
+    for s in settings:
+        if s.key not in ("scale", "mean", "std"):
+            raise SpecNameError(f"unknown preprocessing setting '{s.key}'", s.span, did_you_mean(s.key, ("scale", "mean", "std")))
+        if s.key in values:
+            raise SpecNameError(f"'{s.key}' is given twice", s.span)
+        nums = []
+        for v in s.values:
+            if v.kind != "number":
+                raise ShapeError(f"'{s.key}' takes numbers, not {v.value!r}", v.span)
+            nums.append(float(v.value))
+        allowed = (1,) if s.key == "scale" else (1, channels)
+        if len(nums) not in allowed:
+            raise ShapeError(f"'{s.key}' takes {' or '.join(map(str, sorted(set(allowed))))} value(s), not {len(nums)}", s.span)
+        if s.key in ("scale", "std") and any(n <= 0 for n in nums):
+            raise ShapeError(f"'{s.key}' must be positive", s.span)
+        values[s.key] = tuple(nums)
+    return ir.Preprocess(values.get("scale", (1.0,))[0], values.get("mean", (0.0,)), values.get("std", (1.0,)))
+
+
+# --- targets --------------------------------------------------------------------------
+
+
+def _targets(decls: list[ast.TargetDecl]):
+    fpga = gap8 = None
+    for decl in decls:
+        if decl.kind == "fpga":
+            if fpga is not None:
+                raise TargetError(f"target fpga is already given at {fpga.span}", decl.span)
+            fpga = _fpga(decl)
+        elif decl.kind == "gap8":
+            if gap8 is not None:
+                raise TargetError(f"target gap8 is already given at {gap8.span}", decl.span)
+            gap8 = _gap8(decl)
+        else:
+            raise TargetError(f"unknown target '{decl.kind}'", decl.span, did_you_mean(decl.kind, ("fpga", "gap8")))
+    return fpga, gap8
+
+
+def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str) -> float:
+    if not s.values or s.values[0].kind != "number":
+        raise TargetError(f"'{s.key}' takes a number", s.span)
+    if len(s.values) > 2:
+        raise TargetError(f"'{s.key}' takes a number and an optional unit", s.values[2].span)
+    unit = default_unit
+    if len(s.values) == 2:
+        u = s.values[1]
+        if u.kind != "word" or u.value.lower() not in units:
+            raise TargetError(f"unknown unit {u.value!r}", u.span, did_you_mean(str(u.value), units))
+        unit = u.value.lower()
+    value = s.values[0].value * units[unit]
+    if value <= 0:
+        raise TargetError(f"'{s.key}' must be positive", s.values[0].span)
+    return value
+
+
+def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
+    fields: dict = {"span": decl.span}
+    for s in decl.settings:
+        if s.key == "clock":
+            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "mhz")
+        elif s.key == "part":
+            if len(s.values) != 1 or s.values[0].kind != "string":
+                raise TargetError("'part' takes a quoted part name", s.span, 'e.g. part "xcu250-figd2104-2L-e"')
+            fields["part"] = s.values[0].value
+        else:
+            raise TargetError(f"target fpga has no setting '{s.key}'", s.span, did_you_mean(s.key, ("clock", "part")))
+    return ir.FpgaTarget(**fields)
+
+
+def _gap8(decl: ast.TargetDecl) -> ir.Gap8Target:
+    fields: dict = {"span": decl.span}
+    sizes = ("l1", "l2", "l3", "l1_reserve", "l2_reserve")
+    for s in decl.settings:
+        if s.key in sizes:
+            fields[s.key] = int(_quantity(s, _SIZE_UNITS, "b"))
+        elif s.key == "cores":
+            n = _quantity(s, {"": 1}, "")
+            if n != int(n) or not 1 <= n <= 8:
+                raise TargetError("the GAP8 cluster has 1 to 8 cores", s.values[0].span)
+            fields["cores"] = int(n)
+        elif s.key == "clock":
+            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "mhz")
+        else:
+            raise TargetError(f"target gap8 has no setting '{s.key}'", s.span, did_you_mean(s.key, sizes + ("cores", "clock")))
+    target = ir.Gap8Target(**fields)
+    if target.l1_reserve >= target.l1 or target.l2_reserve >= target.l2:
+        raise TargetError("the reserves leave no L1/L2 for data", decl.span, f"l1 {target.l1} (reserve {target.l1_reserve}), l2 {target.l2} (reserve {target.l2_reserve})")
+    return target

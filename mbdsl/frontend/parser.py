@@ -1,0 +1,258 @@
+"""Text -> syntax tree (mbdsl.frontend.ast), with syntax errors in the user's terms."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+
+import lark
+from lark import Lark, Token, Transformer, v_args
+
+from . import ast
+from ..errors import Span, SpecSyntaxError
+
+__all__ = ["parse"]
+
+# What a terminal is called in a message.
+_TERMINAL_NAMES = {
+    "NAME": "a name",
+    "INT": "a whole number",
+    "SIZE": "a size such as 3x3 or 224x224x3",
+    "DTYPE": "an integer type such as int4 or uint8",
+    "STRING": "a quoted string",
+    "SIGNED_NUMBER": "a number",
+    "_NL": "a new line",
+    "SEMICOLON": "';'",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "EQUAL": "'='",
+    "COMMA": "','",
+    "SLASH": "'/'",
+    "AUTO": "'auto'",
+    "NARROW": "'narrow'",
+    "$END": "the end of the file",
+}
+
+
+@lru_cache(maxsize=1)
+def _parser() -> Lark:
+    grammar = resources.files(__package__).joinpath("grammar.lark").read_text()
+    return Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True)
+
+
+class _Builder(Transformer):
+    """Parse tree -> ast nodes. Every node gets a Span from Lark's positions."""
+
+    def __init__(self, path: str, lines: list[str]):
+        super().__init__()
+        self.path = path
+        self.lines = lines
+
+    def _span(self, line: int, column: int, end_line: int | None = None, end_column: int | None = None) -> Span:
+        text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+        end = end_column if end_line in (None, line) else len(text) + 1
+        return Span(self.path, line, column, end, text)
+
+    def _tok(self, tok: Token) -> Span:
+        return self._span(tok.line, tok.column, tok.end_line, tok.end_column)
+
+    def _meta(self, meta) -> Span:
+        return self._span(meta.line, meta.column, meta.end_line, meta.end_column)
+
+    # literals
+    @v_args(meta=True)
+    def number(self, meta, items):
+        text = [str(t) for t in items if t is not None]
+        value = float(text[0]) / float(text[1]) if len(text) == 2 else _num(text[0])
+        return ast.Value(value, "number", self._meta(meta))
+
+    def string(self, items):
+        (tok,) = items
+        return ast.Value(str(tok)[1:-1], "string", self._tok(tok))
+
+    def word(self, items):
+        (tok,) = items
+        return ast.Value(str(tok), "word", self._tok(tok))
+
+    def kwarg(self, items):
+        name, value = items
+        return (str(name), value, self._tok(name))
+
+    @v_args(meta=True)
+    def dtype(self, meta, items):
+        name, narrow = items
+        return ast.DType(str(name), narrow is not None, self._meta(meta))
+
+    @v_args(meta=True)
+    def fold(self, meta, items):
+        span = self._meta(meta)
+        if len(items) == 1 and isinstance(items[0], Token) and items[0].type == "AUTO":
+            return ast.Arg("fold", ast.FoldArgs(True, (), span), span)
+        return ast.Arg("fold", ast.FoldArgs(False, tuple(i for i in items if i is not None), span), span)
+
+    # layer arguments
+    def _arg(key):
+        @v_args(meta=True)
+        def build(self, meta, items):
+            value = items[0] if items else None
+            if isinstance(value, Token):
+                value = _size(value) if value.type == "SIZE" else int(value)
+            return ast.Arg(key, value, self._meta(meta))
+
+        return build
+
+    kernel = _arg("kernel")
+    stride = _arg("stride")
+    pad = _arg("pad")
+    outputs = _arg("outputs")
+    global_ = _arg("global")
+    shift = _arg("shift")
+    count = _arg("count")
+    weight_opt = _arg("weights")
+    act_opt = _arg("activations")
+    acc_opt = _arg("acc")
+    del _arg
+
+    @v_args(meta=True)
+    def quant_opt(self, meta, items):
+        (name,) = items
+        return ast.Arg("quant", ast.Value(str(name), "word", self._tok(name)), self._meta(meta))
+
+    @v_args(meta=True)
+    def layer(self, meta, items):
+        kind, name, *args = items
+        return ast.Layer(
+            str(kind),
+            self._tok(kind),
+            str(name) if name is not None else None,
+            self._tok(name) if name is not None else None,
+            tuple(args),
+            self._meta(meta),
+        )
+
+    @v_args(meta=True)
+    def setting(self, meta, items):
+        key, *values = items
+        return ast.Setting(str(key), tuple(values), self._meta(meta))
+
+    @v_args(meta=True)
+    def preprocess(self, meta, items):
+        return tuple(items)
+
+    @v_args(meta=True)
+    def input_decl(self, meta, items):
+        size, fmt, pre = items
+        return ast.InputDecl(_size(size), str(fmt), self._tok(fmt), pre or (), self._meta(meta))
+
+    @v_args(meta=True)
+    def defaults(self, meta, items):
+        return ast.Defaults(tuple(items), self._meta(meta))
+
+    @v_args(meta=True)
+    def call(self, meta, items):
+        name, *kwargs = items
+        return ast.MacroCall(str(name), tuple(k for k in kwargs if k is not None), self._meta(meta))
+
+    macro_call = call
+
+    @v_args(meta=True)
+    def weights_decl(self, meta, items):
+        (what,) = items
+        if isinstance(what, Token):
+            return ast.WeightsDecl(str(what)[1:-1], None, self._meta(meta))
+        return ast.WeightsDecl(None, what, self._meta(meta))
+
+    @v_args(meta=True)
+    def repeat(self, meta, items):
+        count, *body = items
+        return ast.Repeat(int(count), tuple(body), self._meta(meta))
+
+    @v_args(meta=True)
+    def network(self, meta, items):
+        name, *body = items
+        return ast.NetworkDecl(str(name), tuple(body), self._meta(meta))
+
+    @v_args(meta=True)
+    def target(self, meta, items):
+        kind, *settings = items
+        return ast.TargetDecl(str(kind), tuple(settings), self._meta(meta))
+
+    @v_args(meta=True)
+    def include(self, meta, items):
+        (path,) = items
+        return ast.Include(str(path)[1:-1], self._meta(meta))
+
+    def start(self, items):
+        return tuple(items)
+
+
+def _num(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _size(tok: Token) -> tuple[int, ...]:
+    return tuple(int(p) for p in str(tok).split("x"))
+
+
+def parse(text: str, path: str = "<string>") -> ast.SpecFile:
+    """Parse spec text; raise SpecSyntaxError located at the offending token."""
+    lines = text.splitlines()
+    try:
+        tree = _parser().parse(text)
+    except lark.UnexpectedInput as exc:
+        raise _syntax_error(exc, path, lines) from None
+    return ast.SpecFile(path, _Builder(path, lines).transform(tree))
+
+
+def _syntax_error(exc: lark.UnexpectedInput, path: str, lines: list[str]) -> SpecSyntaxError:
+    line = getattr(exc, "line", None)
+    column = getattr(exc, "column", None)
+    token = getattr(exc, "token", None)
+    at_end = isinstance(exc, lark.UnexpectedEOF) or (token is not None and token.type == "$END")
+    if at_end or not isinstance(line, int) or line < 1:
+        while lines and not lines[-1].strip():
+            lines = lines[:-1]
+        line = max(1, len(lines))
+        column = len(lines[-1]) + 1 if lines else 1
+    text = lines[line - 1] if line <= len(lines) else ""
+    terminals = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
+    expected = sorted({_TERMINAL_NAMES.get(t, _literal(t)) for t in terminals})
+    if isinstance(exc, lark.UnexpectedCharacters):
+        bad = text[column - 1 : column] if column - 1 < len(text) else "?"
+        message = f"unexpected character {bad!r}"
+        end = column + 1
+    else:
+        if at_end:
+            message = "unexpected end of file"
+            end = column + 1
+        elif token.type == "_NL":
+            message = "unexpected end of line"
+            column = len(text) + 1
+            end = column + 1
+        else:
+            described = _TERMINAL_NAMES.get(token.type)
+            if described and not described.startswith("'"):
+                message = f"unexpected {described} {str(token)!r}"
+            else:
+                message = f"unexpected {str(token)!r}"
+            end = column + len(str(token))
+    hint = _hint(expected)
+    return SpecSyntaxError(message, Span(path, line, column, end, text), hint)
+
+
+def _literal(terminal: str) -> str:
+    """Lark names anonymous keyword terminals after their text (e.g. 'STRIDE')."""
+    return repr(terminal.lower()) if terminal.isupper() else terminal
+
+
+def _hint(expected: list[str]) -> str | None:
+    if not expected:
+        return None
+    if len(expected) > 8:
+        return "expected one of: " + ", ".join(expected[:8]) + ", ..."
+    return "expected " + (expected[0] if len(expected) == 1 else "one of: " + ", ".join(expected))

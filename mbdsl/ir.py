@@ -1,0 +1,273 @@
+"""The network model (IR): frozen attrs classes, each keeping the span it came from.
+
+Elaboration builds a :class:`Network` whose layers carry what the user wrote; the passes
+in :mod:`mbdsl.passes` fill in derived fields (shapes, accumulator types) and return new
+networks. Backends read only checked networks.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import attrs
+
+from .dtypes import IntType, UINT8
+from .errors import Span
+
+__all__ = [
+    "Shape",
+    "Fold",
+    "Preprocess",
+    "Input",
+    "Conv",
+    "DwConv",
+    "AvgPool",
+    "FC",
+    "TopK",
+    "Layer",
+    "MacLayer",
+    "RandomWeights",
+    "NpzWeights",
+    "FpgaTarget",
+    "Gap8Target",
+    "Network",
+    "THRESHOLDS",
+    "MULTIPLIER",
+]
+
+THRESHOLDS = "thresholds"
+"""Quantization style: per-channel sorted thresholds (FPGA, FINN)."""
+MULTIPLIER = "multiplier"
+"""Quantization style: int32 accumulator, bias, multiplier and shift (GAP8)."""
+
+
+@attrs.frozen
+class Shape:
+    """A feature map, channels last."""
+
+    h: int
+    w: int
+    c: int
+
+    @property
+    def size(self) -> int:
+        return self.h * self.w * self.c
+
+    def __str__(self) -> str:
+        return f"{self.h}x{self.w}x{self.c}"
+
+
+@attrs.frozen
+class Fold:
+    """Parallelism of one compute unit: PE output lanes, SIMD input lanes.
+
+    For depthwise units PE runs over channels and SIMD over kernel positions. ``auto``
+    means the folding pass chooses.
+    """
+
+    pe: int = 1
+    simd: int = 1
+    auto: bool = False
+    span: Span | None = attrs.field(default=None, eq=False)
+    pe_span: Span | None = attrs.field(default=None, eq=False)
+    simd_span: Span | None = attrs.field(default=None, eq=False)
+
+    def lanes(self) -> int:
+        return self.pe * self.simd
+
+
+@attrs.frozen
+class Preprocess:
+    """``((pixel * scale) - mean[c]) / std[c]``: what the float model expects of a raw pixel.
+
+    Folded into the first layer, so hardware takes raw pixels.
+    """
+
+    scale: float = 1.0
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
+
+
+@attrs.frozen
+class Input:
+    """The image: raw ``u8`` pixels (H, W, C) or an ``nv12`` camera frame converted to RGB."""
+
+    shape: Shape
+    format: str = "u8"
+    preprocess: Preprocess = Preprocess()
+    span: Span | None = attrs.field(default=None, eq=False)
+
+    @property
+    def act_type(self) -> IntType:
+        return UINT8
+
+
+@attrs.frozen(kw_only=True)
+class _Layer:
+    name: str
+    span: Span | None = attrs.field(default=None, eq=False)
+    in_shape: Shape | None = None
+    out_shape: Shape | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _MacBase(_Layer):
+    """Fields of the layers that multiply and accumulate."""
+
+    weight_type: IntType
+    act_type: IntType | None
+    """Output activation type; None outputs the raw accumulator (the final classifier)."""
+    fold: Fold = Fold()
+    in_type: IntType | None = None
+    acc_type: IntType | None = None
+    """Derived by the quantization pass from bit widths and fan-in."""
+    acc_limit: IntType | None = None
+    """A user-declared accumulator type that the derived one must fit."""
+
+
+@attrs.frozen(kw_only=True)
+class Conv(_MacBase):
+    """Dense convolution (pointwise when kernel == 1), on a matrix-vector unit."""
+
+    kernel: int
+    stride: int = 1
+    pad: int = 0
+    out_channels: int
+
+    @property
+    def kind(self) -> str:
+        return "pwconv" if self.kernel == 1 else "conv"
+
+    @property
+    def matrix(self) -> tuple[int, int]:
+        """(MH, MW): output channels x kernel*kernel*input channels."""
+        return self.out_channels, self.kernel * self.kernel * self.in_shape.c
+
+    @property
+    def fan_in(self) -> int:
+        return self.matrix[1]
+
+
+@attrs.frozen(kw_only=True)
+class DwConv(_MacBase):
+    """Depthwise convolution, on a vector unit (PE over channels, SIMD over kernel)."""
+
+    kernel: int
+    stride: int = 1
+    pad: int = 1
+    kind = "dwconv"
+
+    @property
+    def fan_in(self) -> int:
+        return self.kernel * self.kernel
+
+
+@attrs.frozen(kw_only=True)
+class FC(_MacBase):
+    """Fully connected layer on a matrix-vector unit."""
+
+    out_channels: int
+    kind = "fc"
+
+    @property
+    def matrix(self) -> tuple[int, int]:
+        return self.out_channels, self.in_shape.size
+
+    @property
+    def fan_in(self) -> int:
+        return self.in_shape.size
+
+
+@attrs.frozen(kw_only=True)
+class AvgPool(_Layer):
+    """Global average pool: an integer sum, then a defined truncation (see semantics)."""
+
+    act_type: IntType | None = None
+    fold: Fold = Fold()
+    shift: int | None = None
+    """Threshold style: low bits dropped from the sum (default: ceil(log2(H*W)))."""
+    m0: int | None = None
+    """Multiplier style: the sum is requantized by ``m0 / 2**shift``."""
+    in_type: IntType | None = None
+    acc_type: IntType | None = None
+    kind = "avgpool"
+
+
+@attrs.frozen(kw_only=True)
+class TopK(_Layer):
+    """Indices of the k largest values, largest first, ties to the lower index."""
+
+    k: int
+    in_type: IntType | None = None
+    kind = "topk"
+
+
+MacLayer = Union[Conv, DwConv, FC]
+Layer = Union[Conv, DwConv, FC, AvgPool, TopK]
+
+
+@attrs.frozen
+class RandomWeights:
+    """Seeded random weights, with thresholds/scales calibrated on sample inputs."""
+
+    seed: int = 0
+    span: Span | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class NpzWeights:
+    """Weights and quantization parameters from an ``.npz`` file (layout in docs/dsl.md)."""
+
+    path: str
+    span: Span | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class FpgaTarget:
+    clock_hz: float = 200e6
+    part: str | None = None
+    span: Span | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class Gap8Target:
+    """GAP8 memory budgets in bytes and cluster size."""
+
+    l1: int = 64_000
+    l2: int = 512_000
+    l3: int = 8 << 20
+    cores: int = 8
+    l1_reserve: int = 4_000
+    """Bytes of L1 kept for the cores' stacks."""
+    l2_reserve: int = 120_000
+    """Bytes of L2 kept for code and the runtime."""
+    clock_hz: float = 175e6
+    span: Span | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class Network:
+    """A whole network: input, layers in stream order, quantization style, targets."""
+
+    name: str
+    input: Input
+    layers: tuple[Layer, ...]
+    quant_style: str = THRESHOLDS
+    weights: RandomWeights | NpzWeights = RandomWeights()
+    fpga: FpgaTarget | None = None
+    gap8: Gap8Target | None = None
+    span: Span | None = attrs.field(default=None, eq=False)
+    source: str = attrs.field(default="", eq=False)
+    """Path of the spec file it was read from (for resolving relative paths)."""
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(name)
+
+    def mac_layers(self) -> list[MacLayer]:
+        return [l for l in self.layers if isinstance(l, (Conv, DwConv, FC))]
+
+    def replace_layers(self, layers) -> Network:
+        return attrs.evolve(self, layers=tuple(layers))

@@ -1,0 +1,102 @@
+"""Folding: resolve ``fold(auto)`` and check that every PE/SIMD can be built.
+
+Legality (FINN's rules, plus what our window generators can emit):
+matrix-vector units need PE | MH and SIMD | MW, and a convolution's SIMD either divides its
+input channels (channel-folded windows) or is a multiple C*P of them with P | K*K (the
+window generator emits P kernel positions per beat); vector (depthwise) units need
+PE | channels and SIMD | K*K; the pool needs PE | channels.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from .. import ir
+from ..dataflow import divisors, layer_cycles
+from ..errors import FoldingError
+
+__all__ = ["resolve_folding", "check_folding", "legal_pe", "legal_simd", "AUTO_LANE_LIMIT"]
+
+AUTO_LANE_LIMIT = 64
+"""Without a goal, fold(auto) balances layers to the fastest II every auto layer can reach
+with at most this many PE*SIMD lanes."""
+
+
+def legal_pe(layer: ir.Layer) -> list[int]:
+    if isinstance(layer, (ir.Conv, ir.FC)):
+        return divisors(layer.matrix[0])
+    if isinstance(layer, (ir.DwConv, ir.AvgPool)):
+        return divisors(layer.in_shape.c)
+    return [1]
+
+
+def legal_simd(layer: ir.Layer) -> list[int]:
+    if isinstance(layer, ir.Conv):
+        c, k2 = layer.in_shape.c, layer.kernel * layer.kernel
+        return sorted(set(divisors(c)) | {c * p for p in divisors(k2)})
+    if isinstance(layer, ir.FC):
+        return divisors(layer.matrix[1])
+    if isinstance(layer, ir.DwConv):
+        return divisors(layer.kernel * layer.kernel)
+    return [1]
+
+
+def _describe(values: list[int]) -> str:
+    return ", ".join(map(str, values)) if len(values) <= 16 else ", ".join(map(str, values[:16])) + ", ..."
+
+
+def check_folding(net: ir.Network) -> ir.Network:
+    for layer in net.layers:
+        if isinstance(layer, ir.TopK):
+            continue
+        f = layer.fold
+        what = {ir.Conv: "output channels", ir.FC: "outputs", ir.DwConv: "channels", ir.AvgPool: "channels"}[type(layer)]
+        count = layer.matrix[0] if isinstance(layer, (ir.Conv, ir.FC)) else layer.in_shape.c
+        pes = legal_pe(layer)
+        if f.pe not in pes:
+            raise FoldingError(
+                f"PE={f.pe} does not divide the {count} {what} of layer {layer.name}",
+                f.pe_span or layer.span,
+                f"legal PE values: {_describe(pes)}",
+            )
+        simds = legal_simd(layer)
+        if f.simd not in simds:
+            raise FoldingError(_simd_message(layer), f.simd_span or layer.span, f"legal SIMD values: {_describe(simds)}")
+    return net
+
+
+def _simd_message(layer) -> str:
+    s = layer.fold.simd
+    if isinstance(layer, ir.DwConv):
+        return f"SIMD={s} does not divide the {layer.kernel}x{layer.kernel} kernel positions of depthwise layer {layer.name}"
+    if isinstance(layer, ir.FC):
+        return f"SIMD={s} does not divide the {layer.matrix[1]} inputs of layer {layer.name}"
+    c, k = layer.in_shape.c, layer.kernel
+    return (
+        f"SIMD={s} is neither a divisor of the {c} input channels of layer {layer.name} nor {c} times a "
+        f"divisor of its {k * k} kernel positions, so no window generator can feed it"
+    )
+
+
+def resolve_folding(net: ir.Network) -> ir.Network:
+    """Give every ``fold(auto)`` layer the fewest lanes that reach the common target II."""
+    auto = [i for i, layer in enumerate(net.layers) if not isinstance(layer, ir.TopK) and layer.fold.auto]
+    if not auto:
+        return net
+    layers = list(net.layers)
+    fixed = [layer_cycles(l) for i, l in enumerate(layers) if i not in auto and not isinstance(l, ir.TopK)]
+    best = [min(layer_cycles(_with(layers[i], pe, simd)) for pe, simd in _options(layers[i]) if pe * simd <= AUTO_LANE_LIMIT) for i in auto]
+    target = max(fixed + best)
+    for i in auto:
+        choices = [(pe * simd, pe, simd) for pe, simd in _options(layers[i]) if layer_cycles(_with(layers[i], pe, simd)) <= target]
+        _, pe, simd = min(choices)
+        layers[i] = _with(layers[i], pe, simd)
+    return net.replace_layers(layers)
+
+
+def _options(layer):
+    return [(pe, simd) for pe in legal_pe(layer) for simd in legal_simd(layer)]
+
+
+def _with(layer, pe: int, simd: int):
+    return attrs.evolve(layer, fold=attrs.evolve(layer.fold, pe=pe, simd=simd, auto=False))
