@@ -67,6 +67,8 @@ def window(layer: ir.Layer) -> Window | None:
 
 def unit_cycles(layer: ir.Layer) -> int:
     """Cycles per frame of the compute unit alone (FINN's formulas)."""
+    if isinstance(layer, ir.TopK):
+        return layer.in_shape.c
     f = layer.fold
     if isinstance(layer, (ir.Conv, ir.FC)):
         mh, mw = layer.matrix
@@ -78,8 +80,6 @@ def unit_cycles(layer: ir.Layer) -> int:
     if isinstance(layer, ir.AvgPool):
         s = layer.in_shape
         return s.c // f.pe * s.h * s.w
-    if isinstance(layer, ir.TopK):
-        return layer.in_shape.c
     raise TypeError(layer)
 
 

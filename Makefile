@@ -1,0 +1,28 @@
+# mbdsl: one-command setup, demo and tests. Everything installs into .venv from PyPI.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SMALL  := specs/mobilenet_v1_w0.25_32.mbn
+
+.PHONY: setup demo test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## demo: check a small MobileNet, run the reference, generate and simulate it
+demo: $(STAMP)
+	$(BIN)/mbdsl check $(SMALL)
+	$(BIN)/mbdsl run $(SMALL) --random 2
+
+## test: the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf generated build .pytest_cache

@@ -1,0 +1,36 @@
+"""The ``mbdsl`` command: parses arguments, runs a subcommand, reports user errors."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .commands import COMMANDS
+from .errors import MbdslError
+
+__all__ = ["main", "build_parser"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mbdsl", description="Hardware generator for quantized MobileNet-style CNNs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"mbdsl.commands.{name.replace('-', '_')}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except MbdslError as exc:
+        print(exc.render(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

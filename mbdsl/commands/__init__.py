@@ -1,0 +1,6 @@
+"""One module per ``mbdsl`` subcommand; each defines ``register(subparsers)``.
+
+``COMMANDS`` is the order in which they appear in ``mbdsl --help``.
+"""
+
+COMMANDS = ("check", "run")

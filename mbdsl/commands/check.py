@@ -1,0 +1,55 @@
+"""``mbdsl check``: validate a spec and print the per-layer table and totals."""
+
+from __future__ import annotations
+
+import time
+
+from rich.table import Table
+
+from ..estimates import estimate
+from .common import console, load_checked, si
+
+
+def register(sub) -> None:
+    p = sub.add_parser("check", help="validate a spec and print the per-layer table")
+    p.add_argument("spec")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    t0 = time.perf_counter()
+    net = load_checked(args.spec)
+    elapsed = time.perf_counter() - t0
+    figures = estimate(net)
+    table = Table(title=f"{net.name}  ({net.quant_style} quantization, {net.input.format} input {net.input.shape})")
+    for col in ("layer", "kind", "in", "out", "MACs", "weights", "bytes", "acc", "PE", "SIMD", "cycles/frame", ""):
+        table.add_column(col, justify="right" if col in ("MACs", "bytes", "PE", "SIMD", "cycles/frame") else "left")
+    bottleneck = figures.bottleneck
+    for f in figures.layers:
+        layer = f.layer
+        fold = getattr(layer, "fold", None)
+        table.add_row(
+            layer.name,
+            layer.kind,
+            str(layer.in_shape),
+            str(layer.out_shape),
+            f"{f.macs:,}" if f.macs else "",
+            str(layer.weight_type) if hasattr(layer, "weight_type") else "",
+            f"{f.weight_bits // 8:,}" if f.weight_bits else "",
+            str(layer.acc_type) if getattr(layer, "acc_type", None) else "",
+            str(fold.pe) if fold else "",
+            str(fold.simd) if fold else "",
+            f"{f.cycles:,}",
+            "<- bottleneck" if f is bottleneck else "",
+        )
+    console.print(table)
+    clock = net.fpga.clock_hz if net.fpga else None
+    console.print(f"MACs per frame       {figures.macs:,} ({si(figures.macs)})")
+    console.print(f"weight memory        {figures.weight_bytes:,} B" + (f" + thresholds {figures.threshold_bytes:,} B" if figures.threshold_bytes else ""))
+    console.print(f"MAC lanes (PE*SIMD)  {figures.mac_lanes:,}")
+    console.print(f"initiation interval  {figures.ii:,} cycles (bottleneck {bottleneck.layer.name})")
+    clock_note = "" if clock else " (no fpga target: default clock)"
+    console.print(f"throughput           {figures.fps:,.1f} FPS at {figures.clock_hz / 1e6:g} MHz{clock_note}")
+    console.print(f"checked in           {elapsed * 1000:.1f} ms")
+    return 0
+

@@ -1,0 +1,93 @@
+"""Per-layer figures of a checked network: MACs, memory, analytic cycles, throughput."""
+
+from __future__ import annotations
+
+import attrs
+
+from . import ir
+from .dataflow import unit_cycles, window_cycles
+
+__all__ = ["LayerFigures", "NetworkFigures", "estimate"]
+
+DEFAULT_CLOCK_HZ = 200e6
+
+
+@attrs.frozen
+class LayerFigures:
+    layer: ir.Layer
+    macs: int
+    weight_bits: int
+    threshold_bits: int
+    unit_cycles: int
+    window_cycles: int
+
+    @property
+    def cycles(self) -> int:
+        return max(self.unit_cycles, self.window_cycles)
+
+
+@attrs.frozen
+class NetworkFigures:
+    layers: tuple[LayerFigures, ...]
+    clock_hz: float
+
+    @property
+    def macs(self) -> int:
+        return sum(f.macs for f in self.layers)
+
+    @property
+    def weight_bytes(self) -> int:
+        return sum(f.weight_bits for f in self.layers) // 8
+
+    @property
+    def threshold_bytes(self) -> int:
+        return sum(f.threshold_bits for f in self.layers) // 8
+
+    @property
+    def ii(self) -> int:
+        """Initiation interval: cycles between frames, set by the slowest layer."""
+        return max(f.cycles for f in self.layers)
+
+    @property
+    def bottleneck(self) -> LayerFigures:
+        return max(self.layers, key=lambda f: f.cycles)
+
+    @property
+    def fps(self) -> float:
+        return self.clock_hz / self.ii
+
+    @property
+    def mac_lanes(self) -> int:
+        return sum(f.layer.fold.lanes() for f in self.layers if isinstance(f.layer, (ir.Conv, ir.DwConv, ir.FC)))
+
+
+def _macs(layer: ir.Layer) -> int:
+    if isinstance(layer, (ir.Conv, ir.FC)):
+        mh, mw = layer.matrix
+        return mh * mw * layer.out_shape.h * layer.out_shape.w
+    if isinstance(layer, ir.DwConv):
+        return layer.out_shape.size * layer.kernel * layer.kernel
+    return 0
+
+
+def _weight_bits(layer: ir.Layer) -> int:
+    if isinstance(layer, (ir.Conv, ir.FC)):
+        mh, mw = layer.matrix
+        return mh * mw * layer.weight_type.bits
+    if isinstance(layer, ir.DwConv):
+        return layer.in_shape.c * layer.kernel * layer.kernel * layer.weight_type.bits
+    return 0
+
+
+def _threshold_bits(net: ir.Network, layer: ir.Layer) -> int:
+    if net.quant_style != ir.THRESHOLDS or not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)) or layer.act_type is None:
+        return 0
+    return layer.out_shape.c * (layer.act_type.levels - 1) * layer.acc_type.bits
+
+
+def estimate(net: ir.Network) -> NetworkFigures:
+    figures = tuple(
+        LayerFigures(layer, _macs(layer), _weight_bits(layer), _threshold_bits(net, layer), unit_cycles(layer), window_cycles(layer))
+        for layer in net.layers
+    )
+    return NetworkFigures(figures, net.fpga.clock_hz if net.fpga else DEFAULT_CLOCK_HZ)
