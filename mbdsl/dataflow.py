@@ -10,7 +10,7 @@ import attrs
 
 from . import ir
 
-__all__ = ["Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "divisors"]
+__all__ = ["Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "fifo_depth", "divisors"]
 
 
 @attrs.frozen
@@ -91,6 +91,38 @@ def window_cycles(layer: ir.Layer) -> int:
 def layer_cycles(layer: ir.Layer) -> int:
     """Cycles per frame of a layer: its slowest unit."""
     return max(unit_cycles(layer), window_cycles(layer))
+
+
+def input_beat(layer: ir.Layer) -> int:
+    """Elements per beat of the stream a layer consumes (before its window generator)."""
+    w = window(layer)
+    if w is not None:
+        return w.cpar
+    if isinstance(layer, (ir.Conv, ir.FC)):
+        return layer.fold.simd
+    if isinstance(layer, (ir.DwConv, ir.AvgPool)):
+        return layer.fold.pe
+    return 1
+
+
+MIN_FIFO_DEPTH = 2
+
+
+def fifo_depth(layer: ir.Layer) -> int:
+    """Depth, in beats of ``input_beat(layer)``, of the FIFO in front of a layer.
+
+    Sized for the consumer's longest pause in accepting input, so that the producer can
+    keep its steady rate through it: a window generator takes no input while it emits the
+    rows it holds, for at most one input row; a matrix-vector unit takes one input vector
+    (MW/SIMD beats) and then replays it for its other neuron folds.
+    """
+    w = window(layer)
+    if w is not None:
+        return max(MIN_FIFO_DEPTH, w.ifm_w * w.channels // w.cpar)
+    if isinstance(layer, (ir.Conv, ir.FC)):
+        mw = layer.matrix[1]
+        return max(MIN_FIFO_DEPTH, mw // layer.fold.simd)
+    return MIN_FIFO_DEPTH
 
 
 def divisors(n: int) -> list[int]:
