@@ -38,9 +38,7 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     and float64 below 2**53, so the fastest exact type is chosen from that bound.
     """
     k = a.shape[-1]
-    amax = int(np.abs(a).max(initial=0))
-    bmax = int(np.abs(b).max(initial=0))
-    bound = k * amax * bmax
+    bound = k * _max_abs(a) * _max_abs(b)
     if bound < _F32_EXACT:
         out = a.astype(np.float32) @ b.astype(np.float32)
     elif bound < _F64_EXACT:
@@ -48,6 +46,13 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     else:
         return a.astype(np.int64) @ b.astype(np.int64)
     return np.rint(out).astype(np.int64)
+
+
+def _max_abs(a: np.ndarray) -> int:
+    """max |a| as a Python int (np.abs wraps the most negative value of a signed dtype)."""
+    if a.size == 0:
+        return 0
+    return max(-int(a.min()), int(a.max()))
 
 
 def _pad(x: np.ndarray, pad: int, value: int = 0) -> np.ndarray:

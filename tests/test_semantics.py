@@ -151,8 +151,6 @@ def test_exact_matmul_int64_regime():
     assert S.exact_matmul(a, b).tolist() == loop_matmul(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason="np.abs(int8(-128)) wraps to -128, so the bound reads 0 "
-                   "and float32 is chosen; fix: amax = max(-int(a.min()), int(a.max()))")
 def test_exact_matmul_int8_minimum():
     a = np.full((1, 4095), -128, dtype=np.int8)
     b = np.full((4095, 1), (1 << 15) + 1, dtype=np.int64)
