@@ -322,9 +322,10 @@ class _Loader:
                 "paths are relative to the spec file's folder; check the name, or use weights random(seed = N)",
             )
         try:
-            with np.load(self.path, allow_pickle=False) as z:
-                if not isinstance(z, np.lib.npyio.NpzFile):
-                    raise ValueError("a single .npy array, not an archive of named arrays")
+            z = np.load(self.path, allow_pickle=False)
+            if not isinstance(z, np.lib.npyio.NpzFile):
+                raise ValueError("a single .npy array, not an archive of named arrays")
+            with z:
                 return {k: z[k] for k in z.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
             return self._fail(

@@ -22,7 +22,7 @@ network tiny {{
   dwconv d1 3x3 stride 1 pad 1
   pwconv p1 -> 16
   dwconv d2 3x3 stride 2 pad 1
-  conv   c2 3x3 stride 1 pad 0 -> 8 {c2act}
+  conv   c2 3x3 stride 1 pad 1 -> 8 {c2act}
   avgpool pool global
   fc     fc -> 10
   topk   top 3
@@ -31,7 +31,7 @@ network tiny {{
 
 
 def tiny(quant="thresholds", fmt="u8", signed=False) -> ir.Network:
-    """conv -> dwconv -> pwconv -> dwconv s2 -> conv k3 pad 0 -> avgpool -> fc -> topk."""
+    """12x12 -> conv s2 -> dwconv -> pwconv -> dwconv s2 -> conv k3 (3x3x8) -> avgpool -> fc -> topk."""
     c0act = "activations uint7" if quant == "multiplier" else ""
     c2act = "activations int4" if signed else ""
     text = TINY.format(ch="" if fmt == "nv12" else "x3", fmt=fmt, quant=quant, c0act=c0act, c2act=c2act)
