@@ -83,6 +83,7 @@ class MacroCall:
     name: str
     kwargs: tuple[tuple[str, Value, Span], ...]
     span: Span = attrs.field(eq=False)
+    name_span: Span | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen
@@ -130,6 +131,7 @@ class TargetDecl:
     kind: str
     settings: tuple[Setting, ...]
     span: Span = attrs.field(eq=False)
+    kind_span: Span | None = attrs.field(default=None, eq=False)
 
 
 @attrs.frozen

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from functools import lru_cache
 from importlib import resources
 
@@ -64,9 +66,19 @@ class _Builder(Transformer):
     # literals
     @v_args(meta=True)
     def number(self, meta, items):
+        span = self._meta(meta)
         text = [str(t) for t in items if t is not None]
-        value = float(text[0]) / float(text[1]) if len(text) == 2 else _num(text[0])
-        return ast.Value(value, "number", self._meta(meta))
+        for t in text:
+            _check_digits(t, span)
+        if len(text) == 2:
+            if float(text[1]) == 0:
+                raise SpecSyntaxError(f"division by zero in {text[0]}/{text[1]}", span, "write a non-zero denominator")
+            value = float(text[0]) / float(text[1])
+        else:
+            value = _num(text[0])
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecSyntaxError(f"the number {'/'.join(text)} is out of range", span, "write a number between -1e300 and 1e300")
+        return ast.Value(value, "number", span)
 
     def string(self, items):
         (tok,) = items
@@ -98,6 +110,7 @@ class _Builder(Transformer):
         def build(self, meta, items):
             value = items[0] if items else None
             if isinstance(value, Token):
+                _check_digits(str(value), self._tok(value))
                 value = _size(value) if value.type == "SIZE" else int(value)
             return ast.Arg(key, value, self._meta(meta))
 
@@ -144,6 +157,7 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def input_decl(self, meta, items):
         size, fmt, pre = items
+        _check_digits(str(size), self._tok(size))
         return ast.InputDecl(_size(size), str(fmt), self._tok(fmt), pre or (), self._meta(meta))
 
     @v_args(meta=True)
@@ -153,7 +167,7 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def call(self, meta, items):
         name, *kwargs = items
-        return ast.MacroCall(str(name), tuple(k for k in kwargs if k is not None), self._meta(meta))
+        return ast.MacroCall(str(name), tuple(k for k in kwargs if k is not None), self._meta(meta), self._tok(name))
 
     macro_call = call
 
@@ -167,6 +181,7 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def repeat(self, meta, items):
         count, *body = items
+        _check_digits(str(count), self._tok(count))
         return ast.Repeat(int(count), tuple(body), self._meta(meta))
 
     @v_args(meta=True)
@@ -177,7 +192,7 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def target(self, meta, items):
         kind, *settings = items
-        return ast.TargetDecl(str(kind), tuple(settings), self._meta(meta))
+        return ast.TargetDecl(str(kind), tuple(settings), self._meta(meta), self._tok(kind))
 
     @v_args(meta=True)
     def include(self, meta, items):
@@ -186,6 +201,15 @@ class _Builder(Transformer):
 
     def start(self, items):
         return tuple(items)
+
+
+MAX_DIGITS = 30
+"""Longer numbers are refused by the parser (Python refuses to convert very long ones)."""
+
+
+def _check_digits(text: str, span: Span) -> None:
+    if len(text) > MAX_DIGITS and any(len(part) > MAX_DIGITS for part in re.split(r"[^0-9]+", text)):
+        raise SpecSyntaxError(f"number too large: {text[:12]}... has more than {MAX_DIGITS} digits", span, "write a smaller number")
 
 
 def _num(text: str) -> int | float:
@@ -201,15 +225,32 @@ def _size(tok: Token) -> tuple[int, ...]:
 
 def parse(text: str, path: str = "<string>") -> ast.SpecFile:
     """Parse spec text; raise SpecSyntaxError located at the offending token."""
-    lines = text.splitlines()
+    lines = _lines(text)
     try:
         tree = _parser().parse(text)
     except lark.UnexpectedInput as exc:
-        raise _syntax_error(exc, path, lines) from None
-    return ast.SpecFile(path, _Builder(path, lines).transform(tree))
+        raise _syntax_error(exc, path, lines, text) from None
+    try:
+        return ast.SpecFile(path, _Builder(path, lines).transform(tree))
+    except lark.exceptions.VisitError as exc:
+        if isinstance(exc.orig_exc, SpecSyntaxError):
+            raise exc.orig_exc from None
+        raise
 
 
-def _syntax_error(exc: lark.UnexpectedInput, path: str, lines: list[str]) -> SpecSyntaxError:
+def _lines(text: str) -> list[str]:
+    """The lines as Lark counts them: split at newlines only (not at form feeds or the
+    other separators str.splitlines() knows), without their line ending."""
+    return [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+
+
+# Statement words that must be followed by a whole number.
+_NEEDS_INT = {"->": "'->' needs the number of output channels", "stride": "'stride' needs a whole number",
+              "pad": "'pad' needs a whole number", "shift": "'shift' needs a whole number",
+              "repeat": "'repeat' needs a count"}
+
+
+def _syntax_error(exc: lark.UnexpectedInput, path: str, lines: list[str], source: str = "") -> SpecSyntaxError:
     line = getattr(exc, "line", None)
     column = getattr(exc, "column", None)
     token = getattr(exc, "token", None)
@@ -221,15 +262,29 @@ def _syntax_error(exc: lark.UnexpectedInput, path: str, lines: list[str]) -> Spe
         column = len(lines[-1]) + 1 if lines else 1
     text = lines[line - 1] if line <= len(lines) else ""
     terminals = getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ()
-    expected = sorted({_TERMINAL_NAMES.get(t, _literal(t)) for t in terminals})
+    expected = sorted({_TERMINAL_NAMES.get(t, _literal(t)) for t in terminals if t not in ("__IGNORE_0", "__IGNORE_1")})
+    hint = _hint(expected)
+    before = text[: column - 1].split()
+    previous = before[-1] if before else None
+    if previous is not None and previous.startswith("repeat") and previous != "repeat":
+        previous = None
     if isinstance(exc, lark.UnexpectedCharacters):
         bad = text[column - 1 : column] if column - 1 < len(text) else "?"
-        message = f"unexpected character {bad!r}"
         end = column + 1
+        if bad == '"':
+            message = "unterminated string"
+            end = len(text) + 1
+            hint = "close the string with '\"' on the same line (strings cannot span lines)"
+        else:
+            message = f"unexpected character {bad!r}"
     else:
         if at_end:
             message = "unexpected end of file"
             end = column + 1
+            unclosed = _unclosed_brace(source)
+            if unclosed is not None:
+                message += f": the '{{' at line {unclosed[0]}, column {unclosed[1]} is never closed"
+                hint = "add the missing '}'"
         elif token.type == "_NL":
             message = "unexpected end of line"
             column = len(text) + 1
@@ -237,16 +292,54 @@ def _syntax_error(exc: lark.UnexpectedInput, path: str, lines: list[str]) -> Spe
         else:
             described = _TERMINAL_NAMES.get(token.type)
             if described and not described.startswith("'"):
-                message = f"unexpected {described} {str(token)!r}"
+                message = f"unexpected {described.split(' ', 1)[1]} {str(token)!r}"
             else:
                 message = f"unexpected {str(token)!r}"
             end = column + len(str(token))
-    hint = _hint(expected)
+        if set(terminals) == {"INT"} and previous in _NEEDS_INT:
+            message = f"{_NEEDS_INT[previous]}, not {_found(token, at_end)}"
+            hint = f"e.g. '{previous} {'64' if previous == '->' else 2}'"
+        elif "DTYPE" in terminals and token is not None and token.type == "NAME":
+            hint = f"{hint}; types are written as one word: int4, uint8, int8 narrow"
     return SpecSyntaxError(message, Span(path, line, column, end, text), hint)
 
 
+def _found(token, at_end: bool) -> str:
+    if at_end:
+        return "the end of the file"
+    if token.type == "_NL":
+        return "the end of the line"
+    return repr(str(token))
+
+
+def _unclosed_brace(text: str) -> tuple[int, int] | None:
+    """(line, column) of the innermost '{' left open, ignoring comments and strings."""
+    stack = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        in_string = False
+        for col, ch in enumerate(line, start=1):
+            if in_string:
+                in_string = ch != '"'
+            elif ch == '"':
+                in_string = True
+            elif ch == "#":
+                break
+            elif ch == "{":
+                stack.append((number, col))
+            elif ch == "}" and stack:
+                stack.pop()
+    return stack[-1] if stack else None
+
+
 def _literal(terminal: str) -> str:
-    """Lark names anonymous keyword terminals after their text (e.g. 'STRIDE')."""
+    """Lark names keyword terminals after their text (e.g. 'STRIDE'), other anonymous ones
+    __ANON_n: show the text they match."""
+    try:
+        pattern = _parser().get_terminal(terminal).pattern
+    except KeyError:
+        return terminal
+    if isinstance(pattern, lark.lexer.PatternStr):
+        return repr(pattern.value)
     return repr(terminal.lower()) if terminal.isupper() else terminal
 
 
