@@ -22,6 +22,19 @@ __all__ = ["load", "load_string", "elaborate"]
 MAX_BITS = 8
 """Widest weight or activation type the backends implement."""
 
+# Limits that keep every later computation (divisors, estimates, the reference) quick; a
+# spec beyond them is refused at the number that exceeds them.
+MAX_SIZE = 16384
+"""Largest image height/width, stride and padding."""
+MAX_CHANNELS = 65536
+"""Largest channel or class count."""
+MAX_KERNEL = 64
+"""Largest kernel size."""
+MAX_REPEAT = 1024
+"""Largest repeat count."""
+MAX_LAYERS = 4096
+"""Most layers a network may elaborate to."""
+
 # Arguments each layer kind accepts, and the fold keys it takes.
 _LAYER_ARGS = {
     "conv": {"kernel", "stride", "pad", "outputs", "weights", "activations", "acc", "fold"},
@@ -54,6 +67,7 @@ _ARG_WORDS = {
     "shift": "'shift'",
     "count": "a count",
 }
+_LIMITS = {"stride": MAX_SIZE, "pad": MAX_SIZE, "outputs": MAX_CHANNELS, "count": MAX_CHANNELS, "shift": 64}
 _WHY_NOT = {
     ("dwconv", "outputs"): "a depthwise convolution keeps its channel count: drop '-> N' or use dwsep",
     ("pwconv", "kernel"): "a pointwise convolution is 1x1: use 'conv KxK' for other kernels",
@@ -167,6 +181,8 @@ class _NetworkBuilder:
         layers = []
         for stmt in statements:
             layers.extend(self._statement(stmt, 0))
+            if len(layers) > MAX_LAYERS:
+                raise ShapeError(f"network '{self.decl.name}' has more than {MAX_LAYERS} layers", getattr(stmt, "span", self.decl.span), "use fewer or smaller repeat blocks")
         if not layers:
             raise ShapeError(f"network '{self.decl.name}' has no layers", self.decl.span, "add layers such as 'conv 3x3 -> 32'")
         layers = self._classifier_outputs(layers)
@@ -205,13 +221,13 @@ class _NetworkBuilder:
             return ir.NpzWeights(stmt.path, stmt.span)
         call = stmt.call
         if call.name != "random":
-            raise SpecNameError(f"unknown weight source '{call.name}'", call.span, "use random(seed = N) or a quoted .npz path")
+            raise SpecNameError(f"unknown weight source '{call.name}'", call.name_span or call.span, "use random(seed = N) or a quoted .npz path")
         seed = 0
         for key, value, span in call.kwargs:
             if key != "seed":
                 raise SpecNameError(f"random() has no argument '{key}'", span, did_you_mean(key, ("seed",)))
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 0:
-                raise ShapeError("the seed must be a whole number >= 0", value.span)
+                raise ShapeError(f"the seed must be a whole number >= 0, not {_show(value)}", value.span, "e.g. random(seed = 1)")
             seed = value.value
         return ir.RandomWeights(seed, stmt.span)
 
@@ -233,7 +249,13 @@ class _NetworkBuilder:
         elif len(size) != 3:
             raise ShapeError("a u8 input is written HxWxC", decl.span, "e.g. 'input 224x224x3 u8'")
         if min(size) < 1:
-            raise ShapeError("input sizes must be at least 1", decl.span)
+            raise ShapeError(f"input sizes must be at least 1, not {'x'.join(map(str, decl.size))}", decl.span)
+        if max(size[:2]) > MAX_SIZE or size[2] > MAX_CHANNELS:
+            raise ShapeError(
+                f"the input {'x'.join(map(str, decl.size))} is too large",
+                decl.span,
+                f"images are at most {MAX_SIZE}x{MAX_SIZE} with at most {MAX_CHANNELS} channels",
+            )
         shape = ir.Shape(*size)
         if macro_resolution is not None and (shape.h, shape.w, shape.c) != (macro_resolution[0], macro_resolution[0], 3):
             r = macro_resolution[0]
@@ -247,7 +269,9 @@ class _NetworkBuilder:
     def _statement(self, stmt, depth: int) -> list:
         if isinstance(stmt, ast.Repeat):
             if stmt.count < 1:
-                raise ShapeError("repeat needs a count of at least 1", stmt.span)
+                raise ShapeError(f"repeat needs a count of at least 1, not {stmt.count}", stmt.span, "remove the repeat block, or write 'repeat 1 { ... }'")
+            if stmt.count > MAX_REPEAT:
+                raise ShapeError(f"repeat count {stmt.count} is larger than {MAX_REPEAT}", stmt.span, f"repeat at most {MAX_REPEAT} times")
             out = []
             for i in range(stmt.count):
                 for inner in stmt.body:
@@ -283,9 +307,11 @@ class _NetworkBuilder:
             raise SpecNameError(f"unknown layer kind '{kind}'", stmt.kind_span, did_you_mean(kind, _LAYER_ARGS))
         args: dict[str, ast.Arg] = {}
         for arg in stmt.args:
+            if arg.key == "count" and "kernel" in _LAYER_ARGS[kind]:
+                raise ShapeError(f"a kernel size is written KxK, not {arg.value}", arg.span, f"write '{arg.value}x{arg.value}'")
             if arg.key not in _LAYER_ARGS[kind]:
                 why = _WHY_NOT.get((kind, arg.key), f"{kind} takes: " + ", ".join(_ARG_WORDS[k] for k in sorted(_LAYER_ARGS[kind])))
-                raise SpecNameError(f"{kind} takes no {_ARG_WORDS[arg.key]}", arg.span, why)
+                raise SpecNameError(f"{kind} does not take {_ARG_WORDS[arg.key]}", arg.span, why)
             if arg.key in args:
                 raise SpecNameError(f"{_ARG_WORDS[arg.key]} is given twice", arg.span, "keep one")
             args[arg.key] = arg
@@ -355,6 +381,8 @@ class _NetworkBuilder:
             raise ShapeError(f"kernels are square (KxK), not {'x'.join(map(str, size))}", arg.span)
         if size[0] < 1:
             raise ShapeError("the kernel size must be at least 1", arg.span)
+        if size[0] > MAX_KERNEL:
+            raise ShapeError(f"the kernel {size[0]}x{size[0]} is larger than the largest supported, {MAX_KERNEL}x{MAX_KERNEL}", arg.span)
         return size[0]
 
     def _int(self, args: dict, key: str, default, minimum: int) -> int:
@@ -363,6 +391,8 @@ class _NetworkBuilder:
         arg = args[key]
         if arg.value < minimum:
             raise ShapeError(f"{_ARG_WORDS[key]} must be at least {minimum}, not {arg.value}", arg.span)
+        if key in _LIMITS and arg.value > _LIMITS[key]:
+            raise ShapeError(f"{_ARG_WORDS[key]} {arg.value} is larger than the limit {_LIMITS[key]}", arg.span, f"use at most {_LIMITS[key]}")
         return arg.value
 
     def _fold_values(self, kind: str, fold: ast.FoldArgs) -> dict[str, tuple[int, Span]]:
@@ -373,7 +403,7 @@ class _NetworkBuilder:
             if key in values:
                 raise SpecNameError(f"fold parameter '{key}' is given twice", span)
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 1:
-                raise ShapeError(f"{key} must be a whole number >= 1", value.span)
+                raise ShapeError(f"{key} must be a whole number >= 1, not {_show(value)}", value.span, f"e.g. {key} = 4")
             values[key] = (value.value, span)
         return values
 
@@ -415,6 +445,10 @@ class _NetworkBuilder:
             if isinstance(last, ir.FC) and last.span in self.classifier_candidates:
                 layers[macs[-1]] = attrs.evolve(last, act_type=None)
         return layers
+
+
+def _show(value: ast.Value) -> str:
+    return repr(value.value) if value.kind == "string" else str(value.value)
 
 
 def _example(kind: str) -> str:
@@ -491,7 +525,7 @@ def _targets(decls: list[ast.TargetDecl]):
                 raise TargetError(f"target gap8 is already given at {gap8.span}", decl.span)
             gap8 = _gap8(decl)
         else:
-            raise TargetError(f"unknown target '{decl.kind}'", decl.span, did_you_mean(decl.kind, ("fpga", "gap8")))
+            raise TargetError(f"unknown target '{decl.kind}'", decl.kind_span or decl.span, did_you_mean(decl.kind, ("fpga", "gap8")))
     return fpga, gap8
 
 

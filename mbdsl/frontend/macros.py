@@ -42,9 +42,13 @@ def _mobilenet_v1(call: ast.MacroCall) -> tuple[tuple, int]:
     alpha = float(args["alpha"])
     if not 0 < alpha <= 4:
         raise ShapeError(f"alpha must lie in (0, 4], not {alpha}", _arg_span(call, "alpha"))
-    for key in ("resolution", "classes"):
+    from .elaborate import MAX_CHANNELS, MAX_SIZE  # elaborate imports this module
+
+    for key, limit in (("resolution", MAX_SIZE), ("classes", MAX_CHANNELS)):
         if args[key] < 1:
             raise ShapeError(f"{key} must be at least 1, not {args[key]}", _arg_span(call, key))
+        if args[key] > limit:
+            raise ShapeError(f"{key} {args[key]} is larger than the limit {limit}", _arg_span(call, key), f"use at most {limit}")
     if args["pad0"] not in (0, 1):
         raise ShapeError("pad0 (padding of the first convolution) must be 0 or 1", _arg_span(call, "pad0"))
     if args["topk"] < 0 or args["topk"] > args["classes"]:
@@ -89,5 +93,5 @@ MACROS = {"mobilenet_v1": _mobilenet_v1}
 def expand(call: ast.MacroCall) -> tuple[tuple, int]:
     """Layers of a macro call and the input resolution it implies."""
     if call.name not in MACROS:
-        raise SpecNameError(f"unknown macro '{call.name}'", call.span, did_you_mean(call.name, MACROS))
+        raise SpecNameError(f"unknown macro '{call.name}'", call.name_span or call.span, did_you_mean(call.name, MACROS))
     return MACROS[call.name](call)
