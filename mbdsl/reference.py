@@ -70,8 +70,7 @@ def _compact(x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         return x
     lo, hi = int(x.min()), int(x.max())
-    # No int8: np.abs(int8(-128)) wraps, which would spoil exact_matmul's bound.
-    for dt in (np.uint8, np.int16, np.int32):
+    for dt in (np.uint8, np.int8, np.int16, np.int32):
         info = np.iinfo(dt)
         if info.min <= lo and hi <= info.max:
             return x.astype(dt)
