@@ -36,6 +36,7 @@ __all__ = [
     "make_params",
     "random_params",
     "sample_images",
+    "calibration_count",
     "choose_multiplier",
     "expected_keys",
     "load_npz",
@@ -207,12 +208,20 @@ def _pool_params(net: ir.Network, layer: ir.AvgPool) -> LayerParams:
     return LayerParams(m0=m0, shift=shift)
 
 
-def random_params(net: ir.Network, images=None, n_images: int = 4) -> Params:
+def calibration_count(net: ir.Network) -> int:
+    """Default number of calibration images: as many pixels as four 224x224 images, 4 to 64
+    images. The layers after a global pool see one sample per channel and image, so small
+    networks are calibrated on many images."""
+    return max(4, min(64, 4 * 224 * 224 // (net.input.shape.h * net.input.shape.w)))
+
+
+def random_params(net: ir.Network, images=None, n_images: int | None = None) -> Params:
     """Seeded random weights, activations calibrated on ``images`` (default: ``n_images``
-    seeded random ones), layer by layer through the reference."""
+    seeded random ones, :func:`calibration_count` if None), layer by layer through the
+    reference."""
     seed = net.weights.seed
     if images is None:
-        images = sample_images(net, n_images, seed)
+        images = sample_images(net, n_images or calibration_count(net), seed)
     xs = reference.prepare_inputs(net, images)
     layers: dict[str, LayerParams] = {}
     for index, layer in enumerate(net.layers):
@@ -243,11 +252,11 @@ def random_params(net: ir.Network, images=None, n_images: int = 4) -> Params:
     return Params(layers)
 
 
-def make_params(net: ir.Network, images=None, n_images: int = 4, base_dir: str | None = None) -> Params:
+def make_params(net: ir.Network, images=None, n_images: int | None = None, base_dir: str | None = None) -> Params:
     """Every layer's parameters: random and calibrated, or loaded from the network's npz.
 
     ``images`` (calibration inputs for random weights) default to ``n_images`` seeded random
-    images; ``base_dir`` resolves a relative npz path (default: the spec file's folder).
+    images (:func:`calibration_count` if None); ``base_dir`` resolves a relative npz path (default: the spec file's folder).
     """
     if isinstance(net.weights, ir.NpzWeights):
         return load_npz(net, base_dir=base_dir)

@@ -83,7 +83,7 @@ def test_thresholds_sorted_in_range_and_spread():
         assert layer.acc_type.allowed(t), layer.name
     assert prm["pool"].shift == 4 and prm["pool"].m0 is None  # ceil(log2(3*3)) = 4
     # on the calibration images the codes are spread evenly: about 1/16 each
-    images = P.sample_images(net, 4, net.weights.seed)
+    images = P.sample_images(net, P.calibration_count(net), net.weights.seed)
     hists = P.activation_histograms(net, prm, images)
     for name in ("c0", "d1", "p1", "d2", "c2"):
         frac = hists[name] / hists[name].sum()
@@ -149,6 +149,12 @@ def test_tiny_spread(quant):
     prm = P.make_params(net)
     hists = P.activation_histograms(net, prm, P.sample_images(net, 6, seed=77))
     assert P.concentrated_layers(hists, 0.9) == []
+
+
+def test_calibration_count():
+    assert P.calibration_count(spec("mobilenet_v1_w4a4_u250.mbn")) == 4
+    assert P.calibration_count(spec("mobilenet_v1_w0.25_64.mbn")) == 49
+    assert P.calibration_count(spec("mobilenet_v1_w0.25_32.mbn")) == 64
 
 
 def test_concentrated_layers_names_the_culprit():
