@@ -35,10 +35,22 @@ class Window:
     ofm_w: int
 
     @property
+    def ring_rows(self) -> int:
+        """Rows the generator buffers: K for the window plus S loading ahead."""
+        return self.kernel + self.stride
+
+    @property
     def fill_cycles(self) -> int:
-        """Rows the generator must load before a frame's first window, beyond the
-        rows it overlapped with the previous frame."""
-        return max(0, self.kernel - self.stride) * (self.ifm_w + 2 * self.pad) * self.channels // self.cpar
+        """Cycles a frame's first output row waits for input rows.
+
+        Rows stream continuously across frames. While the last output row of a frame is
+        emitted, the ring has room for ``(OH-1)*S + K + S - P - H`` rows past the frame's
+        end; the first output row of the next frame needs its rows 0..K-1-P, and waits
+        for those that did not fit.
+        """
+        need = min(self.kernel - self.pad, self.ifm_h)
+        room = (self.ofm_h - 1) * self.stride + self.ring_rows - self.pad - self.ifm_h
+        return max(0, need - max(0, room)) * self.ifm_w * (self.channels // self.cpar)
 
     @property
     def cycles(self) -> int:

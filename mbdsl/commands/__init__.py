@@ -3,4 +3,4 @@
 ``COMMANDS`` is the order in which they appear in ``mbdsl --help``.
 """
 
-COMMANDS = ("check", "run")
+COMMANDS = ("check", "run", "gen", "sim")
