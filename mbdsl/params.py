@@ -430,12 +430,12 @@ def load_npz(net: ir.Network, path: str | None = None, base_dir: str | None = No
                 t = ld.array(arrays, layer, "thresholds")
                 ld.shape(t, layer, "thresholds", (c, layer.act_type.levels - 1), f"channels, {layer.act_type} levels - 1")
                 ld.within(t, layer, "thresholds", acc.min, acc.max, f"accumulator type {acc}")
-                unsorted = np.nonzero((np.diff(t, axis=1) < 0).any(axis=1))[0]
+                unsorted = np.argwhere(np.diff(t, axis=1) < 0)
                 if unsorted.size:
-                    ch = int(unsorted[0])
+                    ch, i = (int(v) for v in unsorted[0])
                     raise ld.error(
                         f"array '{layer.name}.thresholds' in {shown!r}: the thresholds of channel {ch} "
-                        f"are not sorted ({t[ch].tolist()})",
+                        f"are not sorted (threshold {i} is {t[ch, i]}, threshold {i + 1} is {t[ch, i + 1]})",
                         "each row must be non-decreasing (numpy.sort(t, axis=1))",
                     )
                 fields["thresholds"] = t
