@@ -1,0 +1,187 @@
+"""The GAP8 cycle model: compute, DMA and their overlap, per layer.
+
+A layer runs as a sequence of tiles. Each tile's compute is forked over the cluster cores;
+the cluster DMA (L2 <-> L1) and the micro-DMA (L3 <-> L2) move the next tile's operands
+while the current one computes (double buffering). The model of one layer is
+
+    cycles = first load + overlap(sum compute, sum cluster DMA, sum L3 transfers) + last store
+
+where ``overlap`` is ``max`` for a fully double-buffered pipeline, and between ``max`` and
+the plain sum for a pipeline that overlaps only part of its transfers (``Costs.overlap``).
+
+Two sets of constants are kept: :data:`SEED_COSTS`, calibrated against the per-layer cycle
+table of GreenWaves' AutoTiler MobileNet-v1 (``docs/gap8.md`` gives the fit), and
+:data:`MBDSL_COSTS`, the kernels mbdsl's plan assumes (4-way int8 SIMD dot products in the
+pointwise/linear inner loops, register blocking, transfers fully overlapped).
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ._geometry import Geom
+from ._tiling import Tiling, align4, weight_chunk_bytes
+
+__all__ = ["Costs", "SEED_COSTS", "MBDSL_COSTS", "TileStats", "tile_stats", "LayerCycles", "layer_cycles"]
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@attrs.frozen
+class Costs:
+    """Constants of the cycle model (per core rates; cycles; bytes per cycle)."""
+
+    rates: dict
+    """MAC/cycle of one core, by kernel kind (conv, dw, dw2 for stride 2, pw, fc, pool)."""
+    requant: float = 6.0
+    """Cycles per output element on one core (bias, multiply, round shift, clip, store)."""
+    fork: float = 250.0
+    """Cycles to fork a tile's kernel on the cores and join them."""
+    tile_overhead: float = 150.0
+    """Cycles of tile-loop bookkeeping on the master core (DMA programming, waits)."""
+    dma_bpc: float = 8.0
+    """Cluster DMA L2 <-> L1 bytes per cycle."""
+    dma_setup: float = 30.0
+    l3_bpc: float = 0.22
+    """HyperRAM bytes per cluster cycle (0.22 B/cycle at 175 MHz = 38.5 MB/s)."""
+    l3_setup: float = 300.0
+    overlap: float = 1.0
+    """1: transfers fully hidden behind compute (max); 0: serialised (sum)."""
+
+
+SEED_COSTS = Costs(
+    rates={"conv": 0.25, "dw": 0.48, "dw2": 0.30, "pw": 0.70, "fc": 0.70, "pool": 0.12},
+    requant=6.0,
+    fork=250.0,
+    l3_bpc=0.22,
+    overlap=0.5,
+)
+"""Calibrated against the AutoTiler's per-layer table (see docs/gap8.md and bench/gap8_full.py)."""
+
+MBDSL_COSTS = Costs(
+    rates={"conv": 0.60, "dw": 0.48, "dw2": 0.30, "pw": 1.50, "fc": 1.50, "pool": 0.12},
+    requant=4.0,
+    fork=250.0,
+    l3_bpc=0.22,
+    overlap=1.0,
+)
+"""mbdsl's kernels: SIMD dot products in conv/pw/fc, the seed's depthwise rate, full overlap."""
+
+
+@attrs.frozen
+class TileStats:
+    """What a tiling of one layer moves and computes, in total and per tile."""
+
+    tiles: int
+    in_loads: int
+    w_loads: int
+    in_bytes: int
+    w_bytes: int
+    out_bytes: int
+    l1_bytes: int
+    in_buf: int
+    w_buf: int
+    out_buf: int
+    first_in: int
+    first_w: int
+    last_out: int
+    imbalance: float
+
+
+def _spans(n_out: int, t: int, s: int, pad: int, k: int, n_in: int) -> list[int]:
+    """Input extent (clipped) of each output tile of size t along one axis."""
+    out = []
+    for a in range(0, n_out, t):
+        b = min(a + t, n_out)
+        lo, hi = a * s - pad, (b - 1) * s - pad + k
+        out.append(min(hi, n_in) - max(lo, 0))
+    return out
+
+
+def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
+    """Closed-form totals of tiling ``t`` (without enumerating tiles)."""
+    if g.kind == "topk":
+        ib, ob = align4(g.cin * g.e_in), align4(g.cout * 4)
+        return TileStats(1, 1, 0, g.cin * g.e_in, 0, g.cout * 4, ib + ob, ib, 0, ob, ib, 0, ob, float(cores))
+    nh, nw, nc = _cdiv(g.oh, t.th), _cdiv(g.ow, t.tw), _cdiv(g.cout, t.tc)
+    tiles = nh * nw * nc
+    if g.kind in ("fc", "pool"):
+        rows, cols = [g.h], [g.w]
+    else:
+        rows = _spans(g.oh, t.th, g.s, g.pad, g.k, g.h)
+        cols = _spans(g.ow, t.tw, g.s, g.pad, g.k, g.w)
+    R, Q = sum(rows), sum(cols)
+    per_channel = g.kind in ("dw", "pool")
+    cin_tile = t.tc if per_channel else g.cin
+    if per_channel:
+        in_loads = tiles
+        in_bytes = R * Q * g.cin * g.e_in
+    else:
+        passes = nc if (t.order == "cs" and nh * nw > 1) else 1
+        in_loads = nh * nw * passes
+        in_bytes = R * Q * g.cin * g.e_in * passes
+    if g.has_weights:
+        blob = sum(weight_chunk_bytes(g, a, min(a + t.tc, g.cout)) for a in range(0, g.cout, t.tc))
+        if nc > 1 and nh * nw > 1 and t.order == "sc":
+            w_loads, w_bytes = tiles, blob * nh * nw
+        else:
+            w_loads, w_bytes = nc, blob
+        w_buf = weight_chunk_bytes(g, 0, min(t.tc, g.cout))
+    else:
+        w_loads = w_bytes = w_buf = 0
+    in_buf = align4(max(rows) * max(cols) * cin_tile * g.e_in)
+    out_buf = align4(min(t.th, g.oh) * min(t.tw, g.ow) * min(t.tc, g.cout) * g.e_out)
+    n_in = 2 if in_loads > 1 else 1
+    n_w = 0 if not w_loads else 2 if w_loads > 1 else 1
+    n_out = 2 if tiles > 1 else 1
+    l1 = n_in * in_buf + n_w * w_buf + n_out * out_buf
+    units = min(t.th, g.oh) * min(t.tw, g.ow) * min(t.tc, g.cout)
+    imb = _cdiv(units, cores) * cores / units
+    return TileStats(tiles, in_loads, w_loads, in_bytes, w_bytes, g.out_bytes, l1, in_buf, w_buf, out_buf,
+                     rows[0] * cols[0] * cin_tile * g.e_in, w_buf if w_loads else 0, out_buf, imb)
+
+
+@attrs.frozen
+class LayerCycles:
+    """Modeled cycles of one layer, with the parts they come from."""
+
+    compute: float
+    dma: float
+    l3: float
+    prologue: float
+    total: float
+
+    @property
+    def bound(self) -> str:
+        parts = {"compute": self.compute, "dma": self.dma, "L3": self.l3}
+        return max(parts, key=parts.get)
+
+
+def layer_cycles(g: Geom, st: TileStats, locs: dict, costs: Costs, cores: int) -> LayerCycles:
+    """Cycles of a layer with tiling stats ``st`` and operand placement ``locs``
+    (``{"in": "L2"|"L3", "w": ..., "out": ...}``)."""
+    kind = "dw2" if (g.kind == "dw" and g.s > 1) else g.kind
+    if g.kind == "topk":
+        compute = g.cin * g.topk * 3.0 + costs.fork
+    else:
+        rate = costs.rates[kind] * cores
+        compute = (g.macs / rate + g.oh * g.ow * g.cout * costs.requant / cores) * st.imbalance
+        compute += st.tiles * (costs.fork + costs.tile_overhead)
+    n_cmd = st.in_loads + st.w_loads + st.tiles
+    dma = (st.in_bytes + st.w_bytes + st.out_bytes) / costs.dma_bpc + n_cmd * costs.dma_setup
+    l3 = 0.0
+    first = st.first_in / costs.dma_bpc + st.first_w / costs.dma_bpc
+    last = st.last_out / costs.dma_bpc
+    for op, total, n, one in (("in", st.in_bytes, st.in_loads, st.first_in), ("w", st.w_bytes, st.w_loads, st.first_w),
+                              ("out", st.out_bytes, st.tiles, st.last_out)):
+        if locs.get(op) == "L3" and total:
+            l3 += total / costs.l3_bpc + n * costs.l3_setup
+            if op == "out":
+                last += one / costs.l3_bpc + costs.l3_setup
+            else:
+                first += one / costs.l3_bpc + costs.l3_setup
+    peak = max(compute, dma, l3)
+    body = costs.overlap * peak + (1 - costs.overlap) * (compute + dma + l3)
+    return LayerCycles(compute, dma, l3, first + last, first + body + last)

@@ -1,0 +1,284 @@
+"""The GAP8 plan of a network: a tiling per layer and a memory map of L2 and L3.
+
+1. Every layer gets the tiling (tile sizes in H, W and C and a loop order) with the fewest
+   modeled cycles among those whose double-buffered tiles fit the L1 budget.
+2. The memory planner places each activation tensor and each layer's weights in L2 or L3.
+   It starts with everything in L3 and moves objects to L2 in the order of cycles saved per
+   byte, keeping a move only if the L2 map still fits. Objects in L2 share space by
+   liveness: an activation lives while it is produced and consumed, the micro-DMA staging
+   buffers of a layer's L3 operands only while that layer runs, L2 weights always.
+3. Anything that cannot fit is a :class:`~mbdsl.errors.MemoryBudgetError` at the layer's
+   spec line, naming the bytes needed and the bytes available.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ... import ir
+from ...errors import MemoryBudgetError, QuantError
+from ._geometry import Geom, geometry
+from ._model import MBDSL_COSTS, Costs, LayerCycles, TileStats, layer_cycles, tile_stats
+from ._tiling import Tiling, candidates, align4
+
+__all__ = ["LayerPlan", "NetworkPlan", "Placed", "plan_network", "plan_table", "DEFAULT_TARGET", "budgets"]
+
+DEFAULT_TARGET = ir.Gap8Target()
+
+
+def budgets(net: ir.Network) -> ir.Gap8Target:
+    return net.gap8 if net.gap8 is not None else DEFAULT_TARGET
+
+
+@attrs.frozen
+class Placed:
+    """An object of the memory map: where it lives and at which byte offset."""
+
+    name: str
+    loc: str  # "L2" | "L3"
+    offset: int
+    size: int
+    first: int
+    last: int
+    """Layers (indices) during which it is live."""
+
+
+@attrs.frozen
+class LayerPlan:
+    index: int
+    layer: ir.Layer
+    geom: Geom
+    tiling: Tiling
+    stats: TileStats
+    locs: dict
+    """Where the layer's input, weights and output live: {"in", "w", "out"} -> "L2"/"L3"."""
+    cycles: LayerCycles
+    stages: dict
+    """L3 operand -> bytes of its L2 staging buffers."""
+
+
+@attrs.frozen
+class NetworkPlan:
+    net: ir.Network
+    target: ir.Gap8Target
+    costs: Costs
+    layers: tuple[LayerPlan, ...]
+    objects: dict
+    """Object name -> :class:`Placed` (tensors "act:<i>", weights "w:<layer>", staging "stage:<layer>:<op>")."""
+    l2_bytes: int
+    l3_bytes: int
+
+    @property
+    def l1_budget(self) -> int:
+        return self.target.l1 - self.target.l1_reserve
+
+    @property
+    def l2_budget(self) -> int:
+        return self.target.l2 - self.target.l2_reserve
+
+    @property
+    def total_cycles(self) -> float:
+        return sum(lp.cycles.total for lp in self.layers)
+
+    def tensor(self, i: int) -> Placed:
+        """Activation tensor ``i`` (-1: the network input; i: output of layer i)."""
+        return self.objects[f"act:{i}"]
+
+
+def _geoms(net: ir.Network) -> list[Geom]:
+    if net.quant_style != ir.MULTIPLIER:
+        raise QuantError(
+            f"network {net.name!r} uses {net.quant_style} quantization; the GAP8 backend implements the multiplier style "
+            "(int32 accumulator, bias, M0 and shift per layer or channel)",
+            span=net.layers[0].span if net.layers else net.span,
+            hint="write 'quant multiplier' in the spec's defaults, as GAP8 deployments are quantized",
+        )
+    out, t = [], net.input.act_type
+    for layer in net.layers:
+        out.append(geometry(net, layer, t))
+        t = getattr(layer, "act_type", None) if not isinstance(layer, ir.TopK) else None
+    return out
+
+
+class _Layer:
+    """Per layer: every legal tiling's stats, and the best one per operand placement."""
+
+    def __init__(self, index: int, layer: ir.Layer, g: Geom, target: ir.Gap8Target, costs: Costs):
+        self.index, self.layer, self.g, self.costs, self.cores = index, layer, g, costs, target.cores
+        budget = target.l1 - target.l1_reserve
+        stats = [(t, tile_stats(g, t, target.cores)) for t in candidates(g)]
+        self.fits = [(t, s) for t, s in stats if s.l1_bytes <= budget]
+        if not self.fits:
+            t, s = min(stats, key=lambda ts: ts[1].l1_bytes)
+            raise MemoryBudgetError(
+                f"layer {layer.name!r} ({g.kind}, {g.h}x{g.w}x{g.cin} -> {g.oh}x{g.ow}x{g.cout}) cannot be tiled for L1: "
+                f"its smallest tiling ({t}) needs {s.l1_bytes:,} B of L1 (input {s.in_buf:,}, weights {s.w_buf:,}, "
+                f"output {s.out_buf:,}, double-buffered), {budget:,} B are available "
+                f"(l1 {target.l1:,} - reserve {target.l1_reserve:,})",
+                span=layer.span,
+                hint="raise 'l1' in the spec's 'target gap8' block, or make the layer narrower",
+            )
+        self._best: dict = {}
+
+    def best(self, locs: tuple[str, str, str]):
+        if locs not in self._best:
+            d = dict(zip(("in", "w", "out"), locs))
+            self._best[locs] = min(
+                ((t, s, layer_cycles(self.g, s, d, self.costs, self.cores)) for t, s in self.fits),
+                key=lambda tsc: (tsc[2].total, tsc[1].l1_bytes),
+            )
+        return self._best[locs]
+
+
+def _stages(st: TileStats, locs: dict) -> dict:
+    """Bytes of L2 staging for each L3 operand (double-buffered if it has several loads)."""
+    out = {}
+    for op, buf, n in (("in", st.in_buf, st.in_loads), ("w", st.w_buf, st.w_loads), ("out", st.out_buf, st.tiles)):
+        if locs[op] == "L3" and buf and n:
+            out[op] = buf * (2 if n > 1 else 1)
+    return out
+
+
+def _allocate(objs: list[tuple[str, int, int, int]]) -> tuple[dict, int]:
+    """Greedy first fit by decreasing size: objects (name, size, first, last) that are live
+    at the same layer never overlap. Returns name -> offset, and the peak size."""
+    placed: list[tuple[int, int, int, int]] = []
+    offs = {}
+    for name, size, first, last in sorted(objs, key=lambda o: (-o[1], o[2], o[0])):
+        size = align4(size)
+        busy = sorted((o, o + s) for o, s, f, l in placed if f <= last and first <= l)
+        off = 0
+        for a, b in busy:
+            if off + size <= a:
+                break
+            off = max(off, b)
+        placed.append((off, size, first, last))
+        offs[name] = off
+    return offs, max((o + s for o, s, _, _ in placed), default=0)
+
+
+def plan_network(net: ir.Network, costs: Costs = MBDSL_COSTS, target: ir.Gap8Target | None = None) -> NetworkPlan:
+    """Tile every layer and place every tensor; raise MemoryBudgetError if it cannot fit."""
+    target = target or budgets(net)
+    geoms = _geoms(net)
+    n = len(geoms)
+    layers = [_Layer(i, l, g, target, costs) for i, (l, g) in enumerate(zip(net.layers, geoms))]
+    act_size = {-1: net.input.shape.size * geoms[0].e_in}
+    for i, g in enumerate(geoms):
+        act_size[i] = g.out_bytes
+    wlayers = [i for i, g in enumerate(geoms) if g.has_weights]
+    where = {f"act:{j}": "L3" for j in act_size}
+    where.update({f"w:{i}": "L3" for i in wlayers})
+
+    def locs_of(i: int) -> tuple[str, str, str]:
+        return (where[f"act:{i - 1}"], where.get(f"w:{i}", "L2"), where[f"act:{i}"])
+
+    def layout(where_now):
+        chosen, objs = [], []
+        for i, L in enumerate(layers):
+            t, s, c = L.best(locs_of(i))
+            d = dict(zip(("in", "w", "out"), locs_of(i)))
+            chosen.append((t, s, c, d))
+            for op, b in _stages(s, d).items():
+                objs.append((f"stage:{i}:{op}", b, i, i))
+        blobs = {i: chosen[i][1].w_bytes and _blob_bytes(geoms[i], chosen[i][0]) for i in wlayers}
+        l2 = list(objs)
+        l3 = []
+        for j, size in act_size.items():
+            first, last = max(j, 0), min(j + 1, n - 1)
+            (l2 if where_now[f"act:{j}"] == "L2" else l3).append((f"act:{j}", size, first, last))
+        for i in wlayers:
+            (l2 if where_now[f"w:{i}"] == "L2" else l3).append((f"w:{i}", blobs[i], 0, n - 1))
+        return chosen, l2, l3
+
+    def l2_peak(where_now) -> tuple[int, list]:
+        chosen, l2, _ = layout(where_now)
+        return _allocate(l2)[1], chosen
+
+    budget2 = target.l2 - target.l2_reserve
+    peak, chosen = l2_peak(where)
+    if peak > budget2:
+        worst = max(range(n), key=lambda i: sum(_stages(chosen[i][1], chosen[i][3]).values()))
+        need = sum(_stages(chosen[worst][1], chosen[worst][3]).values())
+        raise MemoryBudgetError(
+            f"layer {net.layers[worst].name!r}: with every tensor in L3 the L2 staging buffers need {peak:,} B of L2 "
+            f"({need:,} B for this layer), {budget2:,} B are available (l2 {target.l2:,} - reserve {target.l2_reserve:,})",
+            span=net.layers[worst].span,
+            hint="raise 'l2' in the spec's 'target gap8' block, or lower 'l1' so that tiles (and their staging) are smaller",
+        )
+
+    def total(where_now) -> float:
+        s = 0.0
+        for i, L in enumerate(layers):
+            w = (where_now[f"act:{i - 1}"], where_now.get(f"w:{i}", "L2"), where_now[f"act:{i}"])
+            s += L.best(w)[2].total
+        return s
+
+    base = total(where)
+    gains = []
+    for name in where:
+        trial = dict(where)
+        trial[name] = "L2"
+        size = act_size[int(name[4:])] if name.startswith("act:") else _blob_bytes(geoms[int(name[2:])], chosen[int(name[2:])][0])
+        gains.append(((base - total(trial)) / max(size, 1), name))
+    for gain, name in sorted(gains, key=lambda g: (-g[0], g[1])):
+        if gain <= 0:
+            continue
+        trial = dict(where)
+        trial[name] = "L2"
+        if l2_peak(trial)[0] <= budget2:
+            where = trial
+
+    chosen, l2, l3 = layout(where)
+    off2, peak2 = _allocate(l2)
+    off3, peak3 = _allocate(l3)
+    if peak3 > target.l3:
+        big = max(l3, key=lambda o: o[1])
+        raise MemoryBudgetError(
+            f"the network needs {peak3:,} B of L3 (largest object {big[0]}: {big[1]:,} B), {target.l3:,} B are available",
+            span=target.span or net.span,
+            hint="raise 'l3' in the spec's 'target gap8' block",
+        )
+    objects = {}
+    for objs, offs, loc in ((l2, off2, "L2"), (l3, off3, "L3")):
+        for name, size, first, last in objs:
+            objects[name] = Placed(name, loc, offs[name], size, first, last)
+    plans = []
+    for i, L in enumerate(layers):
+        t, s, c, d = chosen[i]
+        plans.append(LayerPlan(i, L.layer, L.g, t, s, d, c, _stages(s, d)))
+    return NetworkPlan(net, target, costs, tuple(plans), objects, peak2, peak3)
+
+
+def _blob_bytes(g: Geom, t: Tiling) -> int:
+    from ._tiling import weight_chunk_bytes
+
+    return sum(weight_chunk_bytes(g, a, min(a + t.tc, g.cout)) for a in range(0, g.cout, t.tc))
+
+
+def plan_table(plan: NetworkPlan) -> list[dict]:
+    """One row per layer: tile shape, tiles, L1 bytes, placements, DMA bytes, cycles."""
+    rows = []
+    for lp in plan.layers:
+        g, s, t = lp.geom, lp.stats, lp.tiling
+        l3 = sum(b for op, b in (("in", s.in_bytes), ("w", s.w_bytes), ("out", s.out_bytes)) if lp.locs[op] == "L3")
+        rows.append(
+            {
+                "layer": lp.layer.name,
+                "kind": g.kind,
+                "tile": f"{min(t.th, g.oh)}x{min(t.tw, g.ow)}x{min(t.tc, g.cout)}",
+                "order": t.order,
+                "tiles": s.tiles,
+                "l1_bytes": s.l1_bytes,
+                "in": lp.locs["in"],
+                "weights": lp.locs["w"] if g.has_weights else "-",
+                "out": lp.locs["out"],
+                "dma_bytes": s.in_bytes + s.w_bytes + s.out_bytes,
+                "l3_bytes": l3,
+                "stage_bytes": sum(lp.stages.values()),
+                "cycles": round(lp.cycles.total),
+                "compute": round(lp.cycles.compute),
+                "bound": lp.cycles.bound,
+            }
+        )
+    return rows

@@ -1,0 +1,235 @@
+"""Tiles of one layer: the output split in H, W and C, the input and weight loads each
+tile needs, and the L1 bytes of double-buffered tiles.
+
+A tiling is chosen at generation time (:mod:`._plan`); this module turns one tiling into
+the explicit schedule the generated C walks: every tile's output box, and the sequence of
+distinct input and weight loads (a load is fetched once and serves consecutive tiles).
+Every box is one 1-D or 2-D DMA transfer: tiles never cut both W and C of a tensor.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from ._geometry import Geom
+
+__all__ = ["Tiling", "Box", "Transfer", "Schedule", "schedule", "box_transfer", "align4", "weight_chunk_bytes"]
+
+
+def align4(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def _cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@attrs.frozen
+class Tiling:
+    """Output tile sizes (rows, columns, channels) and loop order.
+
+    ``order`` "sc": spatial tiles outer, channel tiles inner (an input tile is fetched once
+    and reused across output-channel tiles); "cs": channel tiles outer (a weight tile is
+    fetched once and reused across spatial tiles).
+    """
+
+    th: int
+    tw: int
+    tc: int
+    order: str = "sc"
+
+    def __str__(self) -> str:
+        return f"{self.th}x{self.tw}x{self.tc} {self.order}"
+
+
+@attrs.frozen
+class Box:
+    """Rows [r0, r1), columns [q0, q1), channels [k0, k1) of an (H, W, C) tensor."""
+
+    r0: int
+    r1: int
+    q0: int
+    q1: int
+    k0: int
+    k1: int
+
+    @property
+    def elements(self) -> int:
+        return (self.r1 - self.r0) * (self.q1 - self.q0) * (self.k1 - self.k0)
+
+
+@attrs.frozen
+class Transfer:
+    """A 1-D (``length == size``) or 2-D DMA: ``size`` bytes in lines of ``length`` bytes,
+    ``stride`` bytes apart, starting ``offset`` bytes into the external tensor."""
+
+    offset: int
+    size: int
+    length: int
+    stride: int
+
+    @property
+    def lines(self) -> int:
+        return self.size // self.length
+
+
+def box_transfer(box: Box, h: int, w: int, c: int, e: int) -> Transfer:
+    """The single DMA that moves ``box`` of an (h, w, c) tensor of ``e``-byte elements to or
+    from a contiguous buffer. Raises ValueError for a box that needs more than 2-D."""
+    rows, cols, chans = box.r1 - box.r0, box.q1 - box.q0, box.k1 - box.k0
+    if chans == c:
+        line = cols * c * e
+        off = (box.r0 * w + box.q0) * c * e
+        if cols == w or rows == 1:
+            return Transfer(off, rows * line, rows * line, rows * line)
+        return Transfer(off, rows * line, line, w * c * e)
+    if cols != w and rows != 1:
+        raise ValueError(f"box {box} of a {h}x{w}x{c} tensor is not one 2-D transfer")
+    off = ((box.r0 * w + box.q0) * c + box.k0) * e
+    return Transfer(off, rows * cols * chans * e, chans * e, c * e)
+
+
+def weight_chunk_bytes(g: Geom, c0: int, c1: int) -> int:
+    """A weight load: int8 weights of channels [c0, c1) (padded to 4 bytes), then their
+    int32 bias and int32 multiplier."""
+    return align4(g.weight_count(c0, c1)) + 8 * (c1 - c0)
+
+
+@attrs.frozen
+class Tile:
+    out: Box
+    in_load: int
+    w_load: int
+    off_y: int
+    """Input row of the tile's first output row, relative to the loaded rows (<= 0 at a pad)."""
+    off_x: int
+
+
+@attrs.frozen
+class Schedule:
+    """The explicit tile schedule of one layer."""
+
+    geom: Geom
+    tiling: Tiling
+    tiles: tuple[Tile, ...]
+    in_loads: tuple[Box, ...]
+    w_loads: tuple[tuple[int, int], ...]
+    """Output-channel ranges of the weight loads, in load order (a range may repeat)."""
+    w_chunks: tuple[tuple[int, int], ...]
+    """Distinct channel ranges: the layout of the layer's weight blob."""
+
+    @property
+    def in_buf(self) -> int:
+        return align4(max(b.elements for b in self.in_loads) * self.geom.e_in)
+
+    @property
+    def w_buf(self) -> int:
+        if not self.w_loads:
+            return 0
+        return max(weight_chunk_bytes(self.geom, a, b) for a, b in self.w_chunks)
+
+    @property
+    def out_buf(self) -> int:
+        return align4(max(t.out.elements for t in self.tiles) * self.geom.e_out)
+
+    @property
+    def n_in_bufs(self) -> int:
+        return 2 if len(self.in_loads) > 1 else 1
+
+    @property
+    def n_w_bufs(self) -> int:
+        return 0 if not self.w_loads else 2 if len(self.w_loads) > 1 else 1
+
+    @property
+    def n_out_bufs(self) -> int:
+        return 2 if len(self.tiles) > 1 else 1
+
+    @property
+    def l1_bytes(self) -> int:
+        """L1 bytes of the tile buffers (double-buffered where there is more than one load)."""
+        return self.n_in_bufs * self.in_buf + self.n_w_bufs * self.w_buf + self.n_out_bufs * self.out_buf
+
+    def chunk_offsets(self) -> dict[tuple[int, int], int]:
+        """Byte offset of each distinct weight chunk in the layer's weight blob."""
+        offs, pos = {}, 0
+        for ch in self.w_chunks:
+            offs[ch] = pos
+            pos += weight_chunk_bytes(self.geom, *ch)
+        return offs
+
+    @property
+    def blob_bytes(self) -> int:
+        return sum(weight_chunk_bytes(self.geom, *ch) for ch in self.w_chunks)
+
+
+def _ranges(n: int, t: int) -> list[tuple[int, int]]:
+    return [(a, min(a + t, n)) for a in range(0, n, t)]
+
+
+def legal(g: Geom, t: Tiling) -> bool:
+    """Whether every box of the tiling is one 2-D transfer."""
+    if g.kind in ("fc", "pool", "topk"):
+        return t.th == g.oh and t.tw == g.ow
+    cut_w = t.tw < g.ow
+    cut_c = t.tc < g.cout
+    if cut_w and cut_c:
+        return False  # the output box (and for dw the input box) would be 3-D
+    if cut_w and t.th > 1 and g.kind == "dw" and cut_c:
+        return False
+    return True
+
+
+def schedule(g: Geom, t: Tiling) -> Schedule:
+    """The explicit schedule of tiling ``t`` of layer ``g``."""
+    hr, wr, cr = _ranges(g.oh, t.th), _ranges(g.ow, t.tw), _ranges(g.cout, t.tc)
+    if g.kind == "topk":
+        hr, wr, cr = [(0, 1)], [(0, 1)], [(0, g.cout)]
+    if t.order == "sc":
+        grid = [(y, x, c) for y in hr for x in wr for c in cr]
+    else:
+        grid = [(y, x, c) for c in cr for y in hr for x in wr]
+    tiles, in_loads, w_loads = [], [], []
+    last_in = last_w = None
+    for (y0, y1), (x0, x1), (c0, c1) in grid:
+        if g.kind == "topk":
+            ib = Box(0, 1, 0, 1, 0, g.cin)
+            oy = ox = 0
+        else:
+            ry0, rx0 = y0 * g.s - g.pad, x0 * g.s - g.pad
+            ry1, rx1 = (y1 - 1) * g.s - g.pad + g.k, (x1 - 1) * g.s - g.pad + g.k
+            r0, r1 = max(ry0, 0), min(ry1, g.h)
+            q0, q1 = max(rx0, 0), min(rx1, g.w)
+            k0, k1 = (c0, c1) if g.kind in ("dw", "pool") else (0, g.cin)
+            ib = Box(r0, r1, q0, q1, k0, k1)
+            oy, ox = ry0 - r0, rx0 - q0
+        if ib != last_in:
+            in_loads.append(ib)
+            last_in = ib
+        if g.has_weights and (c0, c1) != last_w:
+            w_loads.append((c0, c1))
+            last_w = (c0, c1)
+        tiles.append(Tile(Box(y0, y1, x0, x1, c0, c1), len(in_loads) - 1, len(w_loads) - 1, oy, ox))
+    chunks = tuple(cr) if g.has_weights else ()
+    return Schedule(g, t, tuple(tiles), tuple(in_loads), tuple(w_loads), chunks)
+
+
+def candidates(g: Geom) -> list[Tiling]:
+    """Every tiling worth costing for layer ``g``."""
+    if g.kind == "topk":
+        return [Tiling(1, 1, g.cout)]
+    if g.kind in ("fc", "pool"):
+        cs = sorted({c for c in range(1, g.cout + 1) if c % 4 == 0 or c == g.cout or c < 4})
+        return [Tiling(1, 1, c, "sc") for c in cs]
+    cs = sorted({g.cout} | {c for c in range(4, g.cout, 4) if _cdiv(g.cout, c) != _cdiv(g.cout, c + 4)} | {1, 2})
+    cs = [c for c in cs if c <= g.cout]
+    ths = sorted({_cdiv(g.oh, n) for n in range(1, g.oh + 1)})
+    tws = sorted({_cdiv(g.ow, n) for n in range(1, g.ow + 1)})
+    out = []
+    for c in cs:
+        for th in ths:
+            for tw in tws if c == g.cout else [g.ow]:
+                for order in ("sc", "cs"):
+                    t = Tiling(th, tw, c, order)
+                    if legal(g, t):
+                        out.append(t)
+    return out
