@@ -26,7 +26,7 @@ from typing import Iterator, Mapping
 import attrs
 import numpy as np
 
-from . import ir, reference, semantics
+from . import ir, reference
 from .dtypes import IntType
 from .errors import QuantError, WeightFileError
 
@@ -35,6 +35,7 @@ __all__ = [
     "Params",
     "make_params",
     "random_params",
+    "random_weights",
     "sample_images",
     "calibration_count",
     "choose_multiplier",
