@@ -185,9 +185,8 @@ class AvgPool(_Layer):
     act_type: IntType | None = None
     fold: Fold = Fold()
     shift: int | None = None
-    """Threshold style: low bits dropped from the sum (default: ceil(log2(H*W)))."""
-    m0: int | None = None
-    """Multiplier style: the sum is requantized by ``m0 / 2**shift``."""
+    """Threshold style: low bits dropped from the sum (default: ceil(log2(H*W))). The
+    multiplier style rescales the sum by the layer's m0/2**shift parameters instead."""
     in_type: IntType | None = None
     acc_type: IntType | None = None
     kind = "avgpool"
@@ -216,7 +215,7 @@ class RandomWeights:
 
 @attrs.frozen
 class NpzWeights:
-    """Weights and quantization parameters from an ``.npz`` file (layout in docs/dsl.md)."""
+    """Weights and quantization parameters from an ``.npz`` file (layout in docs/weights.md)."""
 
     path: str
     span: Span | None = attrs.field(default=None, eq=False)

@@ -196,13 +196,12 @@ def _calibrate_multiplier(layer: ir.MacLayer, acc: np.ndarray) -> tuple[np.ndarr
 
 
 def _pool_params(net: ir.Network, layer: ir.AvgPool) -> LayerParams:
-    """Average pool parameters: from the IR when given, else a 1/(H*W) approximation."""
+    """Average pool parameters: the model's shift (thresholds style), or m0/shift
+    approximating 1/(H*W) (multiplier style)."""
     n = layer.in_shape.h * layer.in_shape.w
     if net.quant_style != ir.MULTIPLIER:
         shift = layer.shift if layer.shift is not None else math.ceil(math.log2(n)) if n > 1 else 0
         return LayerParams(shift=shift)
-    if layer.m0 is not None:
-        return LayerParams(m0=int(layer.m0), shift=int(layer.shift or 0))
     t = layer.in_type
     worst = n * max(abs(t.min), abs(t.max))
     m0, shift = choose_multiplier(1.0 / n, worst)

@@ -39,13 +39,10 @@ def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     k = a.shape[-1]
     bound = k * _max_abs(a) * _max_abs(b)
-    if bound < _F32_EXACT:
-        out = a.astype(np.float32) @ b.astype(np.float32)
-    elif bound < _F64_EXACT:
-        out = a.astype(np.float64) @ b.astype(np.float64)
-    else:
+    dtype = _exact_dtype(bound)
+    if dtype is np.int64:
         return a.astype(np.int64) @ b.astype(np.int64)
-    return np.rint(out).astype(np.int64)
+    return np.rint(a.astype(dtype) @ b.astype(dtype)).astype(np.int64)
 
 
 def _max_abs(a: np.ndarray) -> int:
@@ -85,11 +82,27 @@ def conv2d(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
     return exact_matmul(cols, w.reshape(o, k * k * i).T).reshape(oh, ow, o)
 
 
+def _exact_dtype(bound: int):
+    """The fastest type in which integer sums bounded by ``bound`` are exact."""
+    return np.float32 if bound < _F32_EXACT else np.float64 if bound < _F64_EXACT else np.int64
+
+
 def dwconv2d(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
-    """Depthwise convolution, zero padding: (H, W, C) x (C, K, K) -> accumulators (OH, OW, C)."""
+    """Depthwise convolution, zero padding: (H, W, C) x (C, K, K) -> accumulators (OH, OW, C).
+
+    Summed as K*K shifted slices in the exact type for the bound ``K*K*max|x|*max|w|``.
+    """
     c, k, _ = w.shape
-    win = _windows(_pad(np.ascontiguousarray(x).astype(np.int64), pad), k, stride)
-    return np.einsum("hwijc,cij->hwc", win, w.astype(np.int64))
+    xp = _pad(np.ascontiguousarray(x), pad)
+    h, wd, _ = xp.shape
+    oh, ow = (h - k) // stride + 1, (wd - k) // stride + 1
+    dtype = _exact_dtype(k * k * _max_abs(xp) * _max_abs(w))
+    xp, wf = xp.astype(dtype), w.astype(dtype)
+    acc = np.zeros((oh, ow, c), dtype)
+    for i in range(k):
+        for j in range(k):
+            acc += xp[i : i + stride * (oh - 1) + 1 : stride, j : j + stride * (ow - 1) + 1 : stride] * wf[:, i, j]
+    return acc.astype(np.int64)
 
 
 def fully_connected(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -102,10 +115,17 @@ def multithreshold(acc: np.ndarray, thresholds: np.ndarray, out: IntType) -> np.
 
     ``thresholds`` has shape (C, out.levels - 1) and is sorted along its last axis.
     """
-    count = np.zeros(acc.shape, dtype=np.int64)
-    for i in range(thresholds.shape[1]):
-        count += acc >= thresholds[:, i]
-    return count + out.min
+    acc, t = np.asarray(acc), np.asarray(thresholds)
+    if acc.size and t.size:
+        lo, hi = min(int(acc.min()), int(t.min())), max(int(acc.max()), int(t.max()))
+        if -(1 << 31) <= lo and hi < (1 << 31):  # compare in int32: half the memory traffic
+            acc, t = acc.astype(np.int32), t.astype(np.int32)
+    count = np.zeros(acc.shape, np.int16)
+    hit = np.empty(acc.shape, bool)
+    for i in range(t.shape[1]):
+        np.greater_equal(acc, t[:, i], out=hit)
+        count += hit
+    return count.astype(np.int64) + out.min
 
 
 def round_shift(x: np.ndarray, shift: int) -> np.ndarray:
