@@ -15,10 +15,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-## demo: check a small MobileNet, run the reference, generate and simulate it
+## demo: check a small MobileNet, run the reference, generate its Verilog and simulate it
 demo: $(STAMP)
-	$(BIN)/mbdsl check $(SMALL)
+	$(BIN)/mbdsl check $(SMALL) --activations
 	$(BIN)/mbdsl run $(SMALL) --random 2
+	$(BIN)/mbdsl gen $(SMALL)
+	$(BIN)/mbdsl sim $(SMALL) --images 4 --stall 0.2
 
 ## test: the whole test suite
 test: $(STAMP)

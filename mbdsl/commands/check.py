@@ -7,12 +7,14 @@ import time
 from rich.table import Table
 
 from ..estimates import estimate
+from ..params import make_params, summary
 from .common import console, load_checked, si
 
 
 def register(sub) -> None:
     p = sub.add_parser("check", help="validate a spec and print the per-layer table")
     p.add_argument("spec")
+    p.add_argument("--activations", action="store_true", help="also make the parameters and print how each layer's output codes spread")
     p.set_defaults(func=run)
 
 
@@ -51,5 +53,9 @@ def run(args) -> int:
     clock_note = "" if clock else " (no fpga target: default clock)"
     console.print(f"throughput           {figures.fps:,.1f} FPS at {figures.clock_hz / 1e6:g} MHz{clock_note}")
     console.print(f"checked in           {elapsed * 1000:.1f} ms")
+    if args.activations:
+        params = make_params(net)
+        console.print("\nparameters and output codes on sample images:")
+        console.print(summary(net, params), markup=False)
     return 0
 
