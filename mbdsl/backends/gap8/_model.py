@@ -52,19 +52,17 @@ class Costs:
 
 
 SEED_COSTS = Costs(
-    rates={"conv": 0.25, "dw": 0.48, "dw2": 0.30, "pw": 0.70, "fc": 0.70, "pool": 0.12},
+    rates={"conv": 0.307, "dw": 0.727, "dw2": 0.559, "pw": 0.70, "fc": 0.70, "pool": 0.112},
     requant=6.0,
     fork=250.0,
-    l3_bpc=0.22,
-    overlap=0.5,
+    l3_bpc=0.1861,
+    overlap=0.423,
 )
-"""Calibrated against the AutoTiler's per-layer table (see docs/gap8.md and bench/gap8_full.py)."""
+"""Fitted to the AutoTiler's per-layer table (:func:`mbdsl.backends.gap8.calibrate.fit`)."""
 
-MBDSL_COSTS = Costs(
-    rates={"conv": 0.60, "dw": 0.48, "dw2": 0.30, "pw": 1.50, "fc": 1.50, "pool": 0.12},
-    requant=4.0,
-    fork=250.0,
-    l3_bpc=0.22,
+MBDSL_COSTS = attrs.evolve(
+    SEED_COSTS,
+    rates=dict(SEED_COSTS.rates, pw=1.60, fc=1.60),
     overlap=1.0,
 )
 """mbdsl's kernels: SIMD dot products in conv/pw/fc, the seed's depthwise rate, full overlap."""
@@ -137,7 +135,10 @@ def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
     n_w = 0 if not w_loads else 2 if w_loads > 1 else 1
     n_out = 2 if tiles > 1 else 1
     l1 = n_in * in_buf + n_w * w_buf + n_out * out_buf
-    units = min(t.th, g.oh) * min(t.tw, g.ow) * min(t.tc, g.cout)
+    # Work units split over the cores: (pixel, channel) pairs; (pixel, group of 4 channels)
+    # for the register-blocked pointwise and linear kernels.
+    tcn = min(t.tc, g.cout)
+    units = min(t.th, g.oh) * min(t.tw, g.ow) * (_cdiv(tcn, 4) if g.kind in ("pw", "fc") else tcn)
     imb = _cdiv(units, cores) * cores / units
     return TileStats(tiles, in_loads, w_loads, in_bytes, w_bytes, g.out_bytes, l1, in_buf, w_buf, out_buf,
                      rows[0] * cols[0] * cin_tile * g.e_in, w_buf if w_loads else 0, out_buf, imb)
