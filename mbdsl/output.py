@@ -6,7 +6,7 @@ import os
 import shutil
 import tempfile
 
-__all__ = ["write_tree"]
+__all__ = ["write_tree", "write_file"]
 
 
 def write_tree(dest: str, files: dict[str, str | bytes]) -> list[str]:
@@ -36,3 +36,16 @@ def write_tree(dest: str, files: dict[str, str | bytes]) -> list[str]:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return sorted(os.path.join(dest, rel) for rel in files)
+
+
+def write_file(path: str, content: str | bytes) -> None:
+    """Write one file atomically: a temporary file beside it, renamed over it."""
+    path = os.path.abspath(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", dir=os.path.dirname(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(content.encode() if isinstance(content, str) else content)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
