@@ -13,7 +13,7 @@ import importlib
 
 __all__ = ["TARGETS", "generate"]
 
-TARGETS: tuple[str, ...] = ("rtl", "gap8")
+TARGETS: tuple[str, ...] = ("rtl", "gap8", "hls")
 """Targets in the order ``mbdsl gen`` lists them; a backend adds its name here."""
 
 
