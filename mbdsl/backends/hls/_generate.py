@@ -27,7 +27,7 @@ import jinja2
 import numpy as np
 
 from ... import ir
-from ...dataflow import fifo_depth, input_beat, layer_cycles, window
+from ...dataflow import fifo_depth, input_beat, layer_cycles, unit_cycles, window
 from ...dtypes import UINT8, IntType, bits_for_range
 from ...errors import MbdslError, QuantError
 
@@ -107,16 +107,19 @@ class Array:
     dims: tuple[int, ...]
     init: str
     partition: tuple[int, ...]
-    """Dimensions (1-based) partitioned completely, so that all lanes read in one cycle."""
+    """Dimensions (1-based) partitioned completely: one memory per PE lane."""
+    reshape: tuple[int, ...] = ()
+    """Dimensions (1-based) reshaped completely: the SIMD lanes (or thresholds) of a PE
+    packed into one wide word, as FINN stores weights, so one read serves them all."""
 
     @property
     def decl(self) -> str:
         return f"{self.name}{''.join(f'[{d}]' for d in self.dims)}"
 
 
-def _array(name: str, t: IntType, values: np.ndarray, partition: tuple[int, ...]) -> Array:
+def _array(name: str, t: IntType, values: np.ndarray, partition: tuple[int, ...], reshape: tuple[int, ...] = ()) -> Array:
     values = np.asarray(values, dtype=np.int64)
-    return Array(name, ctype(t), tuple(values.shape), _c_init(values), partition)
+    return Array(name, ctype(t), tuple(values.shape), _c_init(values), partition, reshape)
 
 
 # --------------------------------------------------------------------------------------
@@ -166,7 +169,7 @@ def _mac_activation(net: ir.Network, layer: ir.MacLayer, lp, pe: int, prefix: st
         return _multiplier(layer, acc, lp.bias, lp.m0, lp.shift, layer.act_type, pe, prefix)
     t = np.asarray(lp.thresholds, dtype=np.int64)
     th_t = _check_width(layer, _range_type(min(int(t.min(initial=0)), acc.min), max(int(t.max(initial=0)), acc.max)), "thresholds")
-    arr = _array(f"{prefix}_thresholds", th_t, _lanes(t, pe), (1, 3))
+    arr = _array(f"{prefix}_thresholds", th_t, _lanes(t, pe), (1,), (3,))
     return Activation("thresholds", layer.act_type, (arr,), levels=t.shape[1])
 
 
@@ -246,9 +249,34 @@ class Unit:
         return layer_cycles(self.layer) if not isinstance(self.layer, ir.TopK) else self.layer.in_shape.size
 
     @property
+    def hls_cycles(self) -> int:
+        """Cycles per frame of the generated function: the unit's, or its window generator's
+        (see :func:`swg_cycles`) if that is slower."""
+        return max(self.cycles if self.swg is None else unit_cycles(self.layer), self.swg["hls_cycles"] if self.swg else 0)
+
+    @property
     def where(self) -> str:
         s = self.layer.span
         return f"{s.file}:{s.line}" if s else "generated"
+
+
+def swg_cycles(w) -> int:
+    """Cycles per frame of the generated window generator (its loop trip counts at II=1).
+
+    Like :attr:`mbdsl.dataflow.Window.cycles` (``OH * max(emit, load)`` plus a fill), but
+    the HLS function restarts every frame, so its fill of ``K - P`` rows is not overlapped
+    with the previous frame's last row as in the RTL.
+    """
+    cb = w.channels // w.cpar
+    emits = w.ofm_w * w.kernel * w.kernel * cb // w.kpar
+    rows = max(0, min(w.kernel - w.pad, w.ifm_h))
+    total = rows * w.ifm_w * cb
+    for oy in range(w.ofm_h):
+        end = w.ifm_h if oy == w.ofm_h - 1 else min((oy + 1) * w.stride + w.kernel - w.pad, w.ifm_h)
+        loads = max(0, end - rows) * w.ifm_w * cb
+        rows = max(rows, end)
+        total += max(loads, emits)
+    return total
 
 
 def _swg(layer, in_t: IntType, ident: str) -> dict | None:
@@ -261,7 +289,7 @@ def _swg(layer, in_t: IntType, ident: str) -> dict | None:
         CPAR=w.cpar, KPAR=w.kpar, CB=w.channels // w.cpar, KG=w.kernel * w.kernel // w.kpar,
         OH=w.ofm_h, OW=w.ofm_w, R=w.kernel + w.stride, FILL=max(0, min(w.kernel - w.pad, w.ifm_h)),
         depthwise=w.depthwise, in_vec=_vec(in_t, w.cpar), out_vec=_vec(in_t, w.cpar * w.kpar), elem=ctype(in_t),
-        cycles=w.cycles,
+        cycles=w.cycles, hls_cycles=swg_cycles(w),
     )
 
 
@@ -277,7 +305,7 @@ def _unit(net: ir.Network, layer: ir.Layer, lp, in_t: IntType, ident: str) -> Un
         act = _mac_activation(net, layer, lp, pe, ident)
         pixels = layer.out_shape.h * layer.out_shape.w if isinstance(layer, ir.Conv) else 1
         consts = dict(MH=mh, MW=mw, PE=pe, SIMD=simd, NF=mh // pe, SF=mw // simd, PIXELS=pixels, acc_t=ctype(acc))
-        arrays = (_array(f"{ident}_weights", layer.weight_type, lanes, (1, 3)),)
+        arrays = (_array(f"{ident}_weights", layer.weight_type, lanes, (1,), (3,)),)
         swg = _swg(layer, in_t, ident) if isinstance(layer, ir.Conv) else None
         return Unit("mvau.cpp.j2", layer, ident, in_t, beat, act.out, pe, consts, arrays, act, swg)
     if isinstance(layer, ir.DwConv):
@@ -290,7 +318,7 @@ def _unit(net: ir.Network, layer: ir.Layer, lp, in_t: IntType, ident: str) -> Un
         act = _mac_activation(net, layer, lp, pe, ident)
         o = layer.out_shape
         consts = dict(C=c, K2=k2, PE=pe, SIMD=simd, CB=c // pe, KG=k2 // simd, PIXELS=o.h * o.w, acc_t=ctype(acc))
-        arrays = (_array(f"{ident}_weights", layer.weight_type, lanes, (1, 3)),)
+        arrays = (_array(f"{ident}_weights", layer.weight_type, lanes, (1,), (3,)),)
         return Unit("vvau.cpp.j2", layer, ident, in_t, beat, act.out, pe, consts, arrays, act, _swg(layer, in_t, ident))
     if isinstance(layer, ir.AvgPool):
         s = layer.in_shape
@@ -456,7 +484,7 @@ def generate(net: ir.Network, params) -> dict[str, str | bytes]:
         cxxflags=list(CXXFLAGS),
         input=dict(format=net.input.format, shape=[net.input.shape.h, net.input.shape.w, net.input.shape.c]),
         layers=[
-            dict(name=u.layer.name, function=u.ident, outputs=u.layer.out_shape.size, cycles=u.cycles, pe=_fold(u, "pe"), simd=_fold(u, "simd"))
+            dict(name=u.layer.name, function=u.ident, outputs=u.layer.out_shape.size, cycles=u.cycles, hls_cycles=u.hls_cycles, pe=_fold(u, "pe"), simd=_fold(u, "simd"))
             for u in units
         ],
     )
