@@ -76,8 +76,9 @@ _WHY_NOT = {
 }
 _REQUIRED = {"conv": ("kernel", "outputs"), "pwconv": ("outputs",), "dwsep": ("outputs",), "fc": ("outputs",), "topk": ("count",), "avgpool": ("global",)}
 
-_SIZE_UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2}
-_CLOCK_UNITS = {"hz": 1, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
+# Units as the docs spell them; matched without regard to case.
+_SIZE_UNITS = {"B": 1, "kB": 1000, "KiB": 1024, "MB": 1000**2, "MiB": 1024**2}
+_CLOCK_UNITS = {"Hz": 1, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9}
 
 
 def load(path: str) -> ir.Network:
@@ -92,12 +93,17 @@ def load(path: str) -> ir.Network:
 
 def load_string(text: str, path: str = "<string>") -> ir.Network:
     """Parse and elaborate spec text; includes resolve relative to ``path``."""
-    items = _collect(parse(text, path), [os.path.abspath(path)])
-    return elaborate(items, path)
+    items = _collect(parse(text, path), [os.path.abspath(path)], path)
+    return elaborate(items, path, Span(path, 1, 1, None, text.split("\n", 1)[0].rstrip("\r")))
 
 
-def _collect(spec: ast.SpecFile, stack: list[str]) -> list:
-    """Items of a file with its includes spliced in, depth first."""
+def _collect(spec: ast.SpecFile, stack: list[str], shown: str) -> list:
+    """Items of a file with its includes spliced in, depth first.
+
+    ``shown`` is how the file is named in messages: the path the user gave, and for an
+    included file that path's folder joined with the include's path (not a path relative
+    to the working directory, which changes with where the command runs).
+    """
     out = []
     for item in spec.items:
         if not isinstance(item, ast.Include):
@@ -110,17 +116,23 @@ def _collect(spec: ast.SpecFile, stack: list[str]) -> list:
         try:
             with open(target, encoding="utf-8") as f:
                 text = f.read()
-        except (OSError, UnicodeDecodeError):
-            raise IncludeError(f"cannot read included file '{item.path}'", item.span, f"looked for {target}") from None
-        display = os.path.relpath(target) if not os.path.isabs(item.path) else target
-        out.extend(_collect(parse(text, display), stack + [target]))
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+            raise IncludeError(
+                f"cannot read included file '{item.path}': {why}",
+                item.span,
+                f"looked for {target}; include paths are relative to the including file's folder",
+            ) from None
+        display = item.path if os.path.isabs(item.path) else os.path.normpath(os.path.join(os.path.dirname(shown), item.path))
+        out.extend(_collect(parse(text, display), stack + [target], display))
     return out
 
 
-def elaborate(items: list, source: str) -> ir.Network:
+def elaborate(items: list, source: str, where: Span | None = None) -> ir.Network:
+    """Items of a spec (includes spliced in) -> Network; ``where`` locates file-level errors."""
     networks = [i for i in items if isinstance(i, ast.NetworkDecl)]
     if not networks:
-        raise MbdslError(f"{source}: no network in spec", None, "add 'network NAME { ... }'")
+        raise SpecNameError(f"no network in {source}", where, "add 'network NAME { input ...; layers... }'")
     if len(networks) > 1:
         first = networks[0]
         raise SpecNameError(
@@ -161,7 +173,8 @@ class _NetworkBuilder:
             if isinstance(stmt, (ast.InputDecl, ast.Defaults, ast.WeightsDecl)):
                 if type(stmt) in seen:
                     what = {ast.InputDecl: "input", ast.Defaults: "defaults", ast.WeightsDecl: "weights"}[type(stmt)]
-                    raise SpecNameError(f"'{what}' is already given at {seen[type(stmt)]}", stmt.span, "keep one")
+                    hint = "merge them into one defaults block" if what == "defaults" else "keep one"
+                    raise SpecNameError(f"'{what}' is already given at {seen[type(stmt)]}", stmt.span, hint)
                 seen[type(stmt)] = stmt.span
             if isinstance(stmt, ast.InputDecl):
                 input_decl = stmt
@@ -244,10 +257,17 @@ class _NetworkBuilder:
             if len(size) != 2:
                 raise ShapeError("an nv12 input is written HxW (it carries 3 channels)", decl.span, "e.g. 'input 224x224 nv12'")
             if size[0] % 2 or size[1] % 2:
-                raise ShapeError(f"nv12 needs an even height and width, not {size[0]}x{size[1]}", decl.span)
+                h, w = size
+                raise ShapeError(
+                    f"nv12 needs an even height and width (its chroma is subsampled 2x2), not {h}x{w}",
+                    decl.span,
+                    f"use e.g. 'input {h + h % 2}x{w + w % 2} nv12'",
+                )
             size = size + (3,)
         elif len(size) != 3:
-            raise ShapeError("a u8 input is written HxWxC", decl.span, "e.g. 'input 224x224x3 u8'")
+            shown = "x".join(map(str, size))
+            example = f"{size[0]}x{size[1]}x3" if len(size) == 2 else "224x224x3"
+            raise ShapeError(f"a u8 input is written HxWxC, not {shown}", decl.span, f"e.g. 'input {example} u8'")
         if min(size) < 1:
             raise ShapeError(f"input sizes must be at least 1, not {'x'.join(map(str, decl.size))}", decl.span)
         if max(size[:2]) > MAX_SIZE or size[2] > MAX_CHANNELS:
@@ -534,13 +554,14 @@ def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str) -> flo
         raise TargetError(f"'{s.key}' takes a number", s.span)
     if len(s.values) > 2:
         raise TargetError(f"'{s.key}' takes a number and an optional unit", s.values[2].span)
-    unit = default_unit
+    factor = units.get(default_unit, 1)
     if len(s.values) == 2:
         u = s.values[1]
-        if u.kind != "word" or u.value.lower() not in units:
-            raise TargetError(f"unknown unit {u.value!r}", u.span, did_you_mean(str(u.value), units))
-        unit = u.value.lower()
-    value = s.values[0].value * units[unit]
+        by_case = {k.lower(): v for k, v in units.items()}
+        if u.kind != "word" or u.value.lower() not in by_case:
+            raise TargetError(f"unknown unit {u.value!r} for '{s.key}'", u.span, did_you_mean(str(u.value), units))
+        factor = by_case[u.value.lower()]
+    value = s.values[0].value * factor
     if value <= 0:
         raise TargetError(f"'{s.key}' must be positive", s.values[0].span)
     return value
@@ -550,7 +571,7 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
     fields: dict = {"span": decl.span}
     for s in decl.settings:
         if s.key == "clock":
-            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "mhz")
+            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz")
         elif s.key == "part":
             if len(s.values) != 1 or s.values[0].kind != "string":
                 raise TargetError("'part' takes a quoted part name", s.span, 'e.g. part "xcu250-figd2104-2L-e"')
@@ -565,14 +586,16 @@ def _gap8(decl: ast.TargetDecl) -> ir.Gap8Target:
     sizes = ("l1", "l2", "l3", "l1_reserve", "l2_reserve")
     for s in decl.settings:
         if s.key in sizes:
-            fields[s.key] = int(_quantity(s, _SIZE_UNITS, "b"))
+            fields[s.key] = int(_quantity(s, _SIZE_UNITS, "B"))
         elif s.key == "cores":
+            if len(s.values) > 1:
+                raise TargetError("'cores' takes one whole number, without a unit", s.values[1].span, "e.g. cores 8")
             n = _quantity(s, {"": 1}, "")
             if n != int(n) or not 1 <= n <= 8:
                 raise TargetError("the GAP8 cluster has 1 to 8 cores", s.values[0].span)
             fields["cores"] = int(n)
         elif s.key == "clock":
-            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "mhz")
+            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz")
         else:
             raise TargetError(f"target gap8 has no setting '{s.key}'", s.span, did_you_mean(s.key, sizes + ("cores", "clock")))
     target = ir.Gap8Target(**fields)
