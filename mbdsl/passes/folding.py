@@ -77,22 +77,31 @@ def check_folding(net: ir.Network) -> ir.Network:
         what = {ir.Conv: "output channels", ir.FC: "outputs", ir.DwConv: "channels", ir.AvgPool: "channels"}[type(layer)]
         count = layer.matrix[0] if isinstance(layer, (ir.Conv, ir.FC)) else layer.in_shape.c
         pes = legal_pe(layer)
+        pe, simd = _keys(layer)
         if f.pe not in pes:
             raise FoldingError(
-                f"PE={f.pe} does not divide the {count} {what} of layer {layer.name}",
+                f"{pe}={f.pe} does not divide the {count} {what} of layer {layer.name}",
                 f.pe_span or layer.span,
-                f"legal PE values: {_describe(pes)}",
+                f"legal {pe} values: {_describe(pes)}",
             )
         simds = legal_simd(layer)
         if f.simd not in simds:
-            raise FoldingError(_simd_message(layer), f.simd_span or layer.span, f"legal SIMD values: {_describe(simds)}")
+            raise FoldingError(_simd_message(layer), f.simd_span or layer.span, f"legal {simd} values: {_describe(simds)}")
     return net
+
+
+def _keys(layer) -> tuple[str, str]:
+    """How the user spelt the fold keys: the depthwise half of a dwsep block (named
+    'bN.dw' by the elaborator) takes dw_pe and dw_simd."""
+    if isinstance(layer, ir.DwConv) and layer.name.endswith(".dw"):
+        return "dw_pe", "dw_simd"
+    return "PE", "SIMD"
 
 
 def _simd_message(layer) -> str:
     s = layer.fold.simd
     if isinstance(layer, ir.DwConv):
-        return f"SIMD={s} does not divide the {layer.kernel}x{layer.kernel} kernel positions of depthwise layer {layer.name}"
+        return f"{_keys(layer)[1]}={s} does not divide the {layer.kernel}x{layer.kernel} kernel positions of depthwise layer {layer.name}"
     if isinstance(layer, ir.FC):
         return f"SIMD={s} does not divide the {layer.matrix[1]} inputs of layer {layer.name}"
     c, k = layer.in_shape.c, layer.kernel

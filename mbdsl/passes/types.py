@@ -55,9 +55,10 @@ def _mac(net: ir.Network, layer):
         )
     if net.quant_style == ir.MULTIPLIER and acc.bits > INT32.bits:
         raise QuantError(
-            f"accumulator overflow in layer {layer.name}: [{lo}, {hi}] does not fit the int32 accumulator of the multiplier style",
+            f"accumulator overflow in layer {layer.name}: {layer.fan_in} products of {layer.weight_type} x {layer.in_type} "
+            f"reach [{lo}, {hi}], which needs {acc}; the multiplier style accumulates in int32",
             layer.span,
-            "narrow the weight or activation types",
+            f"narrow the weight or activation types, or reduce the fan-in of {layer.name} ({layer.fan_in} inputs per output)",
         )
     return attrs.evolve(layer, acc_type=acc)
 
