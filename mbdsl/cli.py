@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import keyword
 import sys
 
 from .commands import COMMANDS
@@ -16,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mbdsl", description="Hardware generator for quantized MobileNet-style CNNs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"mbdsl.commands.{name.replace('-', '_')}").register(sub)
+        module = name.replace("-", "_") + ("_" if keyword.iskeyword(name) else "")  # import -> import_
+        importlib.import_module(f"mbdsl.commands.{module}").register(sub)
     return parser
 
 

@@ -1,0 +1,56 @@
+"""``mbdsl import``: a QONNX model (Brevitas export) -> a spec and its weight file.
+
+The spec and the ``.npz`` are written only after the import has been checked: read back
+through the frontend and the weight loader, and (unless ``--verify 0``) compared layer by
+layer with QONNX's own execution of the graph on random images.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .common import console
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import", help="import a QONNX model (Brevitas export) as a spec + .npz")
+    p.add_argument("model", help="a QONNX .onnx file")
+    p.add_argument("-o", "--output", required=True, metavar="SPEC", help="the spec to write (its .npz goes beside it)")
+    p.add_argument("--name", help="network name (default: the graph's name, else the spec's file name)")
+    p.add_argument("--fold", choices=("auto", "none"), default="auto",
+                   help="'auto': fold(auto) in the defaults (default); 'none': no fold, to edit by hand")
+    p.add_argument("--verify", type=int, default=2, metavar="N",
+                   help="random images to compare with QONNX's execution, layer by layer (default 2; 0 skips)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the verification images")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from ..qonnx_import import QonnxImportError, import_model, load_model, verify
+
+    model = load_model(args.model)
+    imp = import_model(model, args.output, name=args.name, fold=args.fold, source=os.path.basename(args.model))
+    if imp.file_problem is not None:
+        raise imp.file_problem
+    net = imp.net
+    layers = ", ".join(f"{r.name}" for r in imp.records)
+    console.print(f"imported {net.name}: {len(net.layers)} layers ({layers})")
+    negated = sum(r.negated for r in imp.records)
+    if negated:
+        console.print(f"{negated} output channels of negative slope: their weights are negated, thresholds count up")
+    if args.verify > 0:
+        s = net.input.shape
+        images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
+        report = verify(model, imp, images)
+        console.print(report.table())
+        if not report.exact:
+            raise QonnxImportError(
+                f"the import differs from QONNX's execution beyond rounding ties ({report.failures} codes; final "
+                f"output equal on {report.outputs_agree}/{report.images} images); nothing was written",
+                hint="please report this model: the importer should have refused it",
+            )
+    imp.write(args.output)
+    console.print(f"wrote {args.output} and {os.path.join(os.path.dirname(args.output), imp.weights_file)}")
+    return 0

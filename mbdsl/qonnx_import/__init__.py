@@ -1,0 +1,27 @@
+"""QONNX import: a Brevitas-exported QONNX graph -> an mbdsl spec and its weight file.
+
+::
+
+    from mbdsl.qonnx_import import import_model, verify
+    imp = import_model("mnv1_w4a4.onnx", "mnv1.mbn")   # QonnxImportError if not exact
+    imp.write("mnv1.mbn")                               # + mnv1.npz beside it
+    report = verify("mnv1_w4a4.onnx", imp, images)      # layer by layer against qonnx
+
+The conversion is mbdsl's own (``onnx`` reads the file); ``qonnx`` is used only to execute
+the graph for :func:`verify`. Both come with ``pip install 'mbdsl[qonnx]'``. See
+``docs/qonnx.md`` for the supported patterns.
+"""
+
+from ._errors import QonnxImportError
+from ._import import Imported, import_model, load_model
+from ._verify import LayerCheck, VerifyReport, verify
+
+__all__ = [
+    "QonnxImportError",
+    "Imported",
+    "import_model",
+    "load_model",
+    "verify",
+    "VerifyReport",
+    "LayerCheck",
+]
