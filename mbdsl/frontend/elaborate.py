@@ -160,6 +160,8 @@ class _NetworkBuilder:
         self.defaults = _Defaults()
         self.names: dict[str, Span] = {}
         self.counters: dict[str, int] = {}
+        self.n_layers = 0
+        self.auto_names: set[str] = set()
         self.classifier_candidates: set[Span] = set()
         """Spans of fc statements without explicit activations."""
 
@@ -194,8 +196,6 @@ class _NetworkBuilder:
         layers = []
         for stmt in statements:
             layers.extend(self._statement(stmt, 0))
-            if len(layers) > MAX_LAYERS:
-                raise ShapeError(f"network '{self.decl.name}' has more than {MAX_LAYERS} layers", getattr(stmt, "span", self.decl.span), "use fewer or smaller repeat blocks")
         if not layers:
             raise ShapeError(f"network '{self.decl.name}' has no layers", self.decl.span, "add layers such as 'conv 3x3 -> 32'")
         layers = self._classifier_outputs(layers)
@@ -286,7 +286,9 @@ class _NetworkBuilder:
             )
         return ir.Input(shape, decl.format, _preprocess(decl.preprocess, shape.c), decl.span)
 
-    def _statement(self, stmt, depth: int) -> list:
+    def _statement(self, stmt, depth: int, suffix: str = "") -> list:
+        """Layers of a statement; inside ``repeat N`` (N > 1) explicit names get ``_i``,
+        one suffix per nesting level (``blk_2_1``: second outer, first inner pass)."""
         if isinstance(stmt, ast.Repeat):
             if stmt.count < 1:
                 raise ShapeError(f"repeat needs a count of at least 1, not {stmt.count}", stmt.span, "remove the repeat block, or write 'repeat 1 { ... }'")
@@ -295,11 +297,14 @@ class _NetworkBuilder:
             out = []
             for i in range(stmt.count):
                 for inner in stmt.body:
-                    out.extend(self._statement(inner, depth + 1) if not isinstance(inner, ast.Layer)
-                               else self._layer(inner, suffix=f"_{i + 1}" if stmt.count > 1 else ""))
+                    out.extend(self._statement(inner, depth + 1, suffix + (f"_{i + 1}" if stmt.count > 1 else "")))
             return out
         if isinstance(stmt, ast.Layer):
-            return self._layer(stmt)
+            layers = self._layer(stmt, suffix)
+            self.n_layers += len(layers)
+            if self.n_layers > MAX_LAYERS:  # checked per layer: nested repeats multiply
+                raise ShapeError(f"network '{self.decl.name}' has more than {MAX_LAYERS} layers", stmt.span, "use fewer or smaller repeat blocks")
+            return layers
         if isinstance(stmt, ast.MacroCall):
             raise SpecNameError("a network macro cannot stand inside repeat", stmt.span)
         raise SpecNameError("only layers may stand inside repeat", stmt.span, "move input, defaults and weights out of the repeat block")
@@ -316,9 +321,17 @@ class _NetworkBuilder:
             self.counters[prefix] = n + 1
             name = f"{prefix}{n}"
         span = stmt.name_span or stmt.span
+        if name in self.auto_names:
+            raise SpecNameError(
+                f"layer name '{name}' is already the automatic name of the unnamed layer at {self.names[name]}",
+                span,
+                "choose another name, or name that layer explicitly",
+            )
         if name in self.names:
             raise SpecNameError(f"layer name '{name}' is already used at {self.names[name]}", span, "choose another name")
         self.names[name] = span
+        if stmt.name is None:
+            self.auto_names.add(name)
         return name
 
     def _layer(self, stmt: ast.Layer, suffix: str = "") -> list:
@@ -340,7 +353,7 @@ class _NetworkBuilder:
                 raise SpecNameError(f"{kind} needs {_ARG_WORDS[key]}", stmt.span, _example(kind))
         common = self._common(kind, args)
         if kind == "dwsep":
-            name = self._name(stmt, "b", suffix) if stmt.name is not None else self._block_name()
+            name = self._name(stmt, "b", suffix) if stmt.name is not None else self._block_name(stmt.span)
             self.names.setdefault(f"{name}.dw", stmt.span)
             fold_dw, fold_pw = self._dwsep_folds(args.get("fold"), stmt.span)
             k = self._kernel(args)
@@ -372,12 +385,13 @@ class _NetworkBuilder:
             return [ir.AvgPool(name=self._name(stmt, "pool", suffix), span=stmt.span, act_type=act, shift=shift, fold=fold)]
         return [ir.TopK(name=self._name(stmt, "topk", suffix), span=stmt.span, k=self._int(args, "count", None, 1))]
 
-    def _block_name(self) -> str:
+    def _block_name(self, span: Span) -> str:
         n = self.counters.get("b", 1)
         while f"b{n}" in self.names:
             n += 1
         self.counters["b"] = n + 1
-        self.names[f"b{n}"] = None
+        self.names[f"b{n}"] = span
+        self.auto_names.add(f"b{n}")
         return f"b{n}"
 
     def _common(self, kind: str, args: dict) -> dict:
