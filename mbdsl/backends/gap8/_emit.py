@@ -33,7 +33,8 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
 )
 
-_KIND = {"conv": "MBDSL_CONV", "dw": "MBDSL_DW", "pw": "MBDSL_PW", "fc": "MBDSL_FC", "pool": "MBDSL_POOL", "topk": "MBDSL_TOPK"}
+_KIND = {"conv": "MBDSL_CONV", "dw": "MBDSL_DW", "pw": "MBDSL_PW", "fc": "MBDSL_FC", "pool": "MBDSL_POOL", "topk": "MBDSL_TOPK",
+         "dwpw": "MBDSL_DWPW"}
 _LOC = {"L2": "MBDSL_L2", "L3": "MBDSL_L3"}
 
 
@@ -74,19 +75,31 @@ def _finish(net: ir.Network, layer, g, lp) -> str:
 def _layer_view(plan: NetworkPlan, lp_plan, params) -> dict:
     i, g, t, s = lp_plan.index, lp_plan.geom, lp_plan.tiling, lp_plan.stats
     obj = plan.objects
-    layer = lp_plan.layer
+    net = plan.net
     wobj = obj.get(f"w:{i}")
+    dwobj = obj.get(f"wdw:{i}")
+    ident = c_name(lp_plan.layer.name) + f"_{i}"
+    members = [net.layers[m] for m in lp_plan.members]
+    geoms = _member_geoms(plan, lp_plan)
+    kernels = []
+    if g.kind == "dwpw":
+        kernels.append({"fn": f"{ident}_dw_kernel", "kind": "dw", "g": geoms[0],
+                        "finish": _finish(net, members[0], geoms[0], params[members[0].name])})
+    last = members[-1]
+    kernels.append({"fn": f"{ident}_kernel", "kind": geoms[-1].kind, "g": geoms[-1],
+                    "finish": _finish(net, last, geoms[-1], params[last.name])})
 
     def stage(op):
         o = obj.get(f"stage:{i}:{op}")
         return o.offset if o else 0
 
     return {
-        "id": c_name(layer.name) + f"_{i}",
-        "name": layer.name,
+        "id": ident,
+        "name": g.name,
         "kind": g.kind,
         "kind_enum": _KIND[g.kind],
         "g": g,
+        "kernels": kernels,
         "tile": f"{min(t.th, g.oh)}x{min(t.tw, g.ow)}x{min(t.tc, g.cout)} {t.order}",
         "tiles": s.tiles,
         "l1": s.l1_bytes,
@@ -100,9 +113,9 @@ def _layer_view(plan: NetworkPlan, lp_plan, params) -> dict:
         "in_loc_enum": _LOC[lp_plan.locs["in"]],
         "w_loc_enum": _LOC[wobj.loc] if wobj else "MBDSL_L2",
         "out_loc_enum": _LOC[lp_plan.locs["out"]],
-        "in_off": obj[f"act:{i - 1}"].offset,
+        "in_off": obj[lp_plan.in_tensor].offset,
         "w_off": wobj.offset if wobj else 0,
-        "out_off": obj[f"act:{i}"].offset,
+        "out_off": obj[lp_plan.out_tensor].offset,
         "in_buf": s.in_buf,
         "w_buf": s.w_buf,
         "out_buf": s.out_buf,
@@ -113,8 +126,21 @@ def _layer_view(plan: NetworkPlan, lp_plan, params) -> dict:
         "in_stage": stage("in"),
         "w_stage": stage("w"),
         "out_stage": stage("out"),
-        "finish": _finish(plan.net, layer, g, params[layer.name]),
+        "dw_off": dwobj.offset if dwobj else 0,
+        "dw_bytes": g.dw_weight_bytes,
+        "mid_buf": align4(min(t.th, g.oh) * min(t.tw, g.ow) * g.cin) if g.kind == "dwpw" else 0,
+        "dw_kernel": f"{ident}_dw_kernel" if g.kind == "dwpw" else "0",
     }
+
+
+def _member_geoms(plan: NetworkPlan, lp_plan) -> list:
+    """The geometry of each IR layer a step computes."""
+    from ._plan import _geoms
+
+    if len(lp_plan.members) == 1:
+        return [lp_plan.geom]
+    all_geoms = _geoms(plan.net)
+    return [all_geoms[m] for m in lp_plan.members]
 
 
 def generate(net: ir.Network, params, plan: NetworkPlan | None = None) -> dict[str, str | bytes]:
@@ -126,16 +152,22 @@ def generate(net: ir.Network, params, plan: NetworkPlan | None = None) -> dict[s
     for lp in plan.layers:
         if not lp.geom.has_weights:
             continue
-        data = weight_blob(params[lp.layer.name], lp.geom, min(lp.tiling.tc, lp.geom.cout))
-        o = plan.objects[f"w:{lp.index}"]
-        if len(data) != o.size:
-            raise AssertionError(f"weight blob of {lp.layer.name}: {len(data)} B, planned {o.size} B")
-        blobs.append({"flash": pos, "bytes": len(data), "dest": o.offset, "loc": _LOC[o.loc], "name": lp.layer.name})
-        flash.append(data)
-        pos += len(data)
+        members = [plan.net.layers[m] for m in lp.members]
+        parts = [(f"w:{lp.index}", params[members[-1].name], lp.geom, min(lp.tiling.tc, lp.geom.cout))]
+        if lp.geom.kind == "dwpw":
+            dwg = _member_geoms(plan, lp)[0]
+            parts.append((f"wdw:{lp.index}", params[members[0].name], dwg, dwg.cout))
+        for name, lparams, g, tc in parts:
+            data = weight_blob(lparams, g, tc)
+            o = plan.objects[name]
+            if len(data) != o.size:
+                raise AssertionError(f"weight blob {name} of {lp.name}: {len(data)} B, planned {o.size} B")
+            blobs.append({"flash": pos, "bytes": len(data), "dest": o.offset, "loc": _LOC[o.loc], "name": f"{lp.name} ({name})"})
+            flash.append(data)
+            pos += len(data)
     last = plan.layers[-1].geom
     inp = plan.tensor(-1)
-    out = plan.tensor(len(plan.layers) - 1)
+    out = plan.objects[plan.layers[-1].out_tensor]
     ctx = {
         "net": net,
         "source": net.source or net.name,

@@ -10,7 +10,7 @@ import attrs
 from ... import ir
 from ...errors import QuantError, TargetError
 
-__all__ = ["Geom", "geometry", "storage_bytes", "C_TYPES"]
+__all__ = ["Geom", "geometry", "fused", "storage_bytes", "C_TYPES"]
 
 C_TYPES = {1: None, 4: "int32_t"}
 
@@ -52,7 +52,14 @@ class Geom:
     topk: int = 0
 
     @property
+    def dw_macs(self) -> int:
+        """MACs of the depthwise half of a fused depthwise + pointwise step."""
+        return self.oh * self.ow * self.cin * self.k * self.k if self.kind == "dwpw" else 0
+
+    @property
     def macs(self) -> int:
+        if self.kind == "dwpw":
+            return self.dw_macs + self.oh * self.ow * self.cout * self.cin
         if self.kind == "dw":
             return self.oh * self.ow * self.cout * self.k * self.k
         if self.kind in ("conv", "pw", "fc"):
@@ -63,7 +70,7 @@ class Geom:
 
     @property
     def has_weights(self) -> bool:
-        return self.kind in ("conv", "dw", "pw", "fc")
+        return self.kind in ("conv", "dw", "pw", "fc", "dwpw")
 
     @property
     def in_bytes(self) -> int:
@@ -77,7 +84,14 @@ class Geom:
         """Weights of output channels [c0, c1)."""
         if self.kind == "dw":
             return (c1 - c0) * self.k * self.k
+        if self.kind == "dwpw":
+            return (c1 - c0) * self.cin
         return (c1 - c0) * self.k * self.k * self.cin
+
+    @property
+    def dw_weight_bytes(self) -> int:
+        """Depthwise weights, bias and m0 of a fused step (loaded once per layer)."""
+        return ((self.cin * self.k * self.k + 3) & ~3) + 8 * self.cin if self.kind == "dwpw" else 0
 
 
 def geometry(net: ir.Network, layer: ir.Layer, in_type) -> Geom:
@@ -111,3 +125,10 @@ def geometry(net: ir.Network, layer: ir.Layer, in_type) -> Geom:
                               span=layer.span)
         return Geom(layer.name, "pool", i.h, i.w, i.c, 1, 1, i.c, **common)
     raise TargetError(f"layer {layer.name!r}: kind {layer.kind} has no GAP8 kernel", span=layer.span)
+
+
+def fused(dw: Geom, pw: Geom) -> Geom:
+    """One step computing a depthwise layer and the pointwise layer after it: each spatial
+    tile's depthwise output stays in L1 (never written to L2 or L3)."""
+    return Geom(f"{dw.name}+{pw.name}", "dwpw", dw.h, dw.w, dw.cin, pw.oh, pw.ow, pw.cout, dw.k, dw.s, dw.pad,
+                e_in=dw.e_in, e_out=pw.e_out, in_ctype=dw.in_ctype, out_ctype=pw.out_ctype)

@@ -62,7 +62,7 @@ SEED_COSTS = Costs(
 
 MBDSL_COSTS = attrs.evolve(
     SEED_COSTS,
-    rates=dict(SEED_COSTS.rates, pw=1.60, fc=1.60),
+    rates=dict(SEED_COSTS.rates, conv=0.44, pw=1.60, fc=1.60),
     overlap=1.0,
 )
 """mbdsl's kernels: SIMD dot products in conv/pw/fc, the seed's depthwise rate, full overlap."""
@@ -135,10 +135,17 @@ def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
     n_w = 0 if not w_loads else 2 if w_loads > 1 else 1
     n_out = 2 if tiles > 1 else 1
     l1 = n_in * in_buf + n_w * w_buf + n_out * out_buf
+    if g.kind == "dwpw":  # depthwise weights and the depthwise output of one spatial tile
+        l1 += g.dw_weight_bytes + align4(min(t.th, g.oh) * min(t.tw, g.ow) * g.cin)
     # Work units split over the cores: (pixel, channel) pairs; (pixel, group of 4 channels)
     # for the register-blocked pointwise and linear kernels.
     tcn = min(t.tc, g.cout)
-    units = min(t.th, g.oh) * min(t.tw, g.ow) * (_cdiv(tcn, 4) if g.kind in ("pw", "fc") else tcn)
+    if g.kind in ("pw", "fc", "dwpw"):
+        units = min(t.th, g.oh) * min(t.tw, g.ow) * _cdiv(tcn, 4)
+    elif g.kind == "conv" and g.k * g.k * g.cin <= 128:  # im2col kernel: split over pixels
+        units = min(t.th, g.oh) * min(t.tw, g.ow)
+    else:
+        units = min(t.th, g.oh) * min(t.tw, g.ow) * tcn
     imb = _cdiv(units, cores) * cores / units
     return TileStats(tiles, in_loads, w_loads, in_bytes, w_bytes, g.out_bytes, l1, in_buf, w_buf, out_buf,
                      rows[0] * cols[0] * cin_tile * g.e_in, w_buf if w_loads else 0, out_buf, imb)
@@ -166,14 +173,21 @@ def layer_cycles(g: Geom, st: TileStats, locs: dict, costs: Costs, cores: int) -
     kind = "dw2" if (g.kind == "dw" and g.s > 1) else g.kind
     if g.kind == "topk":
         compute = g.cin * g.topk * 3.0 + costs.fork
+    elif g.kind == "dwpw":
+        dw_rate = costs.rates["dw2" if g.s > 1 else "dw"] * cores
+        pw_rate = costs.rates["pw"] * cores
+        mid = g.oh * g.ow * g.cin
+        compute = (g.dw_macs / dw_rate + mid * costs.requant / cores)
+        compute += (g.macs - g.dw_macs) / pw_rate * st.imbalance + g.oh * g.ow * g.cout * costs.requant / cores
+        compute += st.tiles * (costs.fork + costs.tile_overhead) + st.in_loads * costs.fork
     else:
         rate = costs.rates[kind] * cores
         compute = (g.macs / rate + g.oh * g.ow * g.cout * costs.requant / cores) * st.imbalance
         compute += st.tiles * (costs.fork + costs.tile_overhead)
     n_cmd = st.in_loads + st.w_loads + st.tiles
-    dma = (st.in_bytes + st.w_bytes + st.out_bytes) / costs.dma_bpc + n_cmd * costs.dma_setup
+    dma = (st.in_bytes + st.w_bytes + st.out_bytes + g.dw_weight_bytes) / costs.dma_bpc + n_cmd * costs.dma_setup
     l3 = 0.0
-    first = st.first_in / costs.dma_bpc + st.first_w / costs.dma_bpc
+    first = (st.first_in + st.first_w + g.dw_weight_bytes) / costs.dma_bpc
     last = st.last_out / costs.dma_bpc
     for op, total, n, one in (("in", st.in_bytes, st.in_loads, st.first_in), ("w", st.w_bytes, st.w_loads, st.first_w),
                               ("out", st.out_bytes, st.tiles, st.last_out)):

@@ -17,7 +17,7 @@ import attrs
 
 from ... import ir
 from ...errors import MemoryBudgetError, QuantError
-from ._geometry import Geom, geometry
+from ._geometry import Geom, fused, geometry
 from ._model import MBDSL_COSTS, Costs, LayerCycles, TileStats, layer_cycles, tile_stats
 from ._tiling import Tiling, candidates, align4
 
@@ -45,16 +45,33 @@ class Placed:
 
 @attrs.frozen
 class LayerPlan:
+    """One step of the plan: a layer, or a depthwise layer fused with the pointwise one after it."""
+
     index: int
     layer: ir.Layer
+    """The step's last IR layer (its spec line locates the step's errors)."""
     geom: Geom
     tiling: Tiling
     stats: TileStats
     locs: dict
-    """Where the layer's input, weights and output live: {"in", "w", "out"} -> "L2"/"L3"."""
+    """Where the step's input, weights and output live: {"in", "w", "out"} -> "L2"/"L3"."""
     cycles: LayerCycles
     stages: dict
     """L3 operand -> bytes of its L2 staging buffers."""
+    members: tuple = ()
+    """Indices of the IR layers this step computes."""
+
+    @property
+    def name(self) -> str:
+        return self.geom.name
+
+    @property
+    def in_tensor(self) -> str:
+        return f"act:{self.members[0] - 1}"
+
+    @property
+    def out_tensor(self) -> str:
+        return f"act:{self.members[-1]}"
 
 
 @attrs.frozen
@@ -63,8 +80,10 @@ class NetworkPlan:
     target: ir.Gap8Target
     costs: Costs
     layers: tuple[LayerPlan, ...]
+    """The steps, in order."""
     objects: dict
-    """Object name -> :class:`Placed` (tensors "act:<i>", weights "w:<layer>", staging "stage:<layer>:<op>")."""
+    """Object name -> :class:`Placed`: activations "act:<ir index>" (-1: the input), weights
+    "w:<step>", depthwise weights of fused steps "wdw:<step>", staging "stage:<step>:<op>"."""
     l2_bytes: int
     l3_bytes: int
 
@@ -81,7 +100,7 @@ class NetworkPlan:
         return sum(lp.cycles.total for lp in self.layers)
 
     def tensor(self, i: int) -> Placed:
-        """Activation tensor ``i`` (-1: the network input; i: output of layer i)."""
+        """Activation tensor ``i`` (-1: the network input; i: output of IR layer i)."""
         return self.objects[f"act:{i}"]
 
 
@@ -101,7 +120,7 @@ def _geoms(net: ir.Network) -> list[Geom]:
 
 
 class _Layer:
-    """Per layer: every legal tiling's stats, and the best one per operand placement."""
+    """Per step: every legal tiling's stats, and the best one per operand placement."""
 
     def __init__(self, index: int, layer: ir.Layer, g: Geom, target: ir.Gap8Target, costs: Costs):
         self.index, self.layer, self.g, self.costs, self.cores = index, layer, g, costs, target.cores
@@ -141,7 +160,7 @@ def _stages(st: TileStats, locs: dict) -> dict:
 
 def _allocate(objs: list[tuple[str, int, int, int]]) -> tuple[dict, int]:
     """Greedy first fit by decreasing size: objects (name, size, first, last) that are live
-    at the same layer never overlap. Returns name -> offset, and the peak size."""
+    at the same step never overlap. Returns name -> offset, and the peak size."""
     placed: list[tuple[int, int, int, int]] = []
     offs = {}
     for name, size, first, last in sorted(objs, key=lambda o: (-o[1], o[2], o[0])):
@@ -157,77 +176,143 @@ def _allocate(objs: list[tuple[str, int, int, int]]) -> tuple[dict, int]:
     return offs, max((o + s for o, s, _, _ in placed), default=0)
 
 
-def plan_network(net: ir.Network, costs: Costs = MBDSL_COSTS, target: ir.Gap8Target | None = None) -> NetworkPlan:
-    """Tile every layer and place every tensor; raise MemoryBudgetError if it cannot fit."""
-    target = target or budgets(net)
-    geoms = _geoms(net)
-    n = len(geoms)
-    layers = [_Layer(i, l, g, target, costs) for i, (l, g) in enumerate(zip(net.layers, geoms))]
-    act_size = {-1: net.input.shape.size * geoms[0].e_in}
-    for i, g in enumerate(geoms):
-        act_size[i] = g.out_bytes
-    wlayers = [i for i, g in enumerate(geoms) if g.has_weights]
-    where = {f"act:{j}": "L3" for j in act_size}
-    where.update({f"w:{i}": "L3" for i in wlayers})
+def _pairs(geoms: list[Geom]) -> list[int]:
+    """Indices of the depthwise layers followed by a pointwise layer."""
+    return [i for i in range(len(geoms) - 1) if geoms[i].kind == "dw" and geoms[i + 1].kind == "pw"]
 
-    def locs_of(i: int) -> tuple[str, str, str]:
-        return (where[f"act:{i - 1}"], where.get(f"w:{i}", "L2"), where[f"act:{i}"])
+
+def _steps(geoms: list[Geom], target: ir.Gap8Target, fuse) -> list[tuple[tuple, Geom]]:
+    """Group the layers into steps: each depthwise layer in ``fuse`` (a set of indices)
+    and the pointwise one after it become one step, when some tiling of the pair fits L1."""
+    steps, i = [], 0
+    budget = target.l1 - target.l1_reserve
+    while i < len(geoms):
+        g = geoms[i]
+        if i in fuse and i in _pairs(geoms):
+            f = fused(g, geoms[i + 1])
+            if any(tile_stats(f, t, target.cores).l1_bytes <= budget for t in candidates(f)):
+                steps.append(((i, i + 1), f))
+                i += 2
+                continue
+        steps.append(((i,), g))
+        i += 1
+    return steps
+
+
+def plan_network(
+    net: ir.Network, costs: Costs = MBDSL_COSTS, target: ir.Gap8Target | None = None, fuse=None
+) -> NetworkPlan:
+    """Tile every layer and place every tensor; raise MemoryBudgetError if it cannot fit.
+
+    ``fuse``: the indices of the depthwise layers to fuse with the pointwise layer after
+    them (True: all, False: none). None (default): plan without fusion, then fuse each pair
+    whose fused step is modeled faster than its two layers with the same placement, and
+    keep whichever whole plan is faster."""
+    target = target or budgets(net)
+    if fuse is None:
+        plain = plan_network(net, costs, target, fuse=False)
+        geoms = _geoms(net)
+        chosen = set()
+        by_member = {lp.members[0]: lp for lp in plain.layers}
+        for i in _pairs(geoms):
+            dw, pw = by_member[i], by_member[i + 1]
+            f = fused(geoms[i], geoms[i + 1])
+            try:
+                L = _Layer(0, net.layers[i + 1], f, target, costs)
+            except MemoryBudgetError:
+                continue
+            _, _, c = L.best((dw.locs["in"], pw.locs["w"], pw.locs["out"]))
+            if c.total < dw.cycles.total + pw.cycles.total:
+                chosen.add(i)
+        if not chosen:
+            return plain
+        merged = plan_network(net, costs, target, fuse=frozenset(chosen))
+        return merged if merged.total_cycles < plain.total_cycles else plain
+    geoms = _geoms(net)
+    if fuse is True:
+        fuse = set(_pairs(geoms))
+    elif fuse is False:
+        fuse = set()
+    steps = _steps(geoms, target, fuse)
+    n = len(steps)
+    layers = [_Layer(si, net.layers[m[-1]], g, target, costs) for si, (m, g) in enumerate(steps)]
+    act_size = {-1: net.input.shape.size * geoms[0].e_in}
+    act_life = {-1: (0, 0)}
+    for si, (m, g) in enumerate(steps):
+        act_size[m[-1]] = g.out_bytes
+        act_life[m[-1]] = (si, min(si + 1, n - 1))
+    tin = [f"act:{m[0] - 1}" for m, _ in steps]
+    tout = [f"act:{m[-1]}" for m, _ in steps]
+    wsteps = [si for si, (_, g) in enumerate(steps) if g.has_weights]
+    where = {f"act:{j}": "L3" for j in act_size}
+    where.update({f"w:{si}": "L3" for si in wsteps})
+
+    def locs_of(si: int, where_now) -> tuple[str, str, str]:
+        return (where_now[tin[si]], where_now.get(f"w:{si}", "L2"), where_now[tout[si]])
 
     def layout(where_now):
-        chosen, objs = [], []
-        for i, L in enumerate(layers):
-            t, s, c = L.best(locs_of(i))
-            d = dict(zip(("in", "w", "out"), locs_of(i)))
+        chosen, l2 = [], []
+        for si, L in enumerate(layers):
+            t, s, c = L.best(locs_of(si, where_now))
+            d = dict(zip(("in", "w", "out"), locs_of(si, where_now)))
             chosen.append((t, s, c, d))
             for op, b in _stages(s, d).items():
-                objs.append((f"stage:{i}:{op}", b, i, i))
-        blobs = {i: chosen[i][1].w_bytes and _blob_bytes(geoms[i], chosen[i][0]) for i in wlayers}
-        l2 = list(objs)
+                l2.append((f"stage:{si}:{op}", b, si, si))
+            if L.g.kind == "dwpw":
+                l2.append((f"wdw:{si}", L.g.dw_weight_bytes, 0, n - 1))
         l3 = []
         for j, size in act_size.items():
-            first, last = max(j, 0), min(j + 1, n - 1)
-            (l2 if where_now[f"act:{j}"] == "L2" else l3).append((f"act:{j}", size, first, last))
-        for i in wlayers:
-            (l2 if where_now[f"w:{i}"] == "L2" else l3).append((f"w:{i}", blobs[i], 0, n - 1))
+            (l2 if where_now[f"act:{j}"] == "L2" else l3).append((f"act:{j}", size, *act_life[j]))
+        for si in wsteps:
+            size = _blob_bytes(layers[si].g, chosen[si][0])
+            (l2 if where_now[f"w:{si}"] == "L2" else l3).append((f"w:{si}", size, 0, n - 1))
         return chosen, l2, l3
 
     def l2_peak(where_now) -> tuple[int, list]:
         chosen, l2, _ = layout(where_now)
         return _allocate(l2)[1], chosen
 
+    def total(where_now) -> float:
+        return sum(L.best(locs_of(si, where_now))[2].total for si, L in enumerate(layers))
+
     budget2 = target.l2 - target.l2_reserve
     peak, chosen = l2_peak(where)
     if peak > budget2:
-        worst = max(range(n), key=lambda i: sum(_stages(chosen[i][1], chosen[i][3]).values()))
+        worst = max(range(n), key=lambda si: sum(_stages(chosen[si][1], chosen[si][3]).values()))
         need = sum(_stages(chosen[worst][1], chosen[worst][3]).values())
         raise MemoryBudgetError(
-            f"layer {net.layers[worst].name!r}: with every tensor in L3 the L2 staging buffers need {peak:,} B of L2 "
+            f"layer {layers[worst].layer.name!r}: with every tensor in L3 the L2 staging buffers need {peak:,} B of L2 "
             f"({need:,} B for this layer), {budget2:,} B are available (l2 {target.l2:,} - reserve {target.l2_reserve:,})",
-            span=net.layers[worst].span,
+            span=layers[worst].layer.span,
             hint="raise 'l2' in the spec's 'target gap8' block, or lower 'l1' so that tiles (and their staging) are smaller",
         )
 
-    def total(where_now) -> float:
-        s = 0.0
-        for i, L in enumerate(layers):
-            w = (where_now[f"act:{i - 1}"], where_now.get(f"w:{i}", "L2"), where_now[f"act:{i}"])
-            s += L.best(w)[2].total
-        return s
+    def size_of(name: str) -> int:
+        if name.startswith("act:"):
+            return act_size[int(name[4:])]
+        si = int(name[2:])
+        return _blob_bytes(layers[si].g, chosen[si][0])
 
-    base = total(where)
-    gains = []
-    for name in where:
-        trial = dict(where)
-        trial[name] = "L2"
-        size = act_size[int(name[4:])] if name.startswith("act:") else _blob_bytes(geoms[int(name[2:])], chosen[int(name[2:])][0])
-        gains.append(((base - total(trial)) / max(size, 1), name))
-    for gain, name in sorted(gains, key=lambda g: (-g[0], g[1])):
-        if gain <= 0:
-            continue
-        trial = dict(where)
-        trial[name] = "L2"
-        if l2_peak(trial)[0] <= budget2:
-            where = trial
+    # Greedy: move to L2 the object that saves the most cycles per byte (re-evaluated after
+    # every move, since saving one layer's traffic changes what bounds it) while L2 fits.
+    while True:
+        base = total(where)
+        gains = []
+        for name, loc in where.items():
+            if loc == "L3":
+                trial = dict(where)
+                trial[name] = "L2"
+                gain = base - total(trial)
+                if gain > 0:
+                    gains.append((gain / max(size_of(name), 1), name))
+        for _, name in sorted(gains, key=lambda g: (-g[0], g[1])):
+            trial = dict(where)
+            trial[name] = "L2"
+            if l2_peak(trial)[0] <= budget2:
+                where = trial
+                break
+        else:
+            break
 
     chosen, l2, l3 = layout(where)
     off2, peak2 = _allocate(l2)
@@ -244,9 +329,9 @@ def plan_network(net: ir.Network, costs: Costs = MBDSL_COSTS, target: ir.Gap8Tar
         for name, size, first, last in objs:
             objects[name] = Placed(name, loc, offs[name], size, first, last)
     plans = []
-    for i, L in enumerate(layers):
-        t, s, c, d = chosen[i]
-        plans.append(LayerPlan(i, L.layer, L.g, t, s, d, c, _stages(s, d)))
+    for si, L in enumerate(layers):
+        t, s, c, d = chosen[si]
+        plans.append(LayerPlan(si, L.layer, L.g, t, s, d, c, _stages(s, d), steps[si][0]))
     return NetworkPlan(net, target, costs, tuple(plans), objects, peak2, peak3)
 
 
@@ -264,7 +349,7 @@ def plan_table(plan: NetworkPlan) -> list[dict]:
         l3 = sum(b for op, b in (("in", s.in_bytes), ("w", s.w_bytes), ("out", s.out_bytes)) if lp.locs[op] == "L3")
         rows.append(
             {
-                "layer": lp.layer.name,
+                "layer": lp.name,
                 "kind": g.kind,
                 "tile": f"{min(t.th, g.oh)}x{min(t.tw, g.ow)}x{min(t.tc, g.cout)}",
                 "order": t.order,

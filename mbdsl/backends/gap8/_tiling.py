@@ -167,15 +167,16 @@ def _ranges(n: int, t: int) -> list[tuple[int, int]]:
 
 
 def legal(g: Geom, t: Tiling) -> bool:
-    """Whether every box of the tiling is one 2-D transfer."""
+    """Whether every box of the tiling is one 2-D transfer.
+
+    A box cut in both W and C is 2-D only if it is one row high: output tiles of one row
+    may cut both; a depthwise input box (k rows, cut in C) may not be cut in W."""
     if g.kind in ("fc", "pool", "topk"):
         return t.th == g.oh and t.tw == g.ow
     cut_w = t.tw < g.ow
     cut_c = t.tc < g.cout
     if cut_w and cut_c:
-        return False  # the output box (and for dw the input box) would be 3-D
-    if cut_w and t.th > 1 and g.kind == "dw" and cut_c:
-        return False
+        return t.th == 1 and g.kind in ("conv", "pw", "dwpw")
     return True
 
 
@@ -227,8 +228,8 @@ def candidates(g: Geom) -> list[Tiling]:
     out = []
     for c in cs:
         for th in ths:
-            for tw in tws if c == g.cout else [g.ow]:
-                for order in ("sc", "cs"):
+            for tw in tws if (c == g.cout or th == 1) else [g.ow]:
+                for order in ("sc",) if g.kind == "dwpw" else ("sc", "cs"):
                     t = Tiling(th, tw, c, order)
                     if legal(g, t):
                         out.append(t)

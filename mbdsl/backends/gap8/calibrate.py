@@ -36,7 +36,7 @@ def seed_target(net: ir.Network) -> ir.Gap8Target:
 
 
 def seed_plan(net: ir.Network, costs: Costs = SEED_COSTS) -> NetworkPlan:
-    return plan_network(net, costs=costs, target=seed_target(net))
+    return plan_network(net, costs=costs, target=seed_target(net), fuse=False)  # the AutoTiler does not fuse
 
 
 def _rows(plan: NetworkPlan):
