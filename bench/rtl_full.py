@@ -52,7 +52,7 @@ def main() -> None:
     print(f"bit-exact: {result.exact}" + ("" if result.exact else f" ({result.mismatch})"))
     print(f"latency: {result.latency:,} cycles")
     if result.ii is not None:
-        print(f"II measured: {result.ii:,.0f} cycles; analytic {fig.ii:,} ({(result.ii - fig.ii) / fig.ii * 100:+.2f}%), bottleneck {fig.bottleneck.layer.name}")
+        print(f"II measured: {result.ii:,.0f} cycles; analytic {fig.ii:,} ({(result.ii - fig.ii) / fig.ii * 100:+.2f}%), bottleneck {fig.bottleneck_name}")
         print(f"FPS at {fig.clock_hz / 1e6:g} MHz: {fig.clock_hz / result.ii:,.1f} measured, {fig.fps:,.1f} analytic")
     print(f"total wall time: {t3 - t0:.1f} s")
 

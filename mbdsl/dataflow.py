@@ -10,7 +10,7 @@ import attrs
 
 from . import ir
 
-__all__ = ["Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "fifo_depth", "divisors"]
+__all__ = ["Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "fifo_depth", "divisors"]
 
 
 @attrs.frozen
@@ -103,6 +103,13 @@ def window_cycles(layer: ir.Layer) -> int:
 def layer_cycles(layer: ir.Layer) -> int:
     """Cycles per frame of a layer: its slowest unit."""
     return max(unit_cycles(layer), window_cycles(layer))
+
+
+def input_cycles(inp: ir.Input) -> int:
+    """Cycles per frame of the top's input port: one pixel per beat, or for NV12 one byte
+    per beat (1.5 bytes per pixel)."""
+    s = inp.shape
+    return s.h * s.w * 3 // 2 if inp.format == "nv12" else s.h * s.w
 
 
 def input_beat(layer: ir.Layer) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from . import ir
-from .dataflow import unit_cycles, window_cycles
+from .dataflow import input_cycles, unit_cycles, window_cycles
 
 __all__ = ["LayerFigures", "NetworkFigures", "estimate"]
 
@@ -30,6 +30,8 @@ class LayerFigures:
 class NetworkFigures:
     layers: tuple[LayerFigures, ...]
     clock_hz: float
+    input_cycles: int
+    """Cycles per frame of the input port (and the NV12 front end)."""
 
     @property
     def macs(self) -> int:
@@ -45,12 +47,18 @@ class NetworkFigures:
 
     @property
     def ii(self) -> int:
-        """Initiation interval: cycles between frames, set by the slowest layer."""
-        return max(f.cycles for f in self.layers)
+        """Initiation interval: cycles between frames, set by the slowest stage."""
+        return max(self.input_cycles, max(f.cycles for f in self.layers))
 
     @property
-    def bottleneck(self) -> LayerFigures:
-        return max(self.layers, key=lambda f: f.cycles)
+    def bottleneck(self) -> LayerFigures | None:
+        """The slowest layer, or None when the input port is slower than every layer."""
+        slowest = max(self.layers, key=lambda f: f.cycles)
+        return slowest if slowest.cycles >= self.input_cycles else None
+
+    @property
+    def bottleneck_name(self) -> str:
+        return self.bottleneck.layer.name if self.bottleneck else "input port"
 
     @property
     def fps(self) -> float:
@@ -90,4 +98,4 @@ def estimate(net: ir.Network) -> NetworkFigures:
         LayerFigures(layer, _macs(layer), _weight_bits(layer), _threshold_bits(net, layer), unit_cycles(layer), window_cycles(layer))
         for layer in net.layers
     )
-    return NetworkFigures(figures, net.fpga.clock_hz if net.fpga else DEFAULT_CLOCK_HZ)
+    return NetworkFigures(figures, net.fpga.clock_hz if net.fpga else DEFAULT_CLOCK_HZ, input_cycles(net.input))

@@ -49,7 +49,8 @@ def run(args) -> int:
     console.print(f"MACs per frame       {figures.macs:,} ({si(figures.macs)})")
     console.print(f"weight memory        {figures.weight_bytes:,} B" + (f" + thresholds {figures.threshold_bytes:,} B" if figures.threshold_bytes else ""))
     console.print(f"MAC lanes (PE*SIMD)  {figures.mac_lanes:,}")
-    console.print(f"initiation interval  {figures.ii:,} cycles (bottleneck {bottleneck.layer.name})")
+    console.print(f"input port           {figures.input_cycles:,} cycles per frame ({net.input.format})")
+    console.print(f"initiation interval  {figures.ii:,} cycles (bottleneck {figures.bottleneck_name})")
     clock_note = "" if clock else " (no fpga target: default clock)"
     console.print(f"throughput           {figures.fps:,.1f} FPS at {figures.clock_hz / 1e6:g} MHz{clock_note}")
     console.print(f"checked in           {elapsed * 1000:.1f} ms")

@@ -52,7 +52,7 @@ def run(args) -> int:
     console.print(f"latency              {result.latency:,} cycles")
     if result.ii is not None:
         error = (result.ii - figures.ii) / figures.ii * 100
-        console.print(f"initiation interval  {result.ii:,.0f} cycles measured, {figures.ii:,} analytic ({error:+.1f}%), bottleneck {figures.bottleneck.layer.name}")
+        console.print(f"initiation interval  {result.ii:,.0f} cycles measured, {figures.ii:,} analytic ({error:+.1f}%), bottleneck {figures.bottleneck_name}")
         console.print(f"throughput           {clock / result.ii:,.1f} FPS measured, {figures.fps:,.1f} analytic, at {clock / 1e6:g} MHz")
     if result.exact:
         console.print(f"[bold green]bit-exact[/] on {len(images)} images")
