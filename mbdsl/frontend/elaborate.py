@@ -187,7 +187,11 @@ class _NetworkBuilder:
             elif isinstance(stmt, ast.MacroCall):
                 layers, resolution = macros.expand(stmt)
                 if macro_resolution is not None:
-                    raise SpecNameError("only one network macro per network", stmt.span)
+                    raise SpecNameError(
+                        f"a network holds one macro call, and one is already at {macro_resolution[1]}",
+                        stmt.span,
+                        "remove one call; write any further layers as layer statements",
+                    )
                 macro_resolution = (resolution, stmt.span)
                 statements.extend(layers)
             else:
@@ -552,11 +556,11 @@ def _targets(decls: list[ast.TargetDecl]):
     for decl in decls:
         if decl.kind == "fpga":
             if fpga is not None:
-                raise TargetError(f"target fpga is already given at {fpga.span}", decl.span)
+                raise TargetError(f"target fpga is already given at {fpga.span}", decl.span, "merge the settings into one target fpga block")
             fpga = _fpga(decl)
         elif decl.kind == "gap8":
             if gap8 is not None:
-                raise TargetError(f"target gap8 is already given at {gap8.span}", decl.span)
+                raise TargetError(f"target gap8 is already given at {gap8.span}", decl.span, "merge the settings into one target gap8 block")
             gap8 = _gap8(decl)
         else:
             raise TargetError(f"unknown target '{decl.kind}'", decl.kind_span or decl.span, did_you_mean(decl.kind, ("fpga", "gap8")))
