@@ -89,6 +89,7 @@ class Graph:
                 if i:
                     self.consumers.setdefault(i, []).append(n)
         self.outputs = [o.name for o in g.output]
+        self.opsets = {o.domain or "": int(o.version) for o in model.opset_import}
         inputs = [i for i in g.input if i.name not in self.consts]
         if len(inputs) != 1:
             names = ", ".join(i.name for i in inputs) or "none"

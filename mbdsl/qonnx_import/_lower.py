@@ -617,8 +617,11 @@ class _Lowering:
 
     def trunc(self, st: Sum, node) -> Codes:
         ch = st.shape[0]
-        if len(node.input) not in (5, 6):
-            raise node_error(node, f"Trunc with {len(node.input)} inputs is not a known version (v1: 5, v2: 6)")
+        # As qonnx: the version is the model's opset of the node's domain (v1: 5 inputs, v2: 6).
+        version = 2 if self.g.opsets.get(node.domain, 1) >= 2 else 1
+        if len(node.input) != 4 + version:
+            raise node_error(node, f"Trunc version {version} (opset {self.g.opsets.get(node.domain, 1)} of domain "
+                                   f"'{node.domain}') takes {4 + version} inputs, not {len(node.input)}")
         scale = self.const_vec(node, 1, ch)
         zeropt = self.const_vec(node, 2, ch)
         in_bits = self.const_scalar(node, 3)
@@ -636,7 +639,7 @@ class _Lowering:
             )
         it = st.in_type
         lo, hi = st.n * it.min, st.n * it.max
-        if len(node.input) == 5:  # v1: drop in_bits - out_bits bits, keep the input scale
+        if version == 1:  # v1: drop in_bits - out_bits bits, keep the input scale
             shift = int(in_bits) - int(out_bits)
             if shift != in_bits - out_bits or shift < 0:
                 raise node_error(node, f"input bit width {in_bits} and output bit width {out_bits} give no shift")

@@ -28,6 +28,7 @@ class Builder:
         self.x = self.rng.integers(0, 256, size=(samples, c, h, w)).astype(np.float64)
         self.n = 0
         self.outputs = None
+        self.qonnx_opset = 1
 
     # --- plumbing -----------------------------------------------------------------------
 
@@ -52,7 +53,7 @@ class Builder:
     def model(self, opset=13) -> onnx.ModelProto:
         outputs = self.outputs or [helper.make_tensor_value_info(self.cur, TensorProto.FLOAT, None)]
         graph = helper.make_graph(self.nodes, self.name, [self.input], outputs, initializer=self.inits)
-        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(self.domain, 1)])
+        m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(self.domain, self.qonnx_opset)])
         return m
 
     # --- float model ----------------------------------------------------------------------
@@ -178,6 +179,7 @@ class Builder:
         else:
             out_scale = (np.asarray(scale) * 2.0**shift).astype(np.float32)
             ins += [self.const(out_scale), self.const(float(bits))]
+            self.qonnx_opset = 2
             self.cur = self.node("Trunc", ins, domain=self.domain, rounding_mode="FLOOR", signed=0, narrow=0)[0]
         codes = np.rint(self.x.sum(axis=(2, 3), keepdims=True) / np.asarray(scale, float).reshape(1, -1, 1, 1) if np.asarray(scale).size > 1 else self.x.sum(axis=(2, 3), keepdims=True) / float(scale))
         self.x = np.floor(codes / 2**shift) * np.asarray(out_scale, float).reshape(1, -1, 1, 1) if np.asarray(out_scale).size > 1 else np.floor(codes / 2**shift) * float(out_scale)
