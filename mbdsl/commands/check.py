@@ -6,7 +6,10 @@ import time
 
 from rich.table import Table
 
+from .. import ir
+from ..backends.gap8 import plan_network
 from ..estimates import estimate
+from .gap8_plan import render as render_gap8_plan
 from ..params import make_params, summary
 from .common import console, load_checked, si
 
@@ -54,6 +57,10 @@ def run(args) -> int:
     clock_note = "" if clock else " (no fpga target: default clock)"
     console.print(f"throughput           {figures.fps:,.1f} FPS at {figures.clock_hz / 1e6:g} MHz{clock_note}")
     console.print(f"checked in           {elapsed * 1000:.1f} ms")
+    if net.gap8 is not None and net.quant_style == ir.MULTIPLIER:
+        plan = plan_network(net)
+        console.print(render_gap8_plan(plan))
+        console.print(f"GAP8 modeled total  {plan.total_cycles:,.0f} cycles = {plan.total_cycles / plan.target.clock_hz * 1e3:.2f} ms at {plan.target.clock_hz / 1e6:g} MHz")
     if args.activations:
         params = make_params(net)
         console.print("\nparameters and output codes on sample images:")
