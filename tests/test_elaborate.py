@@ -76,10 +76,15 @@ def test_default_fold_keeps_the_keys_each_kind_takes():
     n = net("  defaults { fold(pe = 2, simd = 3, dw_pe = 4) }\n  conv c 3x3 -> 8\n  dwsep b -> 16\n  avgpool global\n  fc -> 2")
     c, dw, pw, pool, fc = n.layers
     assert (c.fold.pe, c.fold.simd) == (2, 3)
-    assert (dw.fold.pe, dw.fold.simd) == (1, 1)  # dwsep's depthwise half takes dw_pe/dw_simd only from its own fold
+    assert (dw.fold.pe, dw.fold.simd) == (4, 1)  # dwsep's depthwise half takes dw_pe/dw_simd
     assert (pw.fold.pe, pw.fold.simd) == (2, 3)
     assert (pool.fold.pe, pool.fold.simd) == (2, 1)
     assert (fc.fold.pe, fc.fold.simd) == (2, 3)
+
+
+def test_default_fold_keys_are_checked():
+    raises(SpecNameError, r"no layer kind has a fold parameter 'pex'", "network t { defaults { fold(pex = 2) }; input 8x8x3 u8; fc -> 2 }", r"did you mean 'pe'\? .*")
+    raises(ShapeError, r"dw_pe must be a whole number >= 1, not 0", "network t { defaults { fold(dw_pe = 0) }; input 8x8x3 u8; fc -> 2 }")
 
 
 def test_fold_auto_default_and_per_layer():

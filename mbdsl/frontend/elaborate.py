@@ -231,7 +231,22 @@ class _NetworkBuilder:
                     raise SpecNameError(f"unknown quantization style '{word.value}'", word.span, did_you_mean(word.value, (ir.THRESHOLDS, ir.MULTIPLIER)))
                 self.defaults.quant = word.value
             elif item.key == "fold":
+                self._check_default_fold(item.value)
                 self.defaults.fold = item.value
+
+    def _check_default_fold(self, fold: ast.FoldArgs) -> None:
+        """Default fold keys apply to the kinds that take them; a key no kind takes is a
+        mistake (it used to be dropped silently)."""
+        known = set().union(*_FOLD_KEYS.values())
+        seen = set()
+        for key, value, span in fold.kwargs:
+            if key not in known:
+                raise SpecNameError(f"no layer kind has a fold parameter '{key}'", span, did_you_mean(key, known))
+            if key in seen:
+                raise SpecNameError(f"fold parameter '{key}' is given twice", span, "keep one")
+            seen.add(key)
+            if value.kind != "number" or not isinstance(value.value, int) or value.value < 1:
+                raise ShapeError(f"{key} must be a whole number >= 1, not {_show(value)}", value.span, f"e.g. {key} = 4")
 
     def _weights(self, stmt: ast.WeightsDecl):
         if stmt.path is not None:
@@ -464,8 +479,8 @@ class _NetworkBuilder:
             return ir.Fold(span=span), ir.Fold(span=span)
         if fold.auto:
             return ir.Fold(auto=True, span=fold.span), ir.Fold(auto=True, span=fold.span)
-        if arg is None:
-            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in ("pe", "simd")), fold.span)
+        if arg is None:  # defaults: dw_pe/dw_simd for the depthwise half, pe/simd for the pointwise one
+            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in _FOLD_KEYS["dwsep"]), fold.span)
         values = self._fold_values("dwsep", fold)
 
         def pick(pe_key, simd_key):
