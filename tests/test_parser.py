@@ -160,6 +160,10 @@ def test_numbers():
     assert isinstance(values[4], int) and isinstance(values[1], int)
 
 
+def test_byte_order_mark_is_ignored():
+    assert parse("\ufeffnetwork n { }").items == parse("network n { }").items
+
+
 def test_empty_file_and_empty_blocks():
     assert parse("").items == ()
     assert parse("# only a comment\n").items == ()

@@ -225,6 +225,7 @@ def _size(tok: Token) -> tuple[int, ...]:
 
 def parse(text: str, path: str = "<string>") -> ast.SpecFile:
     """Parse spec text; raise SpecSyntaxError located at the offending token."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write: not text
     lines = _lines(text)
     try:
         tree = _parser().parse(text)
