@@ -18,7 +18,7 @@ def register(sub) -> None:
     p = sub.add_parser("import", help="import a QONNX model (Brevitas export) as a spec + .npz")
     p.add_argument("model", help="a QONNX .onnx file")
     p.add_argument("-o", "--output", required=True, metavar="SPEC", help="the spec to write (its .npz goes beside it)")
-    p.add_argument("--name", help="network name (default: the graph's name, else the spec's file name)")
+    p.add_argument("--name", help="network name (default: the spec's file name)")
     p.add_argument("--fold", choices=("auto", "none"), default="auto",
                    help="'auto': fold(auto) in the defaults (default); 'none': no fold, to edit by hand")
     p.add_argument("--verify", type=int, default=2, metavar="N",

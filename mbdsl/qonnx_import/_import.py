@@ -124,7 +124,7 @@ def import_model(
     graph = Graph(model)
     lowered = lower(graph)
     groups = assign_names(lowered.records)
-    net_name = spec_name(name or model.graph.name or stem)
+    net_name = spec_name(name or stem)  # graph names of exports are generic (main_graph, torch_jit)
     text = write_spec(lowered, groups, net_name, weights_file, source or "a QONNX model", fold)
     try:
         net = check(load_string(text, spec_path))
