@@ -7,6 +7,7 @@ Graphs are built with onnx.helper (tests/qonnx_models/graphs.py), no torch.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def images(size, n=3, seed=0):
 def exact(model, tmp_path, size=16, n=3, **kw):
     imp = import_model(model, str(tmp_path / "net.mbn"), **kw)
     report = verify(model, imp, images(size, n))
-    assert report.exact, report.table()
+    assert report.exact and report.outputs_after_ties == 0, report.table()
     return imp, report
 
 
@@ -227,3 +228,54 @@ def test_cli_refuses_with_status_2_and_writes_nothing(tmp_path, capsys):
     assert rc == 2
     assert re.search(r"error: node '/maxpool_\d+' \(MaxPool\): MaxPool is not supported on uint4 codes", err)
     assert not (tmp_path / "bad.mbn").exists() and not (tmp_path / "bad.npz").exists()
+
+
+# --- end to end: the imported spec's generated Verilog ---------------------------------------
+
+
+def test_imported_spec_simulates_bit_exact_in_verilator(tmp_path):
+    """The written spec goes through the RTL backend: Verilator output equals the reference,
+    whose outputs equal QONNX's (above)."""
+    from mbdsl import backends
+    from mbdsl.backends.rtl import netsim
+    from mbdsl.images import random_images
+    from mbdsl.output import write_tree
+
+    m = mobilenet(seed=4, size=12, alpha_channels=(4, 8), classes=6, k=2)
+    imp = import_model(m, str(tmp_path / "tiny.mbn"))
+    imp.write(str(tmp_path / "tiny.mbn"))
+    net = check(load(str(tmp_path / "tiny.mbn")))
+    prm = P.make_params(net)
+    rtl = tmp_path / "rtl"
+    build = Path(__file__).resolve().parents[1] / "build" / "test_qonnx_rtl"
+    write_tree(str(rtl), backends.generate("rtl", net, prm))
+    netsim.build(rtl, build)
+    result = netsim.simulate(net, prm, random_images(net.input, 3, seed=2), rtl, build, stall=0.2, seed=3)
+    assert result.exact, str(result.mismatch)
+
+
+def test_differences_at_rounding_ties_are_counted_not_failed(tmp_path):
+    """A code QONNX rounds the other way where its quantizer input sits on a .5 boundary is a
+    tie; anywhere else it is a failure."""
+    from mbdsl.qonnx_import._verify import _check_layer, _prepared, run_qonnx
+
+    m = mobilenet(seed=1)
+    imp = import_model(m, str(tmp_path / "t.mbn"))
+    image = images(16, 1)[0]
+    ctx = run_qonnx(_prepared(m), image, imp.lowered.input_name)
+    layer, rec = imp.net.layers[0], imp.records[0]
+    lp = imp.params[layer.name]
+    assert _check_layer(imp.net, layer, lp, rec, ctx, image)[1:] == (0, 0)
+    step = float(rec.step[0])
+    out = ctx[rec.out_tensor].copy()
+    pre = ctx[rec.pre_tensor].copy()
+    code = int(np.rint(out[0, 0, 0, 0] / step))
+    other = code + 1 if code < 15 else code - 1
+    doctored = dict(ctx)
+    doctored[rec.out_tensor] = out
+    doctored[rec.pre_tensor] = pre
+    out[0, 0, 0, 0] = other * step
+    pre[0, 0, 0, 0] = (min(code, other) + 0.5) * step  # float32 landed on the boundary
+    assert _check_layer(imp.net, layer, lp, rec, doctored, image)[1:] == (1, 1)
+    pre[0, 0, 0, 0] = (code + 0.2) * step  # far from it: a real difference
+    assert _check_layer(imp.net, layer, lp, rec, doctored, image)[1:] == (1, 0)
