@@ -1,12 +1,34 @@
-"""Choosing PE/SIMD for every layer: the fewest MAC lanes for a target II, or the best II
-within a lane budget, with a proof of optimality.
+"""Choosing PE/SIMD for every layer: the fewest MAC lanes (or LUTs) for a target II, or the
+best II within a budget of MAC lanes, LUTs or block RAMs, with a proof of optimality.
 
 Every layer's cycles depend only on its own folding (``dataflow.layer_cycles``, which
-counts its window generator too), and the II is the maximum over layers. So for a target
-II each layer independently takes its cheapest legal folding that meets it, and the
-smallest II whose cheapest foldings fit a budget is optimal: any smaller II forces every
-layer to a folding at least as expensive as at the next candidate below, which already
-exceeds the budget. ``Plan.bound`` records that witness.
+counts its window generator too), and the II is the maximum over layers. Every cost used
+here is a sum over layers of a per-layer figure that also depends only on the layer's own
+folding: MAC lanes (PE*SIMD), or the LUTs, FFs, BRAM18s and DSPs of the units the layer
+instantiates (its FIFO, window generator and compute unit, ``resources.layer_resources``).
+Width converters between layers depend on two neighbours' foldings and are left out of
+the optimization (they are a fraction of a percent of a MobileNet); the reports count them.
+
+**Cheapest folding for an II.** For a target II the layers are independent: each takes its
+cheapest legal folding that meets the II, and the sum is the cheapest total. Costs are
+compared lexicographically: by default (MAC lanes, LUTs, PE), so a layer first minimises its
+lanes and among equal-lane foldings takes the fewest LUTs. The total is then minimal in
+lanes, and among the plans with minimal lanes minimal in LUTs, since a plan with minimal
+total lanes must have every layer at its own minimum. ``cost="lut"`` orders by (LUTs, lanes,
+PE) instead: the fewest LUTs that reach the II.
+
+**Best II within a budget.** Let need(II) be the cheapest total at II. Raising the II only
+adds legal choices to every layer, so need() never increases with the II, and the smallest
+candidate II whose need fits the budget is optimal: any faster II is at most the next
+candidate below (per-layer cycle counts are the only values the II can take), whose need
+already exceeds the budget. ``Plan.bound`` records that witness: the next faster II and
+what it needs. Candidates are searched by bisection.
+
+With a budget on LUTs alone (or BRAMs alone) need() is the sum of per-layer minima. With
+both, the per-layer choices must trade LUTs against BRAMs: need() is then the fewest LUTs
+whose BRAM total fits, computed exactly by dynamic programming over the BRAM total (an
+integer at most the budget), over each layer's foldings that are not dominated in
+(BRAMs, LUTs). It is still monotone, so the bisection and the bound stay valid.
 """
 
 from __future__ import annotations
@@ -17,21 +39,35 @@ from . import ir
 from .dataflow import layer_cycles
 from .passes.folding import legal_pe, legal_simd
 
-__all__ = ["Option", "Plan", "Infeasible", "options", "fold_for_ii", "fold_for_lanes", "MAC_KINDS"]
+__all__ = [
+    "Option", "Plan", "Infeasible", "Coster", "options", "fold_for_ii", "fold_for_lanes", "fold_for_budget", "MAC_KINDS",
+]
 
 MAC_KINDS = (ir.Conv, ir.DwConv, ir.FC)
 """Layers whose PE*SIMD count as MAC lanes."""
 
+COSTS = ("lanes", "lut")
 
-@attrs.frozen(order=True)
+
+@attrs.frozen
 class Option:
-    """One legal folding of a layer, ordered by cost: lanes, then PE (each PE lane carries a
-    threshold unit, so for equal lanes fewer PEs is cheaper)."""
+    """One legal folding of a layer with its cycles and estimated resources."""
 
     lanes: int
     pe: int
     simd: int
-    cycles: int = attrs.field(order=False)
+    cycles: int
+    lut: float = 0.0
+    ff: float = 0.0
+    bram18: int = 0
+    dsp: int = 0
+
+    def key(self, cost: str = "lanes") -> tuple:
+        """Sort key: ``"lanes"`` orders by MAC lanes, then LUTs, then PE (each PE lane carries
+        a threshold unit); ``"lut"`` by LUTs, then lanes, then PE."""
+        if cost == "lut":
+            return (self.lut, self.lanes, self.pe, self.simd)
+        return (self.lanes, self.lut, self.pe, self.simd)
 
 
 @attrs.frozen
@@ -39,33 +75,85 @@ class Plan:
     layers: tuple
     ii: int
     lanes: int
-    bound: tuple[int, int] | None = None
-    """(II, lanes): the fastest II below the plan's and the MAC lanes it would need."""
+    bound: tuple | None = None
+    """(II, need): the fastest II below the plan's and what it would need (MAC lanes, or
+    LUTs / BRAM18s for a resource budget)."""
+    lut: float = 0.0
+    bram18: int = 0
+    dsp: int = 0
+    ff: float = 0.0
 
 
 class Infeasible(Exception):
-    """No folding meets the goal; ``layer`` limits it and ``best`` is its fastest cycles."""
+    """No folding meets the goal; ``layer`` limits it and ``best`` is its fastest cycles
+    (or, for a resource budget, ``best`` is the least total and ``resource`` names it)."""
 
-    def __init__(self, layer: ir.Layer, best: int, detail: str):
+    def __init__(self, layer: ir.Layer, best: float, detail: str, resource: str = "cycles"):
         super().__init__(detail)
         self.layer = layer
         self.best = best
+        self.resource = resource
+
+
+class Coster:
+    """Per-layer resource figures for a network (``None`` figures when the network cannot be
+    built by the RTL backend, e.g. a multiplier-style GAP8 spec: then only lanes count)."""
+
+    def __init__(self, net: ir.Network, dsp: str = "auto"):
+        from . import resources
+
+        self.dsp = dsp
+        self._resources = resources
+        try:
+            self.streams = resources.input_streams(net)
+        except Exception:  # noqa: BLE001 - not an RTL network: no resource figures
+            self.streams = None
+
+    @property
+    def available(self) -> bool:
+        return self.streams is not None
+
+    def __call__(self, layer: ir.Layer):
+        if self.streams is None or layer.name not in self.streams:
+            return None
+        bits, signed = self.streams[layer.name]
+        return self._resources.layer_resources(layer, bits, signed, self.dsp)
 
 
 def _with(layer, pe: int, simd: int):
     return attrs.evolve(layer, fold=attrs.evolve(layer.fold, pe=pe, simd=simd, auto=False))
 
 
-def options(layer: ir.Layer) -> list[Option]:
-    """Every legal folding of a layer that is not dominated (slower and not cheaper), by cycles."""
+def _option(layer, pe: int, simd: int, coster: Coster | None) -> Option:
+    folded = _with(layer, pe, simd)
+    lanes = pe * simd if isinstance(layer, MAC_KINDS) else 0
+    r = coster(folded) if coster is not None else None
+    if r is None:
+        return Option(lanes, pe, simd, layer_cycles(folded))
+    return Option(lanes, pe, simd, layer_cycles(folded), r.lut, r.ff, r.bram18, r.dsp)
+
+
+def every_option(layer: ir.Layer, coster: Coster | None = None) -> list[Option]:
+    """Every legal folding of a layer."""
     if isinstance(layer, ir.TopK):
-        return [Option(1, 1, 1, layer_cycles(layer))]
-    every = sorted(Option(pe * simd, pe, simd, layer_cycles(_with(layer, pe, simd))) for pe in legal_pe(layer) for simd in legal_simd(layer))
+        return [_option(layer, 1, 1, coster)]
+    return [_option(layer, pe, simd, coster) for pe in legal_pe(layer) for simd in legal_simd(layer)]
+
+
+def _frontier(opts: list[Option], cost: str) -> list[Option]:
     kept: list[Option] = []
-    for opt in every:  # cheapest first: keep an option only if it is faster than all cheaper ones
+    for opt in sorted(opts, key=lambda o: o.key(cost)):  # cheapest first: keep if faster than all cheaper
         if not kept or opt.cycles < kept[-1].cycles:
             kept.append(opt)
     return kept
+
+
+def options(layer: ir.Layer, coster: Coster | None = None, cost: str = "lanes") -> list[Option]:
+    """Every legal folding of a layer that is not dominated (slower and not cheaper), by
+    increasing cost and decreasing cycles."""
+    if isinstance(layer, ir.TopK):
+        return every_option(layer, coster)
+    return _frontier(every_option(layer, coster), cost)
 
 
 def _cheapest(opts: list[Option], ii: int) -> Option | None:
@@ -83,11 +171,37 @@ def _free(net: ir.Network, only_auto: bool) -> list[int]:
     return [i for i, l in enumerate(net.layers) if not isinstance(l, ir.TopK) and (l.fold.auto or not only_auto)]
 
 
-def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False) -> Plan:
-    """The cheapest folding with every layer at most ``ii`` cycles per frame."""
+def _totals(layers, coster: Coster | None) -> dict:
+    tot = {"lut": 0.0, "ff": 0.0, "bram18": 0, "dsp": 0}
+    if coster is None or not coster.available:
+        return tot
+    for l in layers:
+        r = coster(l)
+        if r is not None:
+            tot["lut"] += r.lut
+            tot["ff"] += r.ff
+            tot["bram18"] += r.bram18
+            tot["dsp"] += r.dsp
+    return tot
+
+
+def _plan(layers, coster, bound=None) -> Plan:
+    return Plan(tuple(layers), max(layer_cycles(l) for l in layers), _lanes(layers), bound, **_totals(layers, coster))
+
+
+def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "lanes", coster: Coster | None = None,
+                per_layer: dict | None = None) -> Plan:
+    """The cheapest folding with every layer at most ``ii`` cycles per frame.
+
+    ``cost="lanes"``: fewest MAC lanes, ties broken by the LUT estimate; ``cost="lut"``: fewest LUTs.
+    """
+    if cost not in COSTS:
+        raise ValueError(f"cost {cost!r}: one of {', '.join(COSTS)}")
+    if coster is None:
+        coster = Coster(net)
     layers = list(net.layers)
     for i in _free(net, only_auto):
-        opts = options(layers[i])
+        opts = per_layer[i] if per_layer is not None else options(layers[i], coster, cost)
         choice = _cheapest(opts, ii)
         if choice is None:
             raise Infeasible(layers[i], opts[-1].cycles, f"layer {layers[i].name} needs at least {opts[-1].cycles:,} cycles per frame")
@@ -96,42 +210,169 @@ def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False) -> Plan:
     if achieved > ii:
         worst = max(layers, key=layer_cycles)
         raise Infeasible(worst, layer_cycles(worst), f"layer {worst.name} is fixed at {layer_cycles(worst):,} cycles per frame")
-    return Plan(tuple(layers), achieved, _lanes(layers))
+    return _plan(layers, coster)
 
 
-def fold_for_lanes(net: ir.Network, lanes: int, only_auto: bool = False) -> Plan:
-    """The fastest II whose cheapest folding spends at most ``lanes`` MAC lanes."""
-    free = _free(net, only_auto)
+def _candidates(net: ir.Network, free: list[int], per_layer: dict) -> list[int]:
     fixed = [layer_cycles(l) for i, l in enumerate(net.layers) if i not in free]
     floor = max(fixed, default=0)
-    per_layer = {i: options(net.layers[i]) for i in free}
-    candidates = sorted({o.cycles for opts in per_layer.values() for o in opts if o.cycles >= floor} | ({floor} if fixed else set()))
-    feasible_from = None
+    return sorted({o.cycles for opts in per_layer.values() for o in opts if o.cycles >= floor} | ({floor} if fixed else set()))
+
+
+def _bisect(candidates: list[int], fits) -> int | None:
+    """Index of the smallest candidate II for which ``fits`` holds (it is monotone)."""
+    found = None
     lo, hi = 0, len(candidates) - 1
-    while lo <= hi:  # the lanes needed fall as the II grows: binary search the smallest fitting II
+    while lo <= hi:
         mid = (lo + hi) // 2
-        try:
-            plan = fold_for_ii(net, candidates[mid], only_auto)
-        except Infeasible:
-            lo = mid + 1
-            continue
-        if plan.lanes <= lanes:
-            feasible_from, hi = mid, mid - 1
+        if fits(candidates[mid]):
+            found, hi = mid, mid - 1
         else:
             lo = mid + 1
-    if feasible_from is None:
-        slowest = fold_for_ii(net, candidates[-1], only_auto)
+    return found
+
+
+def fold_for_lanes(net: ir.Network, lanes: int, only_auto: bool = False, coster: Coster | None = None) -> Plan:
+    """The fastest II whose cheapest folding spends at most ``lanes`` MAC lanes (ties between
+    equal-lane foldings go to the fewest estimated LUTs)."""
+    coster = coster if coster is not None else Coster(net)
+    free = _free(net, only_auto)
+    per_layer = {i: options(net.layers[i], coster, "lanes") for i in free}
+    candidates = _candidates(net, free, per_layer)
+
+    def need(ii):
+        try:
+            return fold_for_ii(net, ii, only_auto, "lanes", coster, per_layer)
+        except Infeasible:
+            return None
+
+    at = _bisect(candidates, lambda ii: (p := need(ii)) is not None and p.lanes <= lanes)
+    if at is None:
+        slowest = fold_for_ii(net, candidates[-1], only_auto, "lanes", coster, per_layer)
         raise Infeasible(
             max(slowest.layers, key=layer_cycles),
             slowest.ii,
             f"even the slowest folding needs {slowest.lanes:,} MAC lanes, more than {lanes:,}",
         )
-    plan = fold_for_ii(net, candidates[feasible_from], only_auto)
+    plan = need(candidates[at])
     bound = None
-    if feasible_from > 0:
-        try:
-            faster = fold_for_ii(net, candidates[feasible_from - 1], only_auto)
-            bound = (faster.ii, faster.lanes)
-        except Infeasible:
-            bound = None
+    if at > 0 and (faster := need(candidates[at - 1])) is not None:
+        bound = (faster.ii, faster.lanes)
     return attrs.evolve(plan, bound=bound)
+
+
+def _choose_within(net, free, fronts, ii, lut, bram, fixed_lut, fixed_bram):
+    """The per-layer choices at ``ii`` with the fewest LUTs whose BRAM total fits ``bram``
+    (``None``: no BRAM limit), or None if no choice meets the II; returns (choice, LUTs, BRAMs)."""
+    import numpy as np
+
+    avail = {}
+    for i in free:
+        opts = [o for o in fronts[i] if o.cycles <= ii]
+        if not opts:
+            return None
+        avail[i] = opts
+    if bram is None:
+        choice = {i: min(opts, key=lambda o: o.key("lut")) for i, opts in avail.items()}
+        return choice, fixed_lut + sum(o.lut for o in choice.values()), fixed_bram + sum(o.bram18 for o in choice.values())
+    if lut is None:
+        choice = {i: min(opts, key=lambda o: (o.bram18, o.lut, o.lanes)) for i, opts in avail.items()}
+        return choice, fixed_lut + sum(o.lut for o in choice.values()), fixed_bram + sum(o.bram18 for o in choice.values())
+    cap = bram - fixed_bram
+    if cap < 0:
+        return {}, float("inf"), fixed_bram
+    inf = float("inf")
+    dp = np.full(cap + 1, inf)
+    dp[0] = 0.0
+    picks = []
+    for i, opts in avail.items():
+        # per layer, only foldings not dominated in (BRAM, LUT) matter
+        pareto, best = [], inf
+        for o in sorted(opts, key=lambda o: (o.bram18, o.lut, o.lanes)):
+            if o.lut < best:
+                pareto.append(o)
+                best = o.lut
+        new = np.full(cap + 1, inf)
+        arg = np.full(cap + 1, -1)
+        for k, o in enumerate(pareto):
+            if o.bram18 > cap:
+                continue
+            shifted = np.full(cap + 1, inf)
+            shifted[o.bram18:] = dp[: cap + 1 - o.bram18] + o.lut
+            better = shifted < new
+            new[better] = shifted[better]
+            arg[better] = k
+        picks.append((i, pareto, arg))
+        dp = new
+    end = int(np.argmin(dp))
+    if dp[end] == inf:
+        return {}, inf, fixed_bram
+    choice, b = {}, end
+    for i, pareto, arg in reversed(picks):  # walk back from the best total
+        o = pareto[arg[b]]
+        choice[i] = o
+        b -= o.bram18
+    return choice, fixed_lut + dp[end], fixed_bram + end
+
+
+def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None = None, only_auto: bool = False,
+                    coster: Coster | None = None) -> Plan:
+    """The fastest II with a folding whose estimated LUTs and/or BRAM18s fit the budgets;
+    among those foldings, the one with the fewest LUTs (the fewest BRAMs with only a BRAM budget)."""
+    if lut is None and bram is None:
+        raise ValueError("give a LUT or a BRAM budget")
+    coster = coster if coster is not None else Coster(net)
+    if not coster.available:
+        raise Infeasible(net.layers[0], 0, "resource budgets need the RTL backend's resource model "
+                         "(threshold activations); this network uses the multiplier style", "support")
+    free = _free(net, only_auto)
+    everything = {i: every_option(net.layers[i], coster) for i in free}
+    # keep, per layer, the foldings on the (cycles, LUT) or (cycles, BRAM, LUT) frontier
+    fronts = {i: _pareto3(opts) for i, opts in everything.items()}
+    fixed = [l for i, l in enumerate(net.layers) if i not in free]
+    fixed_res = _totals(fixed, coster)
+    candidates = _candidates(net, free, fronts)
+
+    def need(ii):
+        return _choose_within(net, free, fronts, ii, lut, bram, fixed_res["lut"], fixed_res["bram18"])
+
+    def fits(ii):
+        got = need(ii)
+        if got is None:
+            return False
+        _, l, b = got
+        return (lut is None or l <= lut) and (bram is None or b <= bram)
+
+    at = _bisect(candidates, fits)
+    if at is None:
+        # the least achievable total, at the slowest II, and the layer that takes most of it
+        choice, l, b = need(candidates[-1])
+        resource, best, budget = ("LUTs", l, lut) if lut is not None and (l > lut or bram is None) else ("BRAM18s", b, bram)
+        key = "lut" if resource == "LUTs" else "bram18"
+        worst = max(choice, key=lambda i: getattr(choice[i], key)) if choice else free[0]
+        share = getattr(choice[worst], key) if choice else 0
+        raise Infeasible(
+            net.layers[worst], best,
+            f"even the cheapest folding needs {best:,.0f} {resource}, more than {budget:,.0f} "
+            f"(layer {net.layers[worst].name} alone needs {share:,.0f})",
+            resource,
+        )
+    layers = list(net.layers)
+    choice, _, _ = need(candidates[at])
+    for i, o in choice.items():
+        layers[i] = _with(layers[i], o.pe, o.simd)
+    bound = None
+    if at > 0 and (faster := need(candidates[at - 1])) is not None:
+        _, l, b = faster
+        bound = (candidates[at - 1], l if lut is not None else b)
+    return _plan(layers, coster, bound)
+
+
+def _pareto3(opts: list[Option]) -> list[Option]:
+    """Options not dominated in (cycles, LUTs, BRAMs): nothing else is at least as fast and
+    at least as cheap in both."""
+    kept = []
+    for o in sorted(opts, key=lambda o: (o.cycles, o.lut, o.bram18, o.lanes)):
+        if not any(k.lut <= o.lut and k.bram18 <= o.bram18 for k in kept):
+            kept.append(o)
+    return kept

@@ -1,4 +1,9 @@
-"""``mbdsl fold``: choose PE/SIMD for every layer, print the balance, write the spec back."""
+"""``mbdsl fold``: choose PE/SIMD for every layer, print the balance, write the spec back.
+
+Goals: ``--fps`` (fewest MAC lanes for a frame rate), ``--mac-lanes`` (fastest II within a
+lane budget; ties between equal-lane foldings go to the fewest estimated LUTs), or resource
+budgets ``--lut`` and/or ``--bram`` (fastest II whose estimated LUTs / BRAM18s fit).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ import re
 import attrs
 from rich.table import Table
 
-from ..autofold import MAC_KINDS, Infeasible, fold_for_ii, fold_for_lanes
+from ..autofold import MAC_KINDS, Coster, Infeasible, fold_for_budget, fold_for_ii, fold_for_lanes
 from ..dataflow import layer_cycles
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ
 from ..output import write_file
+from ..resources import DSP_POLICIES
 from ..spec_writer import write_spec
 from .common import console, load_checked
 
@@ -33,9 +39,33 @@ def register(sub) -> None:
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--fps", type=float, help="frames per second to reach with the fewest MAC lanes")
     goal.add_argument("--mac-lanes", type=int, metavar="N", help="the fastest II with at most N MAC lanes (default: the spec's own lane count)")
+    p.add_argument("--lut", type=_count, metavar="L", help="the fastest II whose estimated LUTs fit L (e.g. 364000 or 364k)")
+    p.add_argument("--bram", type=_count, metavar="B", help="the fastest II whose estimated BRAM18s fit B")
+    p.add_argument("--dsp", choices=DSP_POLICIES, default="auto",
+                   help="multipliers in the estimates: lut (all LUTs, as synth -nodsp), auto (DSPs for operands over 4 bits, "
+                        "FINN's convention; default), yosys (DSPs wherever yosys maps them)")
     p.add_argument("--clock", help="clock for --fps and the FPS figures (default: the spec's fpga target, else 200 MHz)")
     p.add_argument("-o", "--output", metavar="OUT.mbn", help="write the spec with the chosen folding")
     p.set_defaults(func=run)
+
+
+def _count(text: str) -> int:
+    t = text.strip().lower().replace(",", "").replace("_", "")
+    scale = 1
+    if t.endswith("k"):
+        t, scale = t[:-1], 1000
+    elif t.endswith("m"):
+        t, scale = t[:-1], 1000_000
+    try:
+        value = float(t) * scale
+    except ValueError:
+        raise ValueError(text) from None
+    if value < 0:
+        raise ValueError(text)
+    return int(value)
+
+
+_count.__name__ = "count"  # argparse names the type in its error: "invalid count value"
 
 
 def run(args) -> int:
@@ -43,37 +73,74 @@ def run(args) -> int:
     clock = _clock(args.clock) if args.clock else (net.fpga.clock_hz if net.fpga else DEFAULT_CLOCK_HZ)
     before_lanes = sum(l.fold.lanes() for l in net.layers if isinstance(l, MAC_KINDS))
     before_ii = max(layer_cycles(l) for l in net.layers)
+    budgets = args.lut is not None or args.bram is not None
+    if budgets and (args.fps or args.mac_lanes):
+        raise MbdslError("--lut/--bram budgets choose the fastest II themselves; they do not combine with --fps or --mac-lanes",
+                         hint="give either a goal (--fps, --mac-lanes) or resource budgets (--lut, --bram)")
+    coster = Coster(net, args.dsp)
+    before = None
+    if coster.available:
+        from ..autofold import _plan
+
+        before = _plan(list(net.layers), coster)
     try:
         if args.fps:
             goal = f"{args.fps:g} FPS at {clock / 1e6:g} MHz"
-            plan = fold_for_ii(net, math.floor(clock / args.fps))
+            plan = fold_for_ii(net, math.floor(clock / args.fps), coster=coster)
+        elif budgets:
+            parts = ([f"{args.lut:,} LUTs"] if args.lut is not None else []) + ([f"{args.bram:,} BRAM18s"] if args.bram is not None else [])
+            goal = f"the fastest II within {' and '.join(parts)}"
+            plan = fold_for_budget(net, args.lut, args.bram, coster=coster)
         else:
             lanes = args.mac_lanes or before_lanes
             goal = f"the fastest II within {lanes:,} MAC lanes"
-            plan = fold_for_lanes(net, lanes)
+            plan = fold_for_lanes(net, lanes, coster=coster)
     except Infeasible as exc:
+        if exc.resource == "support":
+            raise MbdslError(f"no folding reaches {goal}: {exc}", net.span, "resource budgets work on specs the RTL backend builds (quant thresholds)") from None
+        if exc.resource != "cycles":
+            raise MbdslError(
+                f"no folding fits {goal.removeprefix('the fastest II within ')}: {exc}",
+                exc.layer.span,
+                f"the least achievable is {exc.best:,.0f} {exc.resource} (at the slowest folding); layer {exc.layer.name} limits it most",
+            ) from None
         raise MbdslError(
             f"no folding reaches {goal}: {exc}",
             exc.layer.span,
             f"the best achievable is {clock / exc.best:,.1f} FPS at {clock / 1e6:g} MHz, limited by layer {exc.layer.name}",
         ) from None
     table = Table(title=f"{net.name}: folding for {goal}")
-    for col in ("layer", "kind", "PE x SIMD (spec)", "PE x SIMD (chosen)", "lanes", "cycles/frame", "balance"):
+    cols = ["layer", "kind", "PE x SIMD (spec)", "PE x SIMD (chosen)", "lanes", "cycles/frame", "balance"]
+    if coster.available:
+        cols += ["LUT", "BRAM18", "DSP"]
+    for col in cols:
         table.add_column(col, justify="left" if col in ("layer", "kind") else "right")
     for old, new in zip(net.layers, plan.layers):
         if not hasattr(new, "fold"):
             continue
         cycles = layer_cycles(new)
-        table.add_row(
+        row = [
             new.name, new.kind, f"{old.fold.pe} x {old.fold.simd}", f"{new.fold.pe} x {new.fold.simd}",
             f"{new.fold.lanes():,}" if isinstance(new, MAC_KINDS) else "", f"{cycles:,}", f"{cycles / plan.ii:.2f}",
-        )
+        ]
+        if coster.available:
+            r = coster(new)
+            row += [f"{r.lut:,.0f}", f"{r.bram18:,}", f"{r.dsp:,}"]
+        table.add_row(*row)
     console.print(table)
-    console.print(f"spec     II {before_ii:,} cycles, {before_lanes:,} MAC lanes, {clock / before_ii:,.1f} FPS")
-    console.print(f"chosen   II {plan.ii:,} cycles, {plan.lanes:,} MAC lanes, {clock / plan.ii:,.1f} FPS at {clock / 1e6:g} MHz")
+
+    def res(p) -> str:
+        return f", {p.lut:,.0f} LUT, {p.bram18:,} BRAM18, {p.dsp:,} DSP (estimated, dsp={args.dsp})" if coster.available else ""
+
+    console.print(f"spec     II {before_ii:,} cycles, {before_lanes:,} MAC lanes, {clock / before_ii:,.1f} FPS{res(before) if before else ''}")
+    console.print(f"chosen   II {plan.ii:,} cycles, {plan.lanes:,} MAC lanes, {clock / plan.ii:,.1f} FPS at {clock / 1e6:g} MHz{res(plan)}")
     if plan.bound:
-        ii, lanes = plan.bound
-        console.print(f"optimal  the next faster II, {ii:,} cycles, needs at least {lanes:,} MAC lanes")
+        ii, need = plan.bound
+        if budgets:
+            what = "LUTs" if args.lut is not None else "BRAM18s"
+            console.print(f"optimal  the next faster II, {ii:,} cycles, needs at least {need:,.0f} {what}")
+        else:
+            console.print(f"optimal  the next faster II, {ii:,} cycles, needs at least {need:,} MAC lanes")
     if args.output:
         folded = attrs.evolve(net, layers=plan.layers)
         text = write_spec(folded, args.output, header=f"Folded by 'mbdsl fold' from {args.spec} for {goal}.")

