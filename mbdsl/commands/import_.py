@@ -40,7 +40,10 @@ def run(args) -> int:
     negated = sum(r.negated for r in imp.records)
     if negated:
         console.print(f"{negated} output channels of negative slope: their weights are negated, thresholds count up")
-    if args.verify > 0:
+    if args.verify > 0 and not _has_qonnx():
+        console.print("qonnx is not installed: the import is not compared with QONNX's execution "
+                      "(pip install 'mbdsl[qonnx]')")
+    elif args.verify > 0:
         s = net.input.shape
         images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
         report = verify(model, imp, images)
@@ -54,3 +57,11 @@ def run(args) -> int:
     imp.write(args.output)
     console.print(f"wrote {args.output} and {os.path.join(os.path.dirname(args.output), imp.weights_file)}")
     return 0
+
+
+def _has_qonnx() -> bool:
+    try:
+        import qonnx.core.onnx_exec  # noqa: F401
+    except ImportError:
+        return False
+    return True

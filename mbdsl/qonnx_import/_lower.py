@@ -165,9 +165,7 @@ class _Lowering:
     def step(self, state, node, rest):
         op = node.op_type
         if op in _PASS_THROUGH:
-            if isinstance(state, (Codes)):
-                return attrs.evolve(state, tensor=node.output[0])
-            if isinstance(state, Acc):
+            if isinstance(state, Acc) or isinstance(state, Codes) and not state.flat:
                 return attrs.evolve(state, tensor=node.output[0])
             return state
         if node.domain in QUANT_DOMAINS and op in ("BipolarQuant", "QuantAvgPool2d", "MultiThreshold"):
@@ -249,7 +247,8 @@ class _Lowering:
         if op == "Quant":
             scale, step, tp, mode = self.quant_params(node, st.shape, flat=st.flat)
             if np.array_equal(step, st.scale) and tp.min <= st.type.min and tp.max >= st.type.max:
-                return attrs.evolve(st, tensor=node.output[0])  # re-quantizes to the same grid: a no-op
+                # Re-quantizes to the same grid: a no-op (a flattened tensor keeps its 4-D name).
+                return st if st.flat else attrs.evolve(st, tensor=node.output[0])
             raise node_error(node, "it re-quantizes integer codes to another grid, which mbdsl cannot do exactly",
                              "quantize once, after the layer's accumulator (BatchNorm, ReLU, then Quant)")
         if op == "Mul":

@@ -75,7 +75,7 @@ class VerifyReport:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.append(
-            f"{self.images} images: {self.ties} ties, {self.failures} other differences; "
+            f"{self.images} images, {sum(l.compared for l in self.layers):,} codes: {self.ties} ties, {self.failures} other differences; "
             f"final output equal on {self.outputs_agree}/{self.images}"
             + (f" (and on {self.outputs_tied} up to classes of equal score)" if self.outputs_tied else "")
             + (f"; {self.outputs_after_ties} differ end to end after a tie (each layer equals QONNX's when fed "
