@@ -96,11 +96,17 @@ def build(rtl_dir: str | os.PathLike, build_dir: str | os.PathLike, log: Callabl
     (build_dir / "build.log").write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         raise RuntimeError(f"Verilator build failed (log: {build_dir / 'build.log'}):\n{proc.stderr[-3000:]}")
-    for name in ("weights", "thresholds"):
-        link = build_dir / name
-        if not link.exists() and (rtl_dir / name).exists():
-            link.symlink_to(rtl_dir / name)
     return build_dir / "harness"
+
+
+def _link_memories(rtl_dir: Path, run_dir: Path) -> None:
+    """Point the run directory's ROM folders at ``rtl_dir`` ($readmemh reads them at run time)."""
+    for name in ("weights", "thresholds"):
+        link = run_dir / name
+        if link.is_symlink():
+            link.unlink()
+        if (rtl_dir / name).exists():
+            link.symlink_to(rtl_dir / name)
 
 
 def simulate(
@@ -124,6 +130,7 @@ def simulate(
     beats = [b for im in images for b in input_beats(net, im)]
     per_frame = len(beats) // len(images)
     out_per_frame = expected[0].size
+    _link_memories(rtl_dir, build_dir)
     (build_dir / "inputs.memh").write_text("".join(f"{b:x}\n" for b in beats))
     (build_dir / "trace").mkdir(exist_ok=True)
     for old in (build_dir / "trace").glob("*.memh"):
