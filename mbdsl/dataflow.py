@@ -144,5 +144,24 @@ def fifo_depth(layer: ir.Layer) -> int:
     return MIN_FIFO_DEPTH
 
 
-def divisors(n: int) -> list[int]:
-    return [d for d in range(1, n + 1) if n % d == 0]
+def divisors(*factors: int) -> list[int]:
+    """Sorted divisors of the product of ``factors``, from their prime factorizations.
+
+    Trying every number up to the product takes minutes for the fan-in of an fc layer on a
+    large feature map; each factor is at most a channel count or an image size, so trial
+    division up to its square root is quick.
+    """
+    primes: dict[int, int] = {}
+    for n in factors:
+        p = 2
+        while p * p <= n:
+            while n % p == 0:
+                primes[p] = primes.get(p, 0) + 1
+                n //= p
+            p += 1
+        if n > 1:
+            primes[n] = primes.get(n, 0) + 1
+    out = [1]
+    for p, e in primes.items():
+        out = [d * p**i for d in out for i in range(e + 1)]
+    return sorted(out)

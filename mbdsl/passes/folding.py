@@ -12,7 +12,7 @@ from __future__ import annotations
 import attrs
 
 from .. import ir
-from ..dataflow import layer_cycles
+from ..dataflow import divisors, layer_cycles
 from ..errors import FoldingError
 
 __all__ = ["resolve_folding", "check_folding", "legal_pe", "legal_simd", "AUTO_LANE_LIMIT"]
@@ -24,45 +24,22 @@ with at most this many PE*SIMD lanes."""
 
 def legal_pe(layer: ir.Layer) -> list[int]:
     if isinstance(layer, (ir.Conv, ir.FC)):
-        return _divisors(layer.matrix[0])
+        return divisors(layer.matrix[0])
     if isinstance(layer, (ir.DwConv, ir.AvgPool)):
-        return _divisors(layer.in_shape.c)
+        return divisors(layer.in_shape.c)
     return [1]
 
 
 def legal_simd(layer: ir.Layer) -> list[int]:
     if isinstance(layer, ir.Conv):
         c, k = layer.in_shape.c, layer.kernel
-        return sorted(set(_divisors(c)) | {c * p for p in _divisors(k, k)})
+        return sorted(set(divisors(c)) | {c * p for p in divisors(k, k)})
     if isinstance(layer, ir.FC):
         s = layer.in_shape
-        return _divisors(s.h, s.w, s.c)  # MW = H*W*C
+        return divisors(s.h, s.w, s.c)  # MW = H*W*C
     if isinstance(layer, ir.DwConv):
-        return _divisors(layer.kernel, layer.kernel)
+        return divisors(layer.kernel, layer.kernel)
     return [1]
-
-
-def _divisors(*factors: int) -> list[int]:
-    """Sorted divisors of the product of ``factors``, from their prime factorizations.
-
-    dataflow.divisors tries every number up to n, which takes minutes for the fan-in of
-    an fc layer on a large feature map; each factor here is at most a channel count or an
-    image size, so trial division up to its square root is quick.
-    """
-    primes: dict[int, int] = {}
-    for n in factors:
-        p = 2
-        while p * p <= n:
-            while n % p == 0:
-                primes[p] = primes.get(p, 0) + 1
-                n //= p
-            p += 1
-        if n > 1:
-            primes[n] = primes.get(n, 0) + 1
-    out = [1]
-    for p, e in primes.items():
-        out = [d * p**i for d in out for i in range(e + 1)]
-    return sorted(out)
 
 
 def _describe(values: list[int]) -> str:
