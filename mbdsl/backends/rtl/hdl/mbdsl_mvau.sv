@@ -1,0 +1,82 @@
+// mbdsl_mvau: matrix-vector-activation unit (FINN MVAU style), MH x MW, PE x SIMD.
+//
+// Input per vector: SF = MW/SIMD beats of SIMD elements (IN_BITS each, element s of beat
+// sf is column sf*SIMD + s). The vector is stored while it streams in (neuron fold 0) and
+// replayed from the buffer for neuron folds 1 .. NF-1 (NF = MH/PE): NF*SF cycles per vector.
+// Output per vector: NF beats of PE elements, element p of beat nf = row nf*PE + p:
+// OUT_BITS codes OUT_MIN + #{i: acc >= T[row, i]}, or (N_THRES == 0) the raw ACC_BITS
+// accumulator. Weight ROM (WEIGHT_FILE, $readmemh): NF*SF words, word nf*SF + sf, lane
+// (p, s) at bit (p*SIMD + s)*W_BITS = W[nf*PE + p, sf*SIMD + s]. Threshold ROM
+// (THRESH_FILE): NF words, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS = T[nf*PE + p, i].
+// Weights are signed when W_SIGNED (default), inputs when IN_SIGNED; accumulators and
+// thresholds are signed ACC_BITS. Output backpressure freezes the whole pipeline.
+module mbdsl_mvau #(
+    parameter int MH        = 8,
+    parameter int MW        = 8,
+    parameter int PE        = 1,
+    parameter int SIMD      = 1,
+    parameter int IN_BITS   = 4,
+    parameter bit IN_SIGNED = 1'b0,
+    parameter int W_BITS    = 4,
+    parameter bit W_SIGNED  = 1'b1,
+    parameter int ACC_BITS  = 16,
+    parameter int N_THRES   = 15,
+    parameter int OUT_BITS  = 4,
+    parameter int OUT_MIN   = 0,
+    parameter WEIGHT_FILE   = "",
+    parameter THRESH_FILE   = ""
+) (
+    input  logic                      clk,
+    input  logic                      rst_n,
+    input  logic [SIMD*IN_BITS-1:0]   s_axis_tdata,
+    input  logic                      s_axis_tvalid,
+    output logic                      s_axis_tready,
+    output logic [PE*((N_THRES == 0) ? ACC_BITS : OUT_BITS)-1:0] m_axis_tdata,
+    output logic                      m_axis_tvalid,
+    input  logic                      m_axis_tready
+);
+    localparam int NF  = MH / PE;
+    localparam int SF  = MW / SIMD;
+    localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
+    localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
+    localparam int XW  = SIMD * IN_BITS;
+
+    logic en;
+    logic [NFW-1:0] nf;
+    logic [SFW-1:0] sf;
+    logic [XW-1:0] ibuf [SF];
+
+    wire fold0 = (nf == '0);
+    wire issue = en && (fold0 ? s_axis_tvalid : 1'b1);
+    assign s_axis_tready = en && fold0;
+    wire [XW-1:0] x = fold0 ? s_axis_tdata : ibuf[sf];
+
+    always_ff @(posedge clk) begin
+        if (issue && fold0) ibuf[sf] <= s_axis_tdata;
+    end
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            nf <= '0;
+            sf <= '0;
+        end else if (issue) begin
+            if (sf == SFW'(SF - 1)) begin
+                sf <= '0;
+                nf <= (nf == NFW'(NF - 1)) ? '0 : nf + 1'b1;
+            end else begin
+                sf <= sf + 1'b1;
+            end
+        end
+    end
+
+    mbdsl_mac_core #(
+        .PE(PE), .SIMD(SIMD), .SF(SF), .NF(NF), .X_SHARED(1'b1),
+        .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED),
+        .ACC_BITS(ACC_BITS), .N_THRES(N_THRES), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN),
+        .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE)
+    ) u_core (
+        .clk, .rst_n,
+        .i_valid(issue), .i_x(x), .o_en(en),
+        .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
+    );
+endmodule

@@ -1,0 +1,217 @@
+// mbdsl_swg: sliding-window generator with built-in zero padding.
+//
+// Input: IFM_H x IFM_W pixels, row-major, each pixel CF = C/CPAR beats of CPAR elements
+// (BITS each, channel order). Frames arrive back to back; the unit treats rows as one
+// continuous sequence, so the next frame's rows load while this frame's last windows
+// are emitted.
+// Output, per output pixel (OH x OW, row-major), beats of KPAR*CPAR elements, element
+// kp*CPAR + ch:
+//   DW = 0: kernel-position groups (KG = K*K/KPAR, row-major positions) major, channel
+//           groups minor (KPAR > 1 requires CPAR == C);
+//   DW = 1: channel groups major, kernel-position groups minor.
+// Kernel position kpg*KPAR + kp = kh*K + kw of output pixel (oh, ow) reads input pixel
+// (oh*STRIDE - PAD + kh, ow*STRIDE - PAD + kw), or emits 0 outside the image.
+//
+// Storage: a ring of R = K + STRIDE rows of IFM_W*CF words in a simple dual-port memory
+// (one write, one registered read per cycle), replicated per kernel lane (KPAR banks).
+// A single signed counter d = rows written minus the reader's frame base row decides
+// both sides: the reader may emit output row oh when row hi(oh) is complete (d > hi);
+// the writer may write when the ring slot it overwrites is no longer needed
+// (d - lo(oh) < R). Cycles per frame ~ OH*max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF) plus
+// a fill of about K - STRIDE rows.
+module mbdsl_swg #(
+    parameter int IFM_H  = 8,
+    parameter int IFM_W  = 8,
+    parameter int C      = 4,
+    parameter int K      = 3,
+    parameter int STRIDE = 1,
+    parameter int PAD    = 0,
+    parameter int BITS   = 4,
+    parameter int CPAR   = 1,
+    parameter int KPAR   = 1,
+    parameter bit DW     = 1'b0
+) (
+    input  logic                        clk,
+    input  logic                        rst_n,
+    input  logic [CPAR*BITS-1:0]        s_axis_tdata,
+    input  logic                        s_axis_tvalid,
+    output logic                        s_axis_tready,
+    output logic [KPAR*CPAR*BITS-1:0]   m_axis_tdata,
+    output logic                        m_axis_tvalid,
+    input  logic                        m_axis_tready
+);
+    localparam int CF    = C / CPAR;
+    localparam int KK    = K * K;
+    localparam int KG    = KK / KPAR;
+    localparam int OH    = (IFM_H + 2*PAD - K) / STRIDE + 1;
+    localparam int OW    = (IFM_W + 2*PAD - K) / STRIDE + 1;
+    localparam int R     = K + STRIDE;
+    localparam int ROWW  = IFM_W * CF;
+    localparam int DEPTH = R * ROWW;
+    localparam int AW    = (DEPTH > 1) ? $clog2(DEPTH) : 1;
+    localparam int RWW   = (ROWW > 1) ? $clog2(ROWW) : 1;
+    localparam int SW    = $clog2(R);
+    localparam int CFW   = (CF > 1) ? $clog2(CF) : 1;
+    localparam int KGW   = (KG > 1) ? $clog2(KG) : 1;
+    localparam int OHW   = (OH > 1) ? $clog2(OH) : 1;
+    localparam int OWW   = (OW > 1) ? $clog2(OW) : 1;
+    localparam int MAXD  = (IFM_H > IFM_W ? IFM_H : IFM_W) + 2*PAD + K + STRIDE + R;
+    localparam int CB    = $clog2(MAXD + 1) + 2;   // signed row/column arithmetic
+    localparam int EW    = CPAR * BITS;
+    localparam int PAD_R = PAD % R;
+    localparam int H_R   = IFM_H % R;
+
+    localparam int SW1   = SW + 1;
+
+    // (a + b) mod R for a, b < R
+    function automatic logic [SW-1:0] addmod(input logic [SW-1:0] a, input logic [SW-1:0] b);
+        logic [SW:0] t;
+        t = {1'b0, a} + {1'b0, b};
+        addmod = (t >= SW1'(R)) ? SW'(t - SW1'(R)) : SW'(t);
+    endfunction
+
+    wire en = !m_axis_tvalid || m_axis_tready;
+
+    // ---------------- shared row bookkeeping ----------------
+    logic signed [CB-1:0] d;      // rows written - reader frame base
+    logic signed [CB-1:0] ih0;    // input row of kernel row 0 for the current output row
+    logic signed [CB-1:0] iw0;    // input column of kernel column 0
+    logic signed [CB-1:0] lo, hi;
+    assign lo = (ih0 < 0) ? '0 : ih0;
+    assign hi = (ih0 + CB'(K - 1) > CB'(IFM_H - 1)) ? CB'(IFM_H - 1) : ih0 + CB'(K - 1);
+
+    // ---------------- writer ----------------
+    logic [AW-1:0] waddr;
+    logic [RWW-1:0] wcnt;
+    assign s_axis_tready = (d - lo) < CB'(R);
+    wire push = s_axis_tvalid && s_axis_tready;
+    wire row_done = push && (wcnt == RWW'(ROWW - 1));
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            waddr <= '0;
+            wcnt <= '0;
+        end else if (push) begin
+            waddr <= (waddr == AW'(DEPTH - 1)) ? '0 : waddr + 1'b1;
+            wcnt <= (wcnt == RWW'(ROWW - 1)) ? '0 : wcnt + 1'b1;
+        end
+    end
+
+    // ---------------- reader, stage A: window counters ----------------
+    logic [CFW-1:0] cg;
+    logic [KGW-1:0] kpg;
+    logic [OWW-1:0] ow;
+    logic [OHW-1:0] oh;
+    logic [SW-1:0] rslot0, fb;
+
+    wire go = en && (d > hi);
+    wire cg_last  = (cg == CFW'(CF - 1));
+    wire kpg_last = (kpg == KGW'(KG - 1));
+    wire kpg_step = DW ? 1'b1 : cg_last;
+    wire cg_step  = DW ? kpg_last : 1'b1;
+    wire pix_last = cg_last && kpg_last;
+    wire ow_last  = (ow == OWW'(OW - 1));
+    wire oh_last  = (oh == OHW'(OH - 1));
+    wire frame_done = go && pix_last && ow_last && oh_last;
+
+    logic [SW-1:0] fb_next;
+    assign fb_next = addmod(fb, SW'(H_R));
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin
+            d <= '0;
+            cg <= '0;
+            kpg <= '0;
+            ow <= '0;
+            oh <= '0;
+            ih0 <= -CB'(PAD);
+            iw0 <= -CB'(PAD);
+            fb <= '0;
+            rslot0 <= addmod('0, SW'(R - PAD_R));
+        end else begin
+            d <= d + (row_done ? CB'(1) : CB'(0)) - (frame_done ? CB'(IFM_H) : CB'(0));
+            if (go) begin
+                if (cg_step) cg <= cg_last ? '0 : cg + 1'b1;
+                if (kpg_step) kpg <= kpg_last ? '0 : kpg + 1'b1;
+                if (pix_last) begin
+                    if (ow_last) begin
+                        ow <= '0;
+                        iw0 <= -CB'(PAD);
+                        if (oh_last) begin
+                            oh <= '0;
+                            ih0 <= -CB'(PAD);
+                            fb <= fb_next;
+                            rslot0 <= addmod(fb_next, SW'(R - PAD_R));
+                        end else begin
+                            oh <= oh + 1'b1;
+                            ih0 <= ih0 + CB'(STRIDE);
+                            rslot0 <= addmod(rslot0, SW'(STRIDE % R));
+                        end
+                    end else begin
+                        ow <= ow + 1'b1;
+                        iw0 <= iw0 + CB'(STRIDE);
+                    end
+                end
+            end
+        end
+    end
+
+    // ---------------- per kernel lane: position, address, bank ----------------
+    logic vB;
+    assign m_axis_tvalid = vB;
+
+    always_ff @(posedge clk) begin
+        if (!rst_n) vB <= 1'b0;
+        else if (en) vB <= go;
+    end
+
+    for (genvar kp = 0; kp < KPAR; kp++) begin : g_lane
+        localparam int KH0 = kp / K;
+        localparam int KW0 = kp % K;
+        localparam int DKH = KPAR / K;
+        localparam int DKW = KPAR % K;
+        logic signed [CB-1:0] kh, kw, kw_n, ih, iw;
+        logic [SW-1:0] slot;
+        logic pad, padq;
+        logic [AW-1:0] raddr;
+        logic [EW-1:0] mem [DEPTH];
+        logic [EW-1:0] rdata;
+
+        assign kw_n = kw + CB'(DKW);
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                kh <= CB'(KH0);
+                kw <= CB'(KW0);
+            end else if (go && kpg_step) begin
+                if (kpg_last) begin
+                    kh <= CB'(KH0);
+                    kw <= CB'(KW0);
+                end else if (kw_n >= CB'(K)) begin
+                    kh <= kh + CB'(DKH + 1);
+                    kw <= kw_n - CB'(K);
+                end else begin
+                    kh <= kh + CB'(DKH);
+                    kw <= kw_n;
+                end
+            end
+        end
+
+        assign ih = ih0 + kh;
+        assign iw = iw0 + kw;
+        assign pad = (ih < 0) || (ih >= CB'(IFM_H)) || (iw < 0) || (iw >= CB'(IFM_W));
+        assign slot = addmod(rslot0, SW'(kh));
+        assign raddr = pad ? '0
+                     : AW'(slot) * AW'(ROWW) + AW'(iw) * AW'(CF) + AW'(cg);
+
+        always_ff @(posedge clk) begin
+            if (push) mem[waddr] <= s_axis_tdata;
+        end
+        always_ff @(posedge clk) begin
+            if (en) begin
+                rdata <= mem[raddr];
+                padq <= pad;
+            end
+        end
+        assign m_axis_tdata[kp*EW +: EW] = padq ? '0 : rdata;
+    end
+endmodule

