@@ -14,7 +14,7 @@ from tbutil import CASE_ENV, RESULT_ENV, write_case
 
 REPO = Path(__file__).resolve().parent.parent
 SIM_ROOT = Path(os.environ.get("MBDSL_SIM_BUILD", REPO / "build" / "rtl_sim"))
-CCACHE_DIR = SIM_ROOT.parent / "ccache"
+CCACHE_DIR = SIM_ROOT.parent / "rtl_ccache"
 
 
 def _key(obj) -> str:

@@ -1,15 +1,15 @@
 """cocotb bench and case generator for mbdsl_dwc."""
 
 import cocotb
-import numpy as np
 
-from mbdsl.backends.rtl import pack
 from tbutil import run_case
 
 TOP = "mbdsl_dwc"
 
 
 def make_case(p, *, seed, frames, workdir):
+    import numpy as np
+    from mbdsl.backends.rtl import pack
     rng = np.random.default_rng(seed)
     npix = 8
     x = rng.integers(0, 1 << p["BITS"], size=(frames * npix, p["TOTAL"]))

@@ -1,7 +1,6 @@
 """cocotb bench and case generator for mbdsl_fifo."""
 
 import cocotb
-import numpy as np
 
 from tbutil import run_case
 
@@ -9,6 +8,7 @@ TOP = "mbdsl_fifo"
 
 
 def make_case(p, *, seed, frames, workdir):
+    import numpy as np
     rng = np.random.default_rng(seed)
     n = 64 * frames
     data = rng.integers(0, 1 << p["WIDTH"], size=n, dtype=np.uint64)

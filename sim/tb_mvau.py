@@ -1,12 +1,9 @@
 """cocotb bench and case generator for mbdsl_mvau (convolutions fed as window streams)."""
 
 import cocotb
-import numpy as np
 
-from mbdsl import semantics
-from mbdsl.backends.rtl import pack
-from mbdsl.dtypes import IntType
-from tbutil import quantile_thresholds, run_case
+from tbutil import run_case
+
 
 TOP = "mbdsl_mvau"
 
@@ -18,6 +15,11 @@ def expected_cycles(p, n_vectors):
 def make_case(p, *, seed, frames, workdir):
     """p: MH (out ch), I (in ch), K, IMG (square), STRIDE, PAD, PE, SIMD, IN_BITS,
     IN_SIGNED, W_BITS, W_NARROW, N_THRES (-1: all levels), OUT_BITS, OUT_SIGNED."""
+    import numpy as np
+    from mbdsl import semantics
+    from mbdsl.backends.rtl import pack
+    from mbdsl.dtypes import IntType
+    from tbutil import quantile_thresholds
     rng = np.random.default_rng(seed)
     k, i, mh = p["K"], p["I"], p["MH"]
     mw = k * k * i

@@ -1,15 +1,15 @@
 """cocotb bench and case generator for mbdsl_nv12."""
 
 import cocotb
-import numpy as np
 
-from mbdsl import semantics
 from tbutil import run_case
 
 TOP = "mbdsl_nv12"
 
 
 def make_case(p, *, seed, frames, workdir):
+    import numpy as np
+    from mbdsl import semantics
     rng = np.random.default_rng(seed)
     w, h = p["W"], p["H"]
     inp, out = [], []

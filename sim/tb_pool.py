@@ -1,11 +1,7 @@
 """cocotb bench and case generator for mbdsl_pool (global sum, truncating shift)."""
 
 import cocotb
-import numpy as np
 
-from mbdsl import semantics
-from mbdsl.backends.rtl import pack
-from mbdsl.dtypes import IntType
 from tbutil import run_case
 
 TOP = "mbdsl_pool"
@@ -13,6 +9,10 @@ TOP = "mbdsl_pool"
 
 def make_case(p, *, seed, frames, workdir):
     """p: C, PE, H, W, IN_BITS, SHIFT, OUT_BITS."""
+    import numpy as np
+    from mbdsl import semantics
+    from mbdsl.backends.rtl import pack
+    from mbdsl.dtypes import IntType
     rng = np.random.default_rng(seed)
     h, w, c, b = p["H"], p["W"], p["C"], p["IN_BITS"]
     n_pix = h * w

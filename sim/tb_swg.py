@@ -1,9 +1,7 @@
 """cocotb bench and case generator for mbdsl_swg: windows checked against numpy."""
 
 import cocotb
-import numpy as np
 
-from mbdsl.backends.rtl import pack
 from tbutil import run_case
 
 TOP = "mbdsl_swg"
@@ -16,16 +14,35 @@ def geometry(p):
 
 
 def expected_cycles(p):
-    """Analytic steady-state cycles per frame (REFERENCE.md section 1, RTL SWG)."""
+    """Analytic steady-state cycles per frame.
+
+    REFERENCE.md section 1 (RTL SWG): ``OH * max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF)`` plus a
+    buffer fill between frames. The fill is exact here: after the last output row of a
+    frame the ring (K + STRIDE rows) already holds PAD + STRIDE - extra rows of the next
+    frame, where extra = (IFM_H + 2 PAD - K) mod STRIDE rows are never used; the first
+    output row needs K - PAD rows. A frame also cannot be shorter than reading its input.
+    """
+    oh, ow = geometry(p)
+    cf = p["C"] // p["CPAR"]
+    k, s, pad = p["K"], p["STRIDE"], p["PAD"]
+    row = max(ow * k * k * cf // p["KPAR"], s * p["IFM_W"] * cf)
+    extra = (p["IFM_H"] + 2 * pad - k) % s
+    fill = max(0, k - 2 * pad - s + extra) * p["IFM_W"] * cf
+    return max(oh * row + fill, p["IFM_H"] * p["IFM_W"] * cf)
+
+
+def finn_formula(p):
+    """The formula as REFERENCE.md states it: OH*max(...) + (K - STRIDE) rows of fill."""
     oh, ow = geometry(p)
     cf = p["C"] // p["CPAR"]
     k, s = p["K"], p["STRIDE"]
     row = max(ow * k * k * cf // p["KPAR"], s * p["IFM_W"] * cf)
-    fill = max(0, k - s) * p["IFM_W"] * cf
-    return oh * row + fill
+    return oh * row + max(0, k - s) * p["IFM_W"] * cf
 
 
 def make_case(p, *, seed, frames, workdir):
+    import numpy as np
+    from mbdsl.backends.rtl import pack
     rng = np.random.default_rng(seed)
     h, w, c, b = p["IFM_H"], p["IFM_W"], p["C"], p["BITS"]
     x = rng.integers(0, 1 << b, size=(frames, h, w, c))

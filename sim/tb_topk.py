@@ -1,10 +1,7 @@
 """cocotb bench and case generator for mbdsl_topk (ties to the lower index)."""
 
 import cocotb
-import numpy as np
 
-from mbdsl import semantics
-from mbdsl.backends.rtl import pack
 from tbutil import run_case
 
 TOP = "mbdsl_topk"
@@ -12,6 +9,9 @@ TOP = "mbdsl_topk"
 
 def make_case(p, *, seed, frames, workdir):
     """p: N, IN_BITS, K, SPREAD (value range; small -> many ties)."""
+    import numpy as np
+    from mbdsl import semantics
+    from mbdsl.backends.rtl import pack
     rng = np.random.default_rng(seed)
     n, b, k = p["N"], p["IN_BITS"], p["K"]
     spread = min(p.get("SPREAD", 1 << b), 1 << b)

@@ -1,12 +1,9 @@
 """cocotb bench and case generator for mbdsl_vvau (fed with DW=1 window streams)."""
 
 import cocotb
-import numpy as np
 
-from mbdsl import semantics
-from mbdsl.backends.rtl import pack
-from mbdsl.dtypes import IntType
-from tbutil import quantile_thresholds, run_case
+from tbutil import run_case
+
 
 TOP = "mbdsl_vvau"
 
@@ -18,6 +15,11 @@ def expected_cycles(p, n_pixels):
 def make_case(p, *, seed, frames, workdir):
     """p: C, K, IMG, STRIDE, PAD, PE, SIMD, IN_BITS, IN_SIGNED, W_BITS, W_NARROW,
     N_THRES (-1: all levels, 0: raw), OUT_BITS, OUT_SIGNED."""
+    import numpy as np
+    from mbdsl import semantics
+    from mbdsl.backends.rtl import pack
+    from mbdsl.dtypes import IntType
+    from tbutil import quantile_thresholds
     rng = np.random.default_rng(seed)
     c, k = p["C"], p["K"]
     xt = IntType(p["IN_BITS"], bool(p["IN_SIGNED"]))

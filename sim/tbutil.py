@@ -13,8 +13,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
-
 CASE_ENV = "MBDSL_CASE"
 RESULT_ENV = "MBDSL_RESULT"
 
@@ -55,11 +53,13 @@ def write_case(path: Path, top: str, in_beats, out_beats, *, seed: int, p_valid:
     }))
 
 
-def quantile_thresholds(acc: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+def quantile_thresholds(acc, n: int, rng):
     """(CH, n) sorted thresholds from per-channel quantiles of ``acc`` (..., CH).
 
     Spreads the activations over all codes of a multi-threshold activation.
     """
+    import numpy as np
+
     a = acc.reshape(-1, acc.shape[-1]).astype(np.float64)
     qs = (np.arange(1, n + 1) / (n + 1))
     t = np.quantile(a, qs, axis=0).T  # (CH, n)

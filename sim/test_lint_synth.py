@@ -1,6 +1,7 @@
 """Static checks of every RTL module: Verilator ``--lint-only -Wall`` at several parameter
 sets (zero warnings) and yosys ``synth_xilinx -nodsp`` (success, zero latches)."""
 
+import hashlib
 import json
 import re
 import os
@@ -102,8 +103,20 @@ def _roms(top, p, d: Path):
     return {"WEIGHT_FILE": str(d / "w.hex"), "THRESH_FILE": str(d / "t.hex")}
 
 
+def _check_latches(top: str, stat: dict) -> dict:
+    cells = stat["design"]["num_cells_by_type"]
+    latches = {k: v for k, v in cells.items() if k.upper().startswith("LD") or "LATCH" in k.upper()}
+    assert not latches, f"{top}: latches {latches}"
+    return cells
+
+
 def synth(top: str, p: dict) -> dict:
-    """Run yosys synth_xilinx -nodsp on ``top``; returns the cell counts of ``stat -json``."""
+    """Run yosys synth_xilinx -nodsp on ``top``; returns the cell counts of ``stat -json``.
+
+    The result is reused while the sources, parameters and script are unchanged (a key
+    file next to stat.json), like ccache for the simulation builds; MBDSL_RESYNTH=1
+    forces a new run.
+    """
     d = SIM_ROOT / "yosys" / top
     d.mkdir(parents=True, exist_ok=True)
     p = dict(p, **_roms(top, p, d))
@@ -116,17 +129,24 @@ def synth(top: str, p: dict) -> dict:
         f"synth_xilinx -nodsp -flatten -top {top}; "
         f"tee -q -o {d / 'stat.json'} stat -json"
     )
+    key = hashlib.sha1("\n".join(
+        [script] + [Path(f).read_text() for f in srcs.split()]
+        + [Path(v).read_text() for v in p.values() if isinstance(v, str)]
+    ).encode()).hexdigest()
+    key_file, stat_file = d / "key.txt", d / "stat.json"
+    if (not os.environ.get("MBDSL_RESYNTH") and key_file.exists() and stat_file.exists()
+            and key_file.read_text() == key):
+        return _check_latches(top, json.loads(stat_file.read_text()))
+    key_file.unlink(missing_ok=True)
     env = dict(os.environ)
     env.setdefault("YOWASP_CACHE_DIR", str(SIM_ROOT.parent / "yowasp"))
     proc = subprocess.run([_yosys_cmd(), "-q", "-l", str(d / "yosys.log"), "-p", script],
                           capture_output=True, text=True, env=env, cwd=d)
     log = (d / "yosys.log").read_text() if (d / "yosys.log").exists() else ""
     assert proc.returncode == 0, proc.stderr[-3000:] + log[-3000:]
-    stat = json.loads((d / "stat.json").read_text())
-    cells = stat["design"]["num_cells_by_type"]
-    latches = {k: v for k, v in cells.items() if "LD" in k.upper() or "LATCH" in k.upper()}
-    assert not latches, f"{top}: latches {latches}"
+    cells = _check_latches(top, json.loads(stat_file.read_text()))
     assert not re.search(r"(?m)^Latch inferred", log), f"{top}: yosys inferred a latch"
+    key_file.write_text(key)
     return cells
 
 

@@ -44,7 +44,8 @@ def test_swg_throughput(p):
     assert res["errors"] == []
     period, ends = _period(case, res, frames)
     formula = tb_swg.expected_cycles(p)
-    print(f"swg {p}: {period} cycles/frame, formula {formula}, frame ends {ends}")
+    print(f"swg {p}: {period} cycles/frame, formula {formula} "
+          f"(REFERENCE.md form {tb_swg.finn_formula(p)}), frame ends {ends}")
     assert abs(period - formula) <= 0.02 * formula, (period, formula)
 
 
