@@ -44,6 +44,8 @@ CONFIGS = [
     _mac("mbdsl_vvau", 2, 1, acc=12, C=128, K2=9),
     _mac("mbdsl_vvau", 16, 3, acc=12, C=64, K2=9),
     _mac("mbdsl_vvau", 32, 1, acc=12, C=512, K2=9),
+    _mac("mbdsl_vvau", 2, 1, acc=12, C=16, K2=9),
+    _mac("mbdsl_vvau", 1, 1, acc=10, C=8, K2=9),
     # window generators
     _swg(32, 3, 3, s=2, bits=8, dw=0),
     _swg(16, 8, 8),
@@ -70,13 +72,18 @@ CONFIGS = [
 ]
 
 
-def synth_all(jobs: int, only_cached: bool, reverse: bool = False) -> dict:
+def synth_all(jobs: int, only_cached: bool, reverse: bool = False, small_first: bool = False) -> dict:
     from mbdsl.resources import synthesize
 
     # multipliers only matter in the MAC units (and the window generator's address arithmetic)
-    work = [(m, p, True) for m, p in CONFIGS] + [(m, p, False) for m, p in CONFIGS if m in DSP_MODULES]
+    # (the 4-Mbit classifier ROM takes yosys over 20 minutes in DSP mode: -nodsp only)
+    work = [(m, p, True) for m, p in CONFIGS] + [(m, p, False) for m, p in CONFIGS if m in DSP_MODULES and p.get("MH") != 1000]
     if reverse:  # a second worker can take the queue from the other end
         work = work[::-1]
+    if small_first:
+        from mbdsl.resources import unit
+
+        work.sort(key=lambda w: unit(w[0], w[1]).lut)
     results = {}
 
     def one(item):
@@ -184,16 +191,108 @@ def table_markdown(rows: list[dict], summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def nnls(a, b, iters: int = 500):
+    """Non-negative least squares (Lawson and Hanson's active-set method) in numpy."""
+    import numpy as np
+
+    m, n = a.shape
+    x = np.zeros(n)
+    passive = np.zeros(n, bool)
+    w = a.T @ (b - a @ x)
+    for _ in range(iters):
+        if passive.all() or (w[~passive] <= 1e-10).all():
+            break
+        j = np.argmax(np.where(~passive, w, -np.inf))
+        passive[j] = True
+        while True:
+            z = np.zeros(n)
+            z[passive] = np.linalg.lstsq(a[:, passive], b, rcond=None)[0]
+            if (z[passive] > 0).all():
+                x = z
+                break
+            neg = passive & (z <= 0)
+            alpha = np.min(x[neg] / (x[neg] - z[neg]))
+            x = x + alpha * (z - x)
+            passive &= x > 1e-12
+        w = a.T @ (b - a @ x)
+    return x
+
+
+def fit(results: dict, fixed: dict | None = None) -> dict:
+    """Refit the LUT coefficients (``K_MAC`` for the MAC units, ``K_UNIT`` per other module)
+    to the cached syntheses by non-negative least squares on relative errors; coefficients in
+    ``fixed`` (measured on isolated multipliers, adder trees and comparators) are kept. Also
+    returns the leave-one-out error of every synthesis."""
+    import numpy as np
+
+    from mbdsl import resources as rs
+
+    fixed = fixed or {}
+    groups: dict[str, list] = {}
+    for (m, items, nodsp), cells in results.items():
+        if cells is None:
+            continue
+        p = dict(items)
+        feats, base = rs.lut_features(m, p, "lut" if nodsp else "yosys")
+        if not feats:
+            continue
+        group = "mac" if m in ("mbdsl_mvau", "mbdsl_vvau") else m
+        groups.setdefault(group, []).append((feats, rs.cell_resources(cells).lut - base.lut, (m, _SHORT[m](p), nodsp)))
+    out = {"K": {}, "loo": []}
+    for group, rows in groups.items():
+        names = list(rows[0][0])
+        keep = [n for n in names if n not in fixed.get(group, {})]
+        a = np.array([[f[n] for n in keep] for f, _, _ in rows], float)
+        y = np.array([t - sum(v * f[n] for n, v in fixed.get(group, {}).items()) for f, t, _ in rows], float)
+        total = np.array([t for _, t, _ in rows], float)
+        wgt = 1 / np.maximum(total, 1)
+        used = a.any(axis=0)
+        k = np.zeros(len(keep))
+        k[used] = nnls(a[:, used] * wgt[:, None], y * wgt)
+        out["K"][group] = {**fixed.get(group, {}), **{n: round(float(v), 3) for n, v in zip(keep, k)}}
+        for i in range(len(rows)):
+            sel = np.arange(len(rows)) != i
+            ki = np.zeros(len(keep))
+            if sel.any():
+                ki[used] = nnls(a[sel][:, used] * wgt[sel, None], y[sel] * wgt[sel])
+            pred = a[i] @ ki + (total[i] - y[i])
+            out["loo"].append((rows[i][2], (pred - total[i]) / max(total[i], 1)))
+    return out
+
+
+# Measured on isolated blocks (yosys 0.70 synth_xilinx -family xcup -nodsp): 16 lanes of a
+# 4x4-bit multiplier 24 LUTs each and 8 of an 8x8-bit one 110 each, i.e. 1.135*(IN*W)**1.1;
+# an 8-input, 16-bit adder tree 1.34 LUTs per adder bit (1.45 for 16 inputs); 60 16-bit
+# threshold comparators with their level counts 0.75 LUTs per compared bit.
+MEASURED = {"mac": {"mul_var": 1.135, "tree": 1.4, "cmp_var": 0.75}}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--only-cached", action="store_true", help="compare only what the cache holds; run no synthesis")
     ap.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown")
     ap.add_argument("--reverse", action="store_true", help="synthesize from the end of the list (for a second worker)")
+    ap.add_argument("--small-first", action="store_true", help="synthesize the units the model finds smallest first")
+    ap.add_argument("--fit", action="store_true", help="refit the MAC LUT coefficients to the cached syntheses and print them")
     args = ap.parse_args(argv)
-    results = synth_all(args.jobs, args.only_cached, args.reverse)
+    results = synth_all(args.jobs, args.only_cached, args.reverse, args.small_first)
+    if args.fit:
+        got = fit(results, MEASURED)
+        for group, k in got["K"].items():
+            print(f"{group}: {k}")
+        for (m, cfg, nodsp), e in got["loo"]:
+            print(f"  leave-one-out {m:10s} {cfg:38s} {'nodsp' if nodsp else 'dsp':5s} {e * 100:+6.1f}%")
+        return 0
     rows, summary = compare(results)
     text = table_markdown(rows, summary)
+    loo = fit(results, MEASURED)["loo"]
+    groups: dict[str, list] = {}
+    for (m, _, _), e in loo:
+        groups.setdefault("MAC units" if m in ("mbdsl_mvau", "mbdsl_vvau") else m.removeprefix("mbdsl_"), []).append(abs(e))
+    text += "- LUT, leave-one-out (each synthesis predicted by coefficients refitted without it): " + "; ".join(
+        f"{g} mean {sum(v) / len(v) * 100:.0f}%, max {max(v) * 100:.0f}%, {sum(x <= 0.25 for x in v)} of {len(v)} within ±25%"
+        for g, v in groups.items() if len(v) >= 5) + "\n"
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:

