@@ -17,6 +17,9 @@ lanes, and among the plans with minimal lanes minimal in LUTs, since a plan with
 total lanes must have every layer at its own minimum. ``cost="lut"`` orders by (LUTs, lanes,
 PE) instead: the fewest LUTs that reach the II.
 
+The input port (one pixel, or one NV12 byte, per beat) is a stage of the II that no folding
+changes: it bounds the II from below and is a candidate II like any layer's cycle count.
+
 **Best II within a budget.** Let need(II) be the cheapest total at II. Raising the II only
 adds legal choices to every layer, so need() never increases with the II, and the smallest
 candidate II whose need fits the budget is optimal: any faster II is at most the next
@@ -36,7 +39,7 @@ from __future__ import annotations
 import attrs
 
 from . import ir
-from .dataflow import layer_cycles
+from .dataflow import input_cycles, layer_cycles
 from .passes.folding import legal_pe, legal_simd
 
 __all__ = [
@@ -185,8 +188,9 @@ def _totals(layers, coster: Coster | None) -> dict:
     return tot
 
 
-def _plan(layers, coster, bound=None) -> Plan:
-    return Plan(tuple(layers), max(layer_cycles(l) for l in layers), _lanes(layers), bound, **_totals(layers, coster))
+def _plan(layers, coster, bound=None, floor: int = 0) -> Plan:
+    ii = max(floor, max(layer_cycles(l) for l in layers))
+    return Plan(tuple(layers), ii, _lanes(layers), bound, **_totals(layers, coster))
 
 
 def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "lanes", coster: Coster | None = None,
@@ -199,6 +203,9 @@ def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "
         raise ValueError(f"cost {cost!r}: one of {', '.join(COSTS)}")
     if coster is None:
         coster = Coster(net)
+    port = input_cycles(net.input)
+    if port > ii:  # the input port is a stage of the II too, and no folding changes it
+        raise Infeasible(net.layers[0], port, f"the input port needs {port:,} cycles per frame (one beat per pixel)")
     layers = list(net.layers)
     for i in _free(net, only_auto):
         opts = per_layer[i] if per_layer is not None else options(layers[i], coster, cost)
@@ -210,13 +217,13 @@ def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "
     if achieved > ii:
         worst = max(layers, key=layer_cycles)
         raise Infeasible(worst, layer_cycles(worst), f"layer {worst.name} is fixed at {layer_cycles(worst):,} cycles per frame")
-    return _plan(layers, coster)
+    return _plan(layers, coster, floor=port)
 
 
 def _candidates(net: ir.Network, free: list[int], per_layer: dict) -> list[int]:
-    fixed = [layer_cycles(l) for i, l in enumerate(net.layers) if i not in free]
-    floor = max(fixed, default=0)
-    return sorted({o.cycles for opts in per_layer.values() for o in opts if o.cycles >= floor} | ({floor} if fixed else set()))
+    fixed = [layer_cycles(l) for i, l in enumerate(net.layers) if i not in free] + [input_cycles(net.input)]
+    floor = max(fixed)
+    return sorted({o.cycles for opts in per_layer.values() for o in opts if o.cycles >= floor} | {floor})
 
 
 def _bisect(candidates: list[int], fits) -> int | None:
@@ -365,7 +372,7 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
     if at > 0 and (faster := need(candidates[at - 1])) is not None:
         _, l, b = faster
         bound = (candidates[at - 1], l if lut is not None else b)
-    return _plan(layers, coster, bound)
+    return _plan(layers, coster, bound, floor=input_cycles(net.input))
 
 
 def _pareto3(opts: list[Option]) -> list[Option]:

@@ -151,3 +151,21 @@ def test_fold_cli_rejects_budget_with_goal(capsys):
 def test_fold_cli_budget_on_a_multiplier_spec(capsys):
     assert main(["fold", str(ROOT / "specs" / "mobilenet_v1_int8_w0.25_32.mbn"), "--bram", "100"]) == 2
     assert "resource budgets need the RTL backend's resource model" in capsys.readouterr().err
+
+
+def test_automatic_folding_beats_finns_on_its_own_network(u250):
+    """bench/fold_vs_finn.py's claim: faster II, fewer lanes and no more LUTs than FINN's folding."""
+    import attrs
+
+    from mbdsl.resources import Resources, network_resources
+
+    net, coster = u250
+    plan = af.fold_for_lanes(net, 5764, coster=coster)
+
+    def total(layers):
+        return sum(network_resources(attrs.evolve(net, layers=tuple(layers))).values(), Resources())
+
+    finn, auto = total(net.layers), total(plan.layers)
+    assert plan.ii < max(layer_cycles(l) for l in net.layers)
+    assert plan.lanes < 5764
+    assert auto.lut <= finn.lut

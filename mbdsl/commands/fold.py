@@ -14,7 +14,7 @@ import attrs
 from rich.table import Table
 
 from ..autofold import MAC_KINDS, Coster, Infeasible, fold_for_budget, fold_for_ii, fold_for_lanes
-from ..dataflow import layer_cycles
+from ..dataflow import input_cycles, layer_cycles
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ
 from ..output import write_file
@@ -72,7 +72,7 @@ def run(args) -> int:
     net = load_checked(args.spec)
     clock = _clock(args.clock) if args.clock else (net.fpga.clock_hz if net.fpga else DEFAULT_CLOCK_HZ)
     before_lanes = sum(l.fold.lanes() for l in net.layers if isinstance(l, MAC_KINDS))
-    before_ii = max(layer_cycles(l) for l in net.layers)
+    before_ii = max(input_cycles(net.input), max(layer_cycles(l) for l in net.layers))
     budgets = args.lut is not None or args.bram is not None
     if budgets and (args.fps or args.mac_lanes):
         raise MbdslError("--lut/--bram budgets choose the fastest II themselves; they do not combine with --fps or --mac-lanes",

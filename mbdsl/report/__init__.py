@@ -186,8 +186,8 @@ def build_report(net: ir.Network, spec: str, dsp: str = "auto") -> Report:
                                                  "GAP8 modeled cycles per layer (layers run one after another)", "cycles",
                                                  mark="largest")
 
-    images["cycles.png"] = _cycles_plot(names, [float(layer_cycles(f.layer)) for f in figs.layers],
-                                        f"dataflow cycles per frame per layer (II = {figs.ii:,} cycles)", "cycles / frame")
+    images["cycles.png"] = _cycles_plot(["input port"] + names, [float(figs.input_cycles)] + [float(layer_cycles(f.layer)) for f in figs.layers],
+                                        f"dataflow cycles per frame per stage (II = {figs.ii:,} cycles)", "cycles / frame")
 
     by_layer: dict[str, dict] = {}
     order: list[str] = []
@@ -223,7 +223,7 @@ def build_report(net: ir.Network, spec: str, dsp: str = "auto") -> Report:
             "name": l.name, "kind": l.kind,
             "fold": f"{l.fold.pe} x {l.fold.simd}" if hasattr(l, "fold") else "",
             "macs": f"{f.macs:,}", "cycles": f"{f.cycles:,}", "balance": f"{f.cycles / figs.ii:.2f}",
-            "bottleneck": f.layer is figs.bottleneck.layer,
+            "bottleneck": figs.bottleneck is not None and f.layer is figs.bottleneck.layer,
             "weights": f"{f.weight_bits / 8:,.0f}", "thresholds": f"{f.threshold_bits / 8:,.0f}",
             "lut": f"{r.lut:,.0f}" if r else "", "ff": f"{r.ff:,.0f}" if r else "",
             "bram": f"{r.bram18:,}" if r else "", "dsp": f"{r.dsp:,}" if r else "",
@@ -239,7 +239,7 @@ def build_report(net: ir.Network, spec: str, dsp: str = "auto") -> Report:
     summary = [
         ("II", f"{figs.ii:,} cycles per frame"),
         ("throughput", f"{figs.fps:,.1f} FPS at {figs.clock_hz / 1e6:g} MHz"),
-        ("bottleneck", f"{figs.bottleneck.layer.name} ({figs.bottleneck.cycles:,} cycles)"),
+        ("bottleneck", f"{figs.bottleneck_name} ({figs.ii:,} cycles)"),
         ("MACs per frame", f"{figs.macs:,}"),
         ("MAC lanes", f"{figs.mac_lanes:,}"),
         ("weights", f"{figs.weight_bytes:,} B"),
