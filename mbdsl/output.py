@@ -9,6 +9,14 @@ import tempfile
 __all__ = ["write_tree", "write_file"]
 
 
+def _default_mode(directory: bool) -> int:
+    """The mode a plain ``open``/``mkdir`` would give under the process umask (tempfile's
+    are private, 0600/0700)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask
+
+
 def write_tree(dest: str, files: dict[str, str | bytes]) -> list[str]:
     """Replace directory ``dest`` with exactly ``files`` (relative path -> content).
 
@@ -19,6 +27,7 @@ def write_tree(dest: str, files: dict[str, str | bytes]) -> list[str]:
     parent = os.path.dirname(dest)
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=".mbdsl-", dir=parent)
+    os.chmod(staging, _default_mode(directory=True))
     try:
         for rel, content in sorted(files.items()):
             path = os.path.join(staging, rel)
@@ -45,6 +54,7 @@ def write_file(path: str, content: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(content.encode() if isinstance(content, str) else content)
+        os.chmod(tmp, _default_mode(directory=False))
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -57,7 +57,7 @@ def _plt():
     except ImportError:  # pragma: no cover - depends on the installation
         from ..errors import MbdslError
 
-        raise MbdslError("mbdsl report needs matplotlib", hint="pip install matplotlib (it is in the 'test' extra)") from None
+        raise MbdslError("mbdsl report needs matplotlib", hint="pip install 'mbdsl[report]' (matplotlib)") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

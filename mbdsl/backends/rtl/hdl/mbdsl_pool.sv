@@ -41,11 +41,16 @@ module mbdsl_pool #(
     wire take = s_axis_tvalid && s_axis_tready;
 
     for (genvar p = 0; p < PE; p++) begin : g_lane
-        logic [SUM_BITS-1:0] sum, shifted;
+        logic [SUM_BITS-1:0] sum;
         assign sum = (first ? '0 : acc[g][p*SUM_BITS +: SUM_BITS])
                    + SUM_BITS'(s_axis_tdata[p*IN_BITS +: IN_BITS]);
-        assign shifted = sum >> SHIFT;
-        assign res[p*OUT_BITS +: OUT_BITS] = OUT_BITS'((shifted > OMAX) ? OMAX : shifted);
+        if (SUM_BITS - SHIFT > OUT_BITS) begin : g_clamp
+            logic [SUM_BITS-1:0] shifted;
+            assign shifted = sum >> SHIFT;
+            assign res[p*OUT_BITS +: OUT_BITS] = OUT_BITS'((shifted > OMAX) ? OMAX : shifted);
+        end else begin : g_fits  // the shifted sum fits OUT_BITS: no clamp
+            assign res[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(sum >> SHIFT);
+        end
         always_ff @(posedge clk) begin
             if (take) acc[g][p*SUM_BITS +: SUM_BITS] <= sum;
         end
