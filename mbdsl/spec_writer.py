@@ -37,6 +37,7 @@ def _is_pair(a, b) -> bool:
         isinstance(a, ir.DwConv) and isinstance(b, ir.Conv) and b.kernel == 1 and b.stride == 1
         and a.name.endswith(".dw") and b.name == a.name[:-3] + ".pw" and a.pad == a.kernel // 2
         and a.weight_type == b.weight_type and a.act_type == b.act_type and a.acc_limit is None and b.acc_limit is None
+        and a.bias_type is None and b.bias_type is None
     )  # fmt: skip
 
 
@@ -55,6 +56,8 @@ def write_spec(net: ir.Network, path: str | None = None, header: str = "") -> st
             out += f" activations {_type(layer.act_type)}"
         if layer.acc_limit is not None:
             out += f" acc {_type(layer.acc_limit)}"
+        if layer.bias_type is not None:
+            out += f" bias {_type(layer.bias_type)}"
         return out
 
     lines = [f"# {line}".rstrip() for line in header.splitlines()]

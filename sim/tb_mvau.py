@@ -2,7 +2,7 @@
 
 import cocotb
 
-from tbutil import run_case
+from tbutil import raw_outputs, run_case
 
 
 TOP = "mbdsl_mvau"
@@ -14,7 +14,8 @@ def expected_cycles(p, n_vectors):
 
 def make_case(p, *, seed, frames, workdir):
     """p: MH (out ch), I (in ch), K, IMG (square), STRIDE, PAD, PE, SIMD, IN_BITS,
-    IN_SIGNED, W_BITS, W_NARROW, N_THRES (-1: all levels), OUT_BITS, OUT_SIGNED."""
+    IN_SIGNED, W_BITS, W_NARROW, N_THRES (-1: all levels, 0: raw), BIAS (raw: bias bits),
+    OUT_BITS, OUT_SIGNED."""
     import numpy as np
     from mbdsl import semantics
     from mbdsl.backends.rtl import pack
@@ -37,8 +38,9 @@ def make_case(p, *, seed, frames, workdir):
                   WEIGHT_FILE=str(wfile))
     n_thres = p.get("N_THRES", -1)
     if n_thres == 0:
-        res, ob, sig = acc, acc_bits, True
-        params.update(N_THRES=0, OUT_BITS=acc_bits, OUT_MIN=0, THRESH_FILE="")
+        res, raw = raw_outputs(acc, lo, hi, p, rng, workdir / "mvau_b.hex")
+        ob, sig = raw["OUT_BITS"], True
+        params.update(raw)
     else:
         ot = IntType(p["OUT_BITS"], bool(p.get("OUT_SIGNED", 0)))
         n = ot.levels - 1 if n_thres < 0 else n_thres

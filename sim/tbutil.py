@@ -65,3 +65,23 @@ def quantile_thresholds(acc, n: int, rng):
     t = np.quantile(a, qs, axis=0).T  # (CH, n)
     t = np.ceil(t + rng.uniform(-0.5, 0.5, size=t.shape)).astype(np.int64)
     return np.sort(t, axis=1)
+
+
+def raw_outputs(acc, lo: int, hi: int, p, rng, bias_file: Path):
+    """Raw outputs of a MAC unit (N_THRES = 0) for accumulators ``acc`` (..., CH) in
+    [lo, hi]: (expected, module parameters). With ``p["BIAS"]`` (a bit width), every channel
+    gets a random bias of that signed type, which the unit's accumulators start from."""
+    import numpy as np
+    from mbdsl.backends.rtl import pack
+    from mbdsl.dtypes import IntType
+
+    params = dict(N_THRES=0, OUT_MIN=0, THRESH_FILE="")
+    if p.get("BIAS"):
+        bt = IntType(p["BIAS"], True)
+        b = rng.integers(bt.min, bt.max + 1, size=acc.shape[-1])
+        lo, hi, acc = lo + bt.min, hi + bt.max, acc + b
+        pack.write_biases(bias_file, b, p["PE"], pack.acc_bits(lo, hi))
+        params.update(HAS_BIAS=1, BIAS_FILE=str(bias_file))
+    bits = pack.acc_bits(lo, hi)
+    params.update(ACC_BITS=bits, OUT_BITS=bits)
+    return acc, params

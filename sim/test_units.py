@@ -40,6 +40,9 @@ MVAU = [
          OUT_BITS=4),
     # final FC: raw accumulators out
     dict(I=16, K=1, IMG=1, STRIDE=1, PAD=0, MH=10, PE=5, SIMD=4, **_U4, W_BITS=4, N_THRES=0),
+    # final FC with a bias: the accumulators start at it (logits acc + bias)
+    dict(I=16, K=1, IMG=1, STRIDE=1, PAD=0, MH=10, PE=2, SIMD=8, **_U4, W_BITS=4, N_THRES=0,
+         BIAS=9),
     dict(I=4, K=1, IMG=3, STRIDE=1, PAD=0, MH=4, PE=4, SIMD=4, **_U4, W_BITS=4, OUT_BITS=4),
     dict(I=4, K=1, IMG=3, STRIDE=1, PAD=0, MH=3, PE=1, SIMD=1, IN_BITS=3, IN_SIGNED=1,
          W_BITS=2, OUT_BITS=3, OUT_SIGNED=1),
@@ -60,6 +63,7 @@ VVAU = [
     dict(C=6, K=3, IMG=5, STRIDE=2, PAD=0, PE=1, SIMD=1, IN_BITS=4, IN_SIGNED=1, W_BITS=4,
          OUT_BITS=3, OUT_SIGNED=1),
     dict(C=4, K=3, IMG=4, STRIDE=1, PAD=1, PE=2, SIMD=9, **_U4, W_BITS=4, N_THRES=0),
+    dict(C=4, K=3, IMG=4, STRIDE=1, PAD=1, PE=4, SIMD=3, **_U4, W_BITS=4, N_THRES=0, BIAS=6),
     dict(C=16, K=3, IMG=4, STRIDE=1, PAD=1, PE=8, SIMD=3, **_U4, W_BITS=4, OUT_BITS=2),
     dict(C=4, K=5, IMG=6, STRIDE=1, PAD=2, PE=2, SIMD=5, **_U4, W_BITS=4, OUT_BITS=4),
     dict(C=2, K=1, IMG=4, STRIDE=1, PAD=0, PE=2, SIMD=1, **_U4, W_BITS=4, OUT_BITS=4),

@@ -11,6 +11,7 @@ import pytest
 
 from mbdsl import frontend, ir, passes, reference
 from mbdsl import params as P
+from mbdsl.dtypes import bits_for_range
 from mbdsl.errors import WeightFileError
 
 from test_reference import TINY, spec, tiny
@@ -332,3 +333,32 @@ def test_expected_keys():
     assert P.expected_keys(tiny("multiplier"))["d1"] == ("weights", "bias", "m0", "shift")
     assert P.expected_keys(tiny("multiplier"))["fc"] == ("weights", "bias")
     assert P.expected_keys(tiny())["pool"] == ()
+
+
+def test_declared_fc_bias_in_the_thresholds_style(tmp_path):
+    """'fc ... bias int10': random biases inside the type that change the ranking, the
+    accumulator type widened by them, an npz round trip, and range checks on load."""
+    net = tiny_npz(tmp_path)
+    net = passes.check(frontend.load_string(
+        (tmp_path / "tiny.mbn").read_text().replace("fc     fc -> 10", "fc     fc -> 10 bias int10"), str(tmp_path / "tiny.mbn")))
+    fc = next(l for l in net.layers if l.name == "fc")
+    lo, hi = reference.semantics.accumulator_range(fc.fan_in, fc.weight_type, fc.in_type)
+    assert (lo, hi) == (-840, 840) and bits_for_range(lo, hi).bits == 11
+    assert fc.acc_type == bits_for_range(lo - 512, hi + 511) and fc.acc_type.bits == 12  # widened by the bias
+    prm = P.random_params(_with_seed(net, 11))
+    b = prm["fc"].bias
+    assert b.shape == (10,) and b.min() >= -512 and b.max() <= 511 and np.any(b != 0)
+    images = np.random.default_rng(3).integers(0, 256, size=(16, 12, 12, 3))
+    logits = reference.run_batch(net, prm, images)[-2]
+    acc = logits - b
+    assert not np.array_equal(np.argsort(-logits, axis=1, kind="stable")[:, :3],
+                              np.argsort(-acc, axis=1, kind="stable")[:, :3])  # the bias matters
+    P.save_npz(tmp_path / "w.npz", net, prm)
+    assert P.load_npz(net).equals(prm)
+    arrays = dict(np.load(tmp_path / "w.npz"))
+    arrays["fc.bias"] = np.full(10, 512)
+    np.savez(tmp_path / "w.npz", **arrays)
+    _expect(net, r"^array 'fc\.bias' in 'w\.npz' has values 512\.\.512 outside bias type int10 \(-512\.\.511\) of layer 'fc'")
+    del arrays["fc.bias"]
+    np.savez(tmp_path / "w.npz", **arrays)
+    _expect(net, r"^weight file 'w\.npz' has no array 'fc\.bias' \(the bias of layer 'fc'\)")

@@ -101,13 +101,22 @@ def test_brevitas_domain_and_global_pool(tmp_path):
     spread(imp, 12)
 
 
-def test_fc_bias_is_exact_in_memory_but_not_written(tmp_path):
+def test_fc_bias_is_declared_written_and_read_back(tmp_path):
+    """Brevitas' QuantLinear(bias=True): the spec declares the bias type, the npz carries
+    the integer bias, and the written pair reproduces the import exactly."""
     m = mobilenet(seed=5, bias=True)
     imp, _ = exact(m, tmp_path)
-    assert imp.record("fc").bias is not None and np.any(imp.params["fc"].bias != 0)
-    with pytest.raises(QonnxImportError, match=r"^error: node '/gemm_\d+' \(Gemm\): layer 'fc' adds an integer bias"):
-        imp.write(str(tmp_path / "b.mbn"))
-    assert not (tmp_path / "b.mbn").exists()
+    b = imp.params["fc"].bias
+    assert b is not None and np.count_nonzero(b) > 1
+    fc = next(l for l in imp.net.layers if l.name == "fc")
+    assert fc.bias_type.signed and fc.bias_type.min <= b.min() and b.max() <= fc.bias_type.max
+    assert re.search(rf"fc +fc -> \d+ bias {fc.bias_type.name} +#", imp.spec)
+    imp.write(str(tmp_path / "b.mbn"))
+    net = check(load(str(tmp_path / "b.mbn")))
+    back = P.load_npz(net)
+    assert back.equals(imp.params)
+    x = images(16, 3, seed=2)
+    assert np.array_equal(reference.classify_batch(net, back, x), reference.classify_batch(imp.net, imp.params, x))
 
 
 def test_matmul_with_add_bias(tmp_path):

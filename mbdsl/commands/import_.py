@@ -32,8 +32,6 @@ def run(args) -> int:
 
     model = load_model(args.model)
     imp = import_model(model, args.output, name=args.name, fold=args.fold, source=os.path.basename(args.model))
-    if imp.file_problem is not None:
-        raise imp.file_problem
     net = imp.net
     layers = ", ".join(f"{r.name}" for r in imp.records)
     console.print(f"imported {net.name}: {len(net.layers)} layers ({layers})")

@@ -37,12 +37,12 @@ MAX_LAYERS = 4096
 
 # Arguments each layer kind accepts, and the fold keys it takes.
 _LAYER_ARGS = {
-    "conv": {"kernel", "stride", "pad", "outputs", "weights", "activations", "acc", "fold"},
-    "pwconv": {"outputs", "stride", "weights", "activations", "acc", "fold"},
-    "dwconv": {"kernel", "stride", "pad", "weights", "activations", "acc", "fold"},
+    "conv": {"kernel", "stride", "pad", "outputs", "weights", "activations", "acc", "bias", "fold"},
+    "pwconv": {"outputs", "stride", "weights", "activations", "acc", "bias", "fold"},
+    "dwconv": {"kernel", "stride", "pad", "weights", "activations", "acc", "bias", "fold"},
     "dwsep": {"kernel", "stride", "outputs", "weights", "activations", "fold"},
     "avgpool": {"global", "activations", "shift", "fold"},
-    "fc": {"outputs", "weights", "activations", "acc", "fold"},
+    "fc": {"outputs", "weights", "activations", "acc", "bias", "fold"},
     "topk": {"count"},
 }
 _FOLD_KEYS = {
@@ -63,6 +63,7 @@ _ARG_WORDS = {
     "weights": "'weights'",
     "activations": "'activations'",
     "acc": "'acc'",
+    "bias": "'bias'",
     "fold": "'fold'",
     "shift": "'shift'",
     "count": "a count",
@@ -423,6 +424,8 @@ class _NetworkBuilder:
         }
         if kind != "dwsep":
             out["acc_limit"] = _acc_type(args["acc"].value) if "acc" in args else self.defaults.acc
+            if "bias" in args:
+                out["bias_type"] = _bias_type(args["bias"].value)
         return out
 
     def _kernel(self, args: dict, default: int = 3) -> int:
@@ -539,6 +542,13 @@ def _acc_type(t: ast.DType) -> IntType:
     it = _check_bits(t, "accumulators", 2, 64)
     if not it.signed:
         raise QuantError(f"accumulators are signed: {t.name} is not supported", t.span, f"use int{it.bits}")
+    return it
+
+
+def _bias_type(t: ast.DType) -> IntType:
+    it = _check_bits(t, "biases", 2, 32)
+    if not it.signed:
+        raise QuantError(f"biases are signed: {t.name} is not supported", t.span, f"use int{it.bits}")
     return it
 
 

@@ -22,7 +22,9 @@ _MOBILENET_V1_ARGS = {
     "pad0": 1,
     "topk": 5,
     "fold": "none",
+    "fc_bias": 0,
 }
+"""``fc_bias``: bits of the classifier's signed integer bias (``fc ... bias intN``), 0 for none."""
 
 
 def _mobilenet_v1(call: ast.MacroCall) -> tuple[tuple, int]:
@@ -51,6 +53,8 @@ def _mobilenet_v1(call: ast.MacroCall) -> tuple[tuple, int]:
             raise ShapeError(f"{key} {args[key]} is larger than the limit {limit}", _arg_span(call, key), f"use at most {limit}")
     if args["pad0"] not in (0, 1):
         raise ShapeError("pad0 (padding of the first convolution) must be 0 or 1", _arg_span(call, "pad0"))
+    if args["fc_bias"] != 0 and not 2 <= args["fc_bias"] <= 32:
+        raise ShapeError("fc_bias (bits of the classifier's bias) must be 0 (none) or 2..32", _arg_span(call, "fc_bias"))
     if args["topk"] < 0 or args["topk"] > args["classes"]:
         raise ShapeError(f"topk must lie in 0..classes ({args['classes']}), not {args['topk']}", _arg_span(call, "topk"))
 
@@ -74,7 +78,8 @@ def _mobilenet_v1(call: ast.MacroCall) -> tuple[tuple, int]:
     for i, (stride, out) in enumerate(MOBILENET_V1_BLOCKS, start=1):
         layers.append(ast.Layer("dwsep", span, f"b{i}", span, (arg("stride", stride), arg("outputs", channels(out))) + fold(), span))
     layers.append(ast.Layer("avgpool", span, "pool", span, (arg("global"),) + fold(), span))
-    layers.append(ast.Layer("fc", span, "fc", span, (arg("outputs", args["classes"]),) + fold(), span))
+    bias = (arg("bias", ast.DType(f"int{args['fc_bias']}", False, span)),) if args["fc_bias"] else ()
+    layers.append(ast.Layer("fc", span, "fc", span, (arg("outputs", args["classes"]),) + bias + fold(), span))
     if args["topk"]:
         layers.append(ast.Layer("topk", span, "topk", span, (arg("count", args["topk"]),), span))
     return tuple(layers), args["resolution"]

@@ -126,6 +126,7 @@ class _Builder(Transformer):
     weight_opt = _arg("weights")
     act_opt = _arg("activations")
     acc_opt = _arg("acc")
+    bias_opt = _arg("bias")
     del _arg
 
     @v_args(meta=True)

@@ -1,7 +1,8 @@
 """Quantization pass: input types along the stream and accumulator widths.
 
 Accumulator types are derived from the bit widths and fan-in (the worst case over all
-weights and inputs the types allow), so overflow is impossible by construction.
+weights and inputs the types allow, plus the declared bias type of a raw-output layer), so
+overflow is impossible by construction.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ def infer_types(net: ir.Network) -> ir.Network:
 
 def _mac(net: ir.Network, layer):
     lo, hi = accumulator_range(layer.fan_in, layer.weight_type, layer.in_type)
+    if layer.bias_type is not None:
+        _check_bias(net, layer)
+        lo, hi = lo + layer.bias_type.min, hi + layer.bias_type.max  # the sum starts at the bias
     acc = bits_for_range(lo, hi)
     if layer.acc_limit is not None and (lo < layer.acc_limit.min or hi > layer.acc_limit.max):
         raise QuantError(
@@ -61,6 +65,21 @@ def _mac(net: ir.Network, layer):
             f"narrow the weight or activation types, or reduce the fan-in of {layer.name} ({layer.fan_in} inputs per output)",
         )
     return attrs.evolve(layer, acc_type=acc)
+
+
+def _check_bias(net: ir.Network, layer) -> None:
+    if net.quant_style == ir.MULTIPLIER:
+        raise QuantError(
+            f"layer {layer.name} declares 'bias {layer.bias_type}', but the multiplier style gives every layer an int32 bias",
+            layer.span,
+            "drop 'bias'",
+        )
+    if layer.act_type is not None:
+        raise QuantError(
+            f"layer {layer.name} declares 'bias {layer.bias_type}', but its activations' thresholds already absorb any bias",
+            layer.span,
+            "drop 'bias': it applies to a layer that outputs raw accumulators (the classifier before topk)",
+        )
 
 
 def _pool(net: ir.Network, layer: ir.AvgPool, in_type) -> ir.AvgPool:

@@ -7,18 +7,18 @@ through an ``.npz``), so they pass the same checks as any weight file.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 
 import attrs
-import numpy as np
-
 from .. import ir
 from ..errors import MbdslError
 from ..frontend import load_string
+from ..output import write_file
 from ..params import LayerParams, Params, load_npz, save_npz
 from ..passes import check
-from ._errors import QonnxImportError, node_error
+from ._errors import QonnxImportError
 from ._graph import Graph
 from ._lower import Lowered, Record, lower
 from ._spec import FOLDS, assign_names, spec_name, write_spec
@@ -59,9 +59,6 @@ class Imported:
     records: tuple[Record, ...]
     lowered: Lowered
     weights_file: str
-    file_problem: QonnxImportError | None = None
-    """Why the spec and npz cannot hold these parameters (they are still exact in memory):
-    :meth:`write` raises it."""
 
     def record(self, layer_name: str) -> Record:
         for r in self.records:
@@ -70,33 +67,12 @@ class Imported:
         raise KeyError(layer_name)
 
     def write(self, spec_path: str) -> None:
-        """Write the spec and its ``.npz`` beside it (the name the spec refers to).
-
-        Raises :attr:`file_problem` if the files could not carry every parameter.
-        """
-        if self.file_problem is not None:
-            raise self.file_problem
+        """Write the spec and its ``.npz`` beside it (the name the spec refers to)."""
         folder = os.path.dirname(os.path.abspath(spec_path))
-        npz = os.path.join(folder, self.weights_file)
-        _atomic(npz, lambda p: save_npz(p, self.net, self.params), suffix=".npz")
-        _atomic(spec_path, lambda p: _write_text(p, self.spec), suffix=".mbn")
-
-
-def _write_text(path: str, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-
-
-def _atomic(path: str, write, suffix: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".mbdsl-import-", suffix=suffix, dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        npz = io.BytesIO()
+        save_npz(npz, self.net, self.params)
+        write_file(os.path.join(folder, self.weights_file), npz.getvalue())
+        write_file(spec_path, self.spec)
 
 
 def import_model(
@@ -135,8 +111,8 @@ def import_model(
         ) from None
     records = tuple(r for g in groups for r in g)
     params = Params({r.name: _layer_params(r) for r in records})
-    problem = _round_trip(net, params, records)
-    return Imported(text, net, params, records, lowered, weights_file, problem)
+    _round_trip(net, params, records)
+    return Imported(text, net, params, records, lowered, weights_file)
 
 
 def _layer_params(r: Record) -> LayerParams:
@@ -147,10 +123,9 @@ def _layer_params(r: Record) -> LayerParams:
     return LayerParams()
 
 
-def _round_trip(net: ir.Network, params: Params, records) -> QonnxImportError | None:
+def _round_trip(net: ir.Network, params: Params, records) -> None:
     """Save and load the parameters as the spec's npz: the same checks as any weight file,
-    and proof that the file carries every parameter the import computed. Returns the error
-    for a final-layer bias the weight file drops (the in-memory import stays exact)."""
+    and proof that the file carries every parameter the import computed."""
     with tempfile.TemporaryDirectory() as d:
         path = os.path.join(d, "w.npz")
         save_npz(path, net, params)
@@ -159,17 +134,5 @@ def _round_trip(net: ir.Network, params: Params, records) -> QonnxImportError | 
         except MbdslError as e:
             raise QonnxImportError(f"the imported parameters do not fit the spec: {e.message}") from None
     for r in records:
-        mine, back = params[r.name], loaded[r.name]
-        if mine.equals(back):
-            continue
-        if r.bias is not None and back.bias is None:
-            return node_error(
-                f"node '{r.nodes[0]}' ({r.op})",
-                f"layer '{r.name}' adds an integer bias to the logits ({np.count_nonzero(r.bias)} of "
-                f"{r.bias.size} classes non-zero), but the thresholds-style weight file of this mbdsl does not "
-                f"carry '{r.name}.bias': the spec would rank classes without it",
-                "export the last layer with bias=False, or use an mbdsl whose weight loader reads "
-                "'<fc>.bias' in the thresholds style (see docs/qonnx.md)",
-            )
-        raise QonnxImportError(f"layer '{r.name}': the parameters read back from the npz differ from the imported ones")
-    return None
+        if not params[r.name].equals(loaded[r.name]):
+            raise QonnxImportError(f"layer '{r.name}': the parameters read back from the npz differ from the imported ones")

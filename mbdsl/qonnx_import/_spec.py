@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 
-from ..dtypes import IntType
+from ..dtypes import IntType, bits_for_range
 from ..ir import Preprocess
 from ._lower import Lowered, Record
 
@@ -140,6 +140,8 @@ def write_spec(
         explicit_act = r.kind == "fc" and r is last_mac and r.act_type is not None
         if r.kind in ("conv", "dwconv", "fc") and r.act_type is not None and (r.act_type != adef or explicit_act):
             types.append(f"activations {_dtype(r.act_type)}")
+        if r.bias is not None:  # a raw classifier's integer bias (Brevitas IntBias)
+            types.append(f"bias {_dtype(bits_for_range(min(int(r.bias.min()), -2), int(r.bias.max())))}")
         if len(g) == 2:
             pw = g[1]
             k = f" {r.kernel}x{r.kernel}" if r.kernel != 3 else ""

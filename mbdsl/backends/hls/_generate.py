@@ -159,7 +159,9 @@ def _mac_activation(net: ir.Network, layer: ir.MacLayer, lp, pe: int, prefix: st
     acc = layer.acc_type
     if layer.act_type is None:
         lo, hi = _bias_range(lp.bias)
-        out = _check_width(layer, _range_type(acc.min + lo, acc.max + hi), "output (accumulator plus bias)")
+        if layer.bias_type is None:
+            acc = _range_type(acc.min + lo, acc.max + hi)  # a declared bias is in the accumulator type already
+        out = _check_width(layer, acc, "output (accumulator plus bias)")
         arrays = ()
         if lp.bias is not None:
             bias_t = _range_type(lo, hi)

@@ -101,7 +101,7 @@ def build(rtl_dir: str | os.PathLike, build_dir: str | os.PathLike, log: Callabl
 
 def _link_memories(rtl_dir: Path, run_dir: Path) -> None:
     """Point the run directory's ROM folders at ``rtl_dir`` ($readmemh reads them at run time)."""
-    for name in ("weights", "thresholds"):
+    for name in ("weights", "thresholds", "biases"):
         link = run_dir / name
         if link.is_symlink():
             link.unlink()

@@ -14,6 +14,8 @@ Conventions shared by every module in ``hdl/``:
   ``w[g*PE + p, kg*SIMD + s]``.
 - **Threshold ROM** (both) for a (CH, N) array T: ``CH/PE`` words of ``PE*N`` lanes of
   ``acc_bits`` signed bits, lane ``p*N + i`` = ``T[nf*PE + p, i]``.
+- **Bias ROM** (both, raw outputs with a declared bias) for (CH,) biases b: ``CH/PE``
+  words of ``PE`` lanes of ``acc_bits`` signed bits, lane ``p`` = ``b[nf*PE + p]``.
 - **Streams**: a tensor is flattened in C order (channels-last, so channel fastest) and
   cut into beats of ``elems`` elements, element 0 of the beat in the low bits.
 - **Window streams** (sliding-window generator output): see :func:`window_beats`.
@@ -36,6 +38,8 @@ __all__ = [
     "write_mvau_weights",
     "write_vvau_weights",
     "write_thresholds",
+    "bias_words",
+    "write_biases",
     "clip_thresholds",
     "acc_bits",
     "tensor_to_beats",
@@ -127,6 +131,16 @@ def threshold_words(t: np.ndarray, pe: int, acc_bits: int) -> list[int]:
             "clip them with clip_thresholds() or widen ACC_BITS"
         )
     return pack_words(t.reshape(nf, pe * n), acc_bits)
+
+
+def bias_words(b: np.ndarray, pe: int, acc_bits: int) -> list[int]:
+    """Bias ROM words for (CH,) biases: word nf, lane p = b[nf*PE + p] (see mbdsl_mac_core)."""
+    return threshold_words(np.asarray(b).reshape(-1, 1), pe, acc_bits)
+
+
+def write_biases(path, b: np.ndarray, pe: int, acc_bits: int) -> None:
+    """Write the bias ROM file for (CH,) biases."""
+    write_memh(path, bias_words(b, pe, acc_bits), pe * acc_bits)
 
 
 def write_mvau_weights(path, w: np.ndarray, pe: int, simd: int, bits: int) -> None:

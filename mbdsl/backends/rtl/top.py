@@ -145,6 +145,8 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
             "OUT_BITS": act.bits if act is not None else _acc_bits(layer), "OUT_MIN": act.min if act is not None else 0,
             "WEIGHT_FILE": f"weights/{name}.memh", "THRESH_FILE": f"thresholds/{name}.memh" if act is not None else "",
         }
+        if layer.bias_type is not None:
+            common |= {"HAS_BIAS": 1, "BIAS_FILE": f"biases/{name}.memh"}
         if isinstance(layer, ir.DwConv):
             shape = {"C": layer.in_shape.c, "K2": layer.kernel * layer.kernel}
             module = "mbdsl_vvau"
@@ -179,6 +181,9 @@ def _memories(net: ir.Network, params: Params) -> dict[str, str]:
             bits = _acc_bits(layer)
             t = pack.clip_thresholds(p.thresholds, layer.acc_type.min, layer.acc_type.max)
             files[f"thresholds/{name}.memh"] = _memh(pack.threshold_words(t, f.pe, bits), f.pe * t.shape[1] * bits)
+        if layer.bias_type is not None:
+            bits = _acc_bits(layer)
+            files[f"biases/{name}.memh"] = _memh(pack.bias_words(p.bias, f.pe, bits), f.pe * bits)
     return files
 
 

@@ -4,15 +4,17 @@
 // word, reduced over SIMD per PE lane, and accumulated over SF consecutive beats; after the
 // SF-th beat the PE accumulators are thresholded (or passed raw if N_THRES == 0) and sent
 // on the output stream. Weight words are read in address order 0 .. NF*SF-1 (then wrap),
-// threshold words 0 .. NF-1.
+// threshold and bias words 0 .. NF-1. With HAS_BIAS, each accumulation starts at its
+// row's bias instead of 0 (a classifier's logits acc + bias; ACC_BITS must hold the sum).
 //
 // Pipeline (5 stages, all advancing together on o_en = !m_axis_tvalid || m_axis_tready):
 //   S1 weight-ROM read (registered, BRAM-friendly) and input register
-//   S2 PE*SIMD products    S3 adder trees    S4 accumulators, threshold-ROM read
+//   S2 PE*SIMD products    S3 adder trees, bias-ROM read    S4 accumulators, threshold-ROM read
 //   S5 threshold compare -> output register
 //
 // ROM formats: weight word = PE*SIMD*W_BITS bits, lane (p, s) at bit (p*SIMD + s)*W_BITS;
-// threshold word = PE*N_THRES*ACC_BITS bits, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS.
+// threshold word = PE*N_THRES*ACC_BITS bits, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS;
+// bias word = PE*ACC_BITS bits, lane p at bit p*ACC_BITS.
 module mbdsl_mac_core #(
     parameter int PE        = 1,
     parameter int SIMD      = 1,
@@ -29,6 +31,8 @@ module mbdsl_mac_core #(
     parameter int OUT_MIN   = 0,
     parameter WEIGHT_FILE   = "",
     parameter THRESH_FILE   = "",
+    parameter bit HAS_BIAS  = 1'b0,
+    parameter BIAS_FILE     = "",
     localparam int XW = X_SHARED ? SIMD*IN_BITS : PE*SIMD*IN_BITS,
     localparam int OB = (N_THRES == 0) ? ACC_BITS : OUT_BITS
 ) (
@@ -122,6 +126,25 @@ module mbdsl_mac_core #(
         end
     end
 
+    // the value each accumulation starts from: its row's bias, or 0
+    logic [PE*ACC_BITS-1:0] start3;
+
+    if (HAS_BIAS) begin : g_bias
+        logic [PE*ACC_BITS-1:0] brom [NF];
+        initial $readmemh(BIAS_FILE, brom);
+        logic [TAW-1:0] baddr;
+        wire bnext = en && v2 && first2;
+        always_ff @(posedge clk) begin
+            if (bnext) start3 <= brom[baddr];
+        end
+        always_ff @(posedge clk) begin
+            if (!rst_n) baddr <= '0;
+            else if (bnext) baddr <= (baddr == TAW'(NF - 1)) ? '0 : baddr + 1'b1;
+        end
+    end else begin : g_zero
+        assign start3 = '0;
+    end
+
     // ---------------- S4: accumulate, threshold ROM ----------------
     logic [PE*ACC_BITS-1:0] acc4;
     logic done4;
@@ -130,7 +153,8 @@ module mbdsl_mac_core #(
         always_ff @(posedge clk) begin
             if (en && v3)
                 acc4[p*ACC_BITS +: ACC_BITS] <=
-                    (first3 ? '0 : acc4[p*ACC_BITS +: ACC_BITS]) + sum3[p*ACC_BITS +: ACC_BITS];
+                    (first3 ? start3[p*ACC_BITS +: ACC_BITS] : acc4[p*ACC_BITS +: ACC_BITS])
+                    + sum3[p*ACC_BITS +: ACC_BITS];
         end
     end
 

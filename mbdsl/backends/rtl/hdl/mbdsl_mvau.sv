@@ -8,6 +8,8 @@
 // accumulator. Weight ROM (WEIGHT_FILE, $readmemh): NF*SF words, word nf*SF + sf, lane
 // (p, s) at bit (p*SIMD + s)*W_BITS = W[nf*PE + p, sf*SIMD + s]. Threshold ROM
 // (THRESH_FILE): NF words, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS = T[nf*PE + p, i].
+// Bias ROM (HAS_BIAS, BIAS_FILE): NF words, lane p at bit p*ACC_BITS = b[nf*PE + p]; each
+// row's accumulation starts at its bias (raw classifier outputs acc + b).
 // Weights are signed when W_SIGNED (default), inputs when IN_SIGNED; accumulators and
 // thresholds are signed ACC_BITS. Output backpressure freezes the whole pipeline.
 module mbdsl_mvau #(
@@ -24,7 +26,9 @@ module mbdsl_mvau #(
     parameter int OUT_BITS  = 4,
     parameter int OUT_MIN   = 0,
     parameter WEIGHT_FILE   = "",
-    parameter THRESH_FILE   = ""
+    parameter THRESH_FILE   = "",
+    parameter bit HAS_BIAS  = 1'b0,
+    parameter BIAS_FILE     = ""
 ) (
     input  logic                      clk,
     input  logic                      rst_n,
@@ -73,7 +77,8 @@ module mbdsl_mvau #(
         .PE(PE), .SIMD(SIMD), .SF(SF), .NF(NF), .X_SHARED(1'b1),
         .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED),
         .ACC_BITS(ACC_BITS), .N_THRES(N_THRES), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN),
-        .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE)
+        .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
+        .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE)
     ) u_core (
         .clk, .rst_n,
         .i_valid(issue), .i_x(x), .o_en(en),

@@ -9,6 +9,8 @@
 // Weight ROM: (C/PE)*(K2/SIMD) words, word g*(K2/SIMD) + kg, lane (p, s) at bit
 // (p*SIMD + s)*W_BITS = w[g*PE + p, kg*SIMD + s] (kernel position index kh*K + kw).
 // Threshold ROM: C/PE words, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS.
+// Bias ROM (HAS_BIAS, BIAS_FILE): C/PE words, lane p at bit p*ACC_BITS; each channel's
+// accumulation starts at its bias.
 module mbdsl_vvau #(
     parameter int C         = 8,
     parameter int K2        = 9,
@@ -23,7 +25,9 @@ module mbdsl_vvau #(
     parameter int OUT_BITS  = 4,
     parameter int OUT_MIN   = 0,
     parameter WEIGHT_FILE   = "",
-    parameter THRESH_FILE   = ""
+    parameter THRESH_FILE   = "",
+    parameter bit HAS_BIAS  = 1'b0,
+    parameter BIAS_FILE     = ""
 ) (
     input  logic                         clk,
     input  logic                         rst_n,
@@ -50,7 +54,8 @@ module mbdsl_vvau #(
         .PE(PE), .SIMD(SIMD), .SF(K2 / SIMD), .NF(C / PE), .X_SHARED(1'b0),
         .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED),
         .ACC_BITS(ACC_BITS), .N_THRES(N_THRES), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN),
-        .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE)
+        .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
+        .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE)
     ) u_core (
         .clk, .rst_n,
         .i_valid(en && s_axis_tvalid), .i_x(x), .o_en(en),
