@@ -44,6 +44,7 @@ from .passes.folding import legal_pe, legal_simd
 
 __all__ = [
     "Option", "Plan", "Infeasible", "Coster", "options", "fold_for_ii", "fold_for_lanes", "fold_for_budget", "MAC_KINDS",
+    "describe", "solve", "explain",
 ]
 
 MAC_KINDS = (ir.Conv, ir.DwConv, ir.FC)
@@ -88,10 +89,11 @@ class Plan:
 
 
 class Infeasible(Exception):
-    """No folding meets the goal; ``layer`` limits it and ``best`` is its fastest cycles
-    (or, for a resource budget, ``best`` is the least total and ``resource`` names it)."""
+    """No folding meets the goal; ``layer`` limits it (None: the input port) and ``best`` is
+    its fastest cycles (or, for a resource budget, ``best`` is the least total and
+    ``resource`` names it)."""
 
-    def __init__(self, layer: ir.Layer, best: float, detail: str, resource: str = "cycles"):
+    def __init__(self, layer: ir.Layer | None, best: float, detail: str, resource: str = "cycles"):
         super().__init__(detail)
         self.layer = layer
         self.best = best
@@ -205,7 +207,7 @@ def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "
         coster = Coster(net)
     port = input_cycles(net.input)
     if port > ii:  # the input port is a stage of the II too, and no folding changes it
-        raise Infeasible(net.layers[0], port, f"the input port needs {port:,} cycles per frame (one beat per pixel)")
+        raise Infeasible(None, port, f"the input port needs {port:,} cycles per frame (one beat per pixel)")
     layers = list(net.layers)
     for i in _free(net, only_auto):
         opts = per_layer[i] if per_layer is not None else options(layers[i], coster, cost)
@@ -383,3 +385,36 @@ def _pareto3(opts: list[Option]) -> list[Option]:
         if not any(k.lut <= o.lut and k.bram18 <= o.bram18 for k in kept):
             kept.append(o)
     return kept
+
+
+def describe(goal: ir.FoldGoal, clock_hz: float) -> str:
+    """The goal in words, e.g. '2000 FPS at 200 MHz' or 'the fastest II within 5,764 MAC lanes'."""
+    if goal.fps is not None:
+        fps = f"{int(goal.fps):,}" if float(goal.fps).is_integer() else f"{goal.fps:,.6g}"
+        return f"{fps} FPS at {clock_hz / 1e6:g} MHz"
+    if goal.mac_lanes is not None:
+        return f"the fastest II within {goal.mac_lanes:,} MAC lanes"
+    parts = ([f"{goal.lut:,} LUTs"] if goal.lut is not None else []) + ([f"{goal.bram:,} BRAM18s"] if goal.bram is not None else [])
+    return f"the fastest II within {' and '.join(parts)}"
+
+
+def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool = False, coster: Coster | None = None) -> Plan:
+    """The folding that meets ``goal`` (raises :class:`Infeasible`, see :func:`explain`)."""
+    if goal.fps is not None:
+        return fold_for_ii(net, int(clock_hz // goal.fps), only_auto, coster=coster)
+    if goal.mac_lanes is not None:
+        return fold_for_lanes(net, goal.mac_lanes, only_auto, coster=coster)
+    return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster)
+
+
+def explain(exc: Infeasible, goal: ir.FoldGoal, clock_hz: float) -> tuple[str, str]:
+    """(message, hint) for a goal no folding meets: the best achievable figure and the
+    layer that limits it."""
+    what = describe(goal, clock_hz)
+    if exc.resource == "support":
+        return f"no folding reaches {what}: {exc}", "resource budgets work on specs the RTL backend builds (quant thresholds)"
+    if exc.resource != "cycles":
+        return (f"no folding fits {what.removeprefix('the fastest II within ')}: {exc}",
+                f"the least achievable is {exc.best:,.0f} {exc.resource} (at the slowest folding); layer {exc.layer.name} limits it most")
+    limit = f"layer {exc.layer.name}" if exc.layer is not None else "the input port"
+    return f"no folding reaches {what}: {exc}", f"the best achievable is {clock_hz / exc.best:,.1f} FPS at {clock_hz / 1e6:g} MHz, limited by {limit}"

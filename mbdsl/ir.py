@@ -226,9 +226,23 @@ class NpzWeights:
 
 
 @attrs.frozen
+class FoldGoal:
+    """What ``fold(auto)`` optimizes (``mbdsl.autofold``): the fewest MAC lanes for a frame
+    rate (``fps``), the fastest II within ``mac_lanes``, or the fastest II whose estimated
+    ``lut``/``bram`` (BRAM18) fit; ``span`` is the setting that asked for it."""
+
+    fps: float | None = None
+    mac_lanes: int | None = None
+    lut: int | None = None
+    bram: int | None = None
+    span: Span | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
 class FpgaTarget:
     clock_hz: float = 200e6
     part: str | None = None
+    goal: FoldGoal | None = None
     span: Span | None = attrs.field(default=None, eq=False)
 
 

@@ -115,6 +115,9 @@ def write_spec(net: ir.Network, path: str | None = None, header: str = "") -> st
     lines.append("}")
     if net.fpga is not None:
         part = f'; part "{net.fpga.part}"' if net.fpga.part else ""
+        goal = net.fpga.goal
+        if goal is not None:
+            part += "".join(f"; {key} {_num(v)}" for key in ("fps", "mac_lanes", "lut", "bram") if (v := getattr(goal, key)) is not None)
         lines += ["", f"target fpga {{ clock {_num(net.fpga.clock_hz / 1e6)} MHz{part} }}"]
     if net.gap8 is not None:
         g = net.gap8

@@ -169,3 +169,54 @@ def test_automatic_folding_beats_finns_on_its_own_network(u250):
     assert plan.ii < max(layer_cycles(l) for l in net.layers)
     assert plan.lanes < 5764
     assert auto.lut <= finn.lut
+
+
+# --------------------------------------------------------------- goals in the spec's target
+
+
+def _u250_auto(goal: str, keep_conv0: bool = False) -> str:
+    """FINN's network with fold(auto) on every layer (conv0 kept as FINN folds it if asked)
+    and ``goal`` in its target fpga block."""
+    lines = U250.read_text().splitlines(keepends=True)
+    text = "".join(line if keep_conv0 and "conv0" in line else re.sub(r"fold\([^)]*\)", "", line) for line in lines)
+    text = text.replace("quant thresholds }", "quant thresholds; fold(auto) }")
+    return text.replace('part "xcu250-figd2104-2L-e" }', f'part "xcu250-figd2104-2L-e"; {goal} }}')
+
+
+def test_spec_lane_goal_folds_like_mbdsl_fold(u250):
+    net = check(load_string(_u250_auto("mac_lanes 5764"), "u250_auto.mbn"))
+    want = af.fold_for_lanes(u250[0], 5764, coster=u250[1])
+    assert net.fpga.goal.mac_lanes == 5764
+    folds = [(l.fold.pe, l.fold.simd, l.fold.auto) for l in net.layers if hasattr(l, "fold")]
+    assert folds == [(l.fold.pe, l.fold.simd, False) for l in want.layers if hasattr(l, "fold")]
+    assert max(layer_cycles(l) for l in net.layers) == 100_352
+
+
+def test_spec_fps_goal_folds_only_the_auto_layers():
+    text = _u250_auto("fps 2500", keep_conv0=True)
+    assert "fold(pe = 32, simd = 3)" in text  # conv0 stays as FINN folds it...
+    with pytest.raises(Exception) as exc:
+        check(load_string(text, "u250_auto.mbn"))
+    err = exc.value.render()  # ...and its window generator (111,337 cycles) cannot reach 2,500 FPS
+    assert re.match(r"u250_auto\.mbn:\d+:\d+: error: no folding reaches 2,500 FPS at 206 MHz: layer conv0 is fixed at 111,337 cycles", err)
+    assert "fps 2500" in err.splitlines()[1] and "hint: the best achievable is 1,850.2 FPS at 206 MHz, limited by layer conv0" in err
+    net = check(load_string(text.replace("fps 2500", "fps 1800"), "u250_auto.mbn"))
+    assert (net.layers[0].fold.pe, net.layers[0].fold.simd) == (32, 3)
+    ii = max(layer_cycles(l) for l in net.layers)
+    assert 111_337 <= ii <= 206e6 // 1800  # 112,896: the depthwise units' fewest lanes for 1800 FPS
+    # every auto layer took the fewest lanes that keep it within 206 MHz / 1800 FPS
+    for layer in net.layers[1:]:
+        if isinstance(layer, af.MAC_KINDS):
+            cheaper = [o for o in af.options(layer) if o.lanes < layer.fold.lanes() and o.cycles <= 206e6 // 1800]
+            assert not cheaper, layer.name
+
+
+def test_spec_goal_is_written_back(tmp_path, capsys):
+    spec = tmp_path / "auto.mbn"
+    spec.write_text(_u250_auto("mac_lanes 5764"))
+    assert main(["fold", str(spec), "-o", str(tmp_path / "folded.mbn")]) == 0
+    out = capsys.readouterr().out
+    assert "folding for the fastest II within 5,764 MAC lanes" in out
+    folded = (tmp_path / "folded.mbn").read_text()
+    assert "mac_lanes 5764 }" in folded and "fold(auto)" not in folded
+    assert max(layer_cycles(l) for l in check(load_string(folded)).layers) == 100_352

@@ -2,18 +2,19 @@
 
 Goals: ``--fps`` (fewest MAC lanes for a frame rate), ``--mac-lanes`` (fastest II within a
 lane budget; ties between equal-lane foldings go to the fewest estimated LUTs), or resource
-budgets ``--lut`` and/or ``--bram`` (fastest II whose estimated LUTs / BRAM18s fit).
+budgets ``--lut`` and/or ``--bram`` (fastest II whose estimated LUTs / BRAM18s fit). Without
+one, the goal of the spec's ``target fpga`` block, else its own MAC-lane count.
 """
 
 from __future__ import annotations
 
-import math
 import re
 
 import attrs
 from rich.table import Table
 
-from ..autofold import MAC_KINDS, Coster, Infeasible, fold_for_budget, fold_for_ii, fold_for_lanes
+from .. import ir
+from ..autofold import MAC_KINDS, Coster, Infeasible, describe, explain, solve
 from ..dataflow import input_cycles, layer_cycles
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ
@@ -38,7 +39,7 @@ def register(sub) -> None:
     p.add_argument("spec")
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--fps", type=float, help="frames per second to reach with the fewest MAC lanes")
-    goal.add_argument("--mac-lanes", type=int, metavar="N", help="the fastest II with at most N MAC lanes (default: the spec's own lane count)")
+    goal.add_argument("--mac-lanes", type=int, metavar="N", help="the fastest II with at most N MAC lanes (default: the goal in the spec's target fpga, else its own lane count)")
     p.add_argument("--lut", type=_count, metavar="L", help="the fastest II whose estimated LUTs fit L (e.g. 364000 or 364k)")
     p.add_argument("--bram", type=_count, metavar="B", help="the fastest II whose estimated BRAM18s fit B")
     p.add_argument("--dsp", choices=DSP_POLICIES, default="auto",
@@ -77,38 +78,24 @@ def run(args) -> int:
     if budgets and (args.fps or args.mac_lanes):
         raise MbdslError("--lut/--bram budgets choose the fastest II themselves; they do not combine with --fps or --mac-lanes",
                          hint="give either a goal (--fps, --mac-lanes) or resource budgets (--lut, --bram)")
+    if args.fps or args.mac_lanes or budgets:
+        target = ir.FoldGoal(fps=args.fps, mac_lanes=args.mac_lanes, lut=args.lut, bram=args.bram)
+    elif net.fpga is not None and net.fpga.goal is not None:
+        target = net.fpga.goal
+    else:
+        target = ir.FoldGoal(mac_lanes=before_lanes)
     coster = Coster(net, args.dsp)
     before = None
     if coster.available:
         from ..autofold import _plan
 
         before = _plan(list(net.layers), coster)
+    goal = describe(target, clock)
     try:
-        if args.fps:
-            goal = f"{args.fps:g} FPS at {clock / 1e6:g} MHz"
-            plan = fold_for_ii(net, math.floor(clock / args.fps), coster=coster)
-        elif budgets:
-            parts = ([f"{args.lut:,} LUTs"] if args.lut is not None else []) + ([f"{args.bram:,} BRAM18s"] if args.bram is not None else [])
-            goal = f"the fastest II within {' and '.join(parts)}"
-            plan = fold_for_budget(net, args.lut, args.bram, coster=coster)
-        else:
-            lanes = args.mac_lanes or before_lanes
-            goal = f"the fastest II within {lanes:,} MAC lanes"
-            plan = fold_for_lanes(net, lanes, coster=coster)
+        plan = solve(net, target, clock, coster=coster)
     except Infeasible as exc:
-        if exc.resource == "support":
-            raise MbdslError(f"no folding reaches {goal}: {exc}", net.span, "resource budgets work on specs the RTL backend builds (quant thresholds)") from None
-        if exc.resource != "cycles":
-            raise MbdslError(
-                f"no folding fits {goal.removeprefix('the fastest II within ')}: {exc}",
-                exc.layer.span,
-                f"the least achievable is {exc.best:,.0f} {exc.resource} (at the slowest folding); layer {exc.layer.name} limits it most",
-            ) from None
-        raise MbdslError(
-            f"no folding reaches {goal}: {exc}",
-            exc.layer.span,
-            f"the best achievable is {clock / exc.best:,.1f} FPS at {clock / 1e6:g} MHz, limited by layer {exc.layer.name}",
-        ) from None
+        message, hint = explain(exc, target, clock)
+        raise MbdslError(message, exc.layer.span if exc.layer is not None and exc.resource != "support" else net.span, hint) from None
     table = Table(title=f"{net.name}: folding for {goal}")
     cols = ["layer", "kind", "PE x SIMD (spec)", "PE x SIMD (chosen)", "lanes", "cycles/frame", "balance"]
     if coster.available:
@@ -142,8 +129,8 @@ def run(args) -> int:
                       f"{everything.bram18 - plan.bram18:,} BRAM18 (not part of budgets: each depends on two layers' foldings)")
     if plan.bound:
         ii, need = plan.bound
-        if budgets:
-            what = "LUTs" if args.lut is not None else "BRAM18s"
+        if target.lut is not None or target.bram is not None:
+            what = "LUTs" if target.lut is not None else "BRAM18s"
             console.print(f"optimal  the next faster II, {ii:,} cycles, needs at least {need:,.0f} {what}")
         else:
             console.print(f"optimal  the next faster II, {ii:,} cycles, needs at least {need:,} MAC lanes")

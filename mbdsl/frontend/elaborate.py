@@ -610,8 +610,13 @@ def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str) -> flo
     return value
 
 
+_GOALS = ("fps", "mac_lanes", "lut", "bram")
+_FPGA_SETTINGS = ("clock", "part") + _GOALS
+
+
 def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
     fields: dict = {"span": decl.span}
+    goal: dict = {}
     for s in decl.settings:
         if s.key == "clock":
             fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz")
@@ -619,9 +624,36 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
             if len(s.values) != 1 or s.values[0].kind != "string":
                 raise TargetError("'part' takes a quoted part name", s.span, 'e.g. part "xcu250-figd2104-2L-e"')
             fields["part"] = s.values[0].value
+        elif s.key in _GOALS:
+            if s.key in goal:
+                raise TargetError(f"'{s.key}' is given twice", s.span)
+            value = _quantity(s, {"": 1}, "") if s.key == "fps" else _count(s)
+            goal[s.key] = (value, s.span)
         else:
-            raise TargetError(f"target fpga has no setting '{s.key}'", s.span, did_you_mean(s.key, ("clock", "part")))
+            raise TargetError(f"target fpga has no setting '{s.key}'", s.span, did_you_mean(s.key, _FPGA_SETTINGS))
+    if goal:
+        fields["goal"] = _fold_goal(goal)
     return ir.FpgaTarget(**fields)
+
+
+def _count(s: ast.Setting) -> int:
+    if len(s.values) != 1 or s.values[0].kind != "number" or not isinstance(s.values[0].value, int) or s.values[0].value < 1:
+        raise TargetError(f"'{s.key}' takes one whole number >= 1", s.span, f"e.g. {s.key} 5764" if s.key == "mac_lanes" else f"e.g. {s.key} 400000")
+    return s.values[0].value
+
+
+def _fold_goal(goal: dict) -> ir.FoldGoal:
+    """One goal for fold(auto): fps, or mac_lanes, or the budgets lut and/or bram."""
+    kinds = [k for k in ("fps", "mac_lanes") if k in goal] + (["lut/bram"] if "lut" in goal or "bram" in goal else [])
+    if len(kinds) > 1:
+        second = max((goal[k][1] for k in goal), key=lambda span: (span.line, span.column))
+        raise TargetError(
+            f"target fpga asks for {' and '.join(kinds)}: fold(auto) meets one goal",
+            second,
+            "give fps (fewest MAC lanes for a frame rate), mac_lanes (fastest II within N lanes), or lut and/or bram budgets",
+        )
+    first = min((span for _, span in goal.values()), key=lambda span: (span.line, span.column))
+    return ir.FoldGoal(span=first, **{k: v for k, (v, _) in goal.items()})
 
 
 def _gap8(decl: ast.TargetDecl) -> ir.Gap8Target:

@@ -89,19 +89,37 @@ def _simd_message(layer) -> str:
 
 
 def resolve_folding(net: ir.Network) -> ir.Network:
-    """Give every ``fold(auto)`` layer the fewest lanes that reach the common target II."""
+    """Fold every ``fold(auto)`` layer: for the ``target fpga`` goal if there is one
+    (:mod:`mbdsl.autofold`, the other layers as written), else with the fewest lanes that
+    reach the fastest II every auto layer can reach within AUTO_LANE_LIMIT lanes."""
     auto = [i for i, layer in enumerate(net.layers) if not isinstance(layer, ir.TopK) and layer.fold.auto]
     if not auto:
         return net
-    layers = list(net.layers)
+    layers = _balance(list(net.layers), auto)
+    goal = net.fpga.goal if net.fpga is not None else None
+    if goal is not None:
+        from ..autofold import Infeasible, explain, solve  # autofold builds on this module
+
+        try:
+            layers = list(solve(net.replace_layers(layers), goal, net.fpga.clock_hz, only_auto=True).layers)
+        except Infeasible as exc:
+            message, hint = explain(exc, goal, net.fpga.clock_hz)
+            raise FoldingError(message, goal.span, hint) from None
+    return net.replace_layers(_with(l, l.fold.pe, l.fold.simd) if i in auto else l for i, l in enumerate(layers))
+
+
+def _balance(layers: list, auto: list[int]) -> list:
+    """The auto layers folded with the fewest lanes that reach the common target II (still
+    marked auto, for a goal to refine)."""
     fixed = [layer_cycles(l) for i, l in enumerate(layers) if i not in auto and not isinstance(l, ir.TopK)]
     best = [min(layer_cycles(_with(layers[i], pe, simd)) for pe, simd in _options(layers[i]) if pe * simd <= AUTO_LANE_LIMIT) for i in auto]
     target = max(fixed + best)
+    layers = list(layers)
     for i in auto:
         choices = [(pe * simd, pe, simd) for pe, simd in _options(layers[i]) if layer_cycles(_with(layers[i], pe, simd)) <= target]
         _, pe, simd = min(choices)
-        layers[i] = _with(layers[i], pe, simd)
-    return net.replace_layers(layers)
+        layers[i] = attrs.evolve(layers[i], fold=attrs.evolve(layers[i].fold, pe=pe, simd=simd))
+    return layers
 
 
 def _options(layer):
