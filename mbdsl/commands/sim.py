@@ -54,6 +54,9 @@ def run(args) -> int:
         error = (result.ii - figures.ii) / figures.ii * 100
         console.print(f"initiation interval  {result.ii:,.0f} cycles measured, {figures.ii:,} analytic ({error:+.1f}%), bottleneck {figures.bottleneck_name}")
         console.print(f"throughput           {clock / result.ii:,.1f} FPS measured, {figures.fps:,.1f} analytic, at {clock / 1e6:g} MHz")
+        if args.stall:
+            console.print(f"                     (the analytic figures assume no stalls; with the input valid on {1 - args.stall:.0%} "
+                          f"of cycles the input port alone needs {figures.input_cycles / (1 - args.stall):,.0f} cycles per frame)")
     if result.exact:
         console.print(f"[bold green]bit-exact[/] on {len(images)} images")
         return 0
