@@ -14,7 +14,7 @@ from mbdsl import params as P
 from mbdsl.dtypes import bits_for_range
 from mbdsl.errors import WeightFileError
 
-from test_reference import TINY, spec, tiny
+from networks import TINY, spec, tiny
 
 
 def tiny_npz(tmp_path, quant="thresholds", weights='"w.npz"'):

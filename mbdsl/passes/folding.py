@@ -95,7 +95,7 @@ def resolve_folding(net: ir.Network) -> ir.Network:
     auto = [i for i, layer in enumerate(net.layers) if not isinstance(layer, ir.TopK) and layer.fold.auto]
     if not auto:
         return net
-    layers = _balance(list(net.layers), auto)
+    layers = _balance(net.layers, auto)
     goal = net.fpga.goal if net.fpga is not None else None
     if goal is not None:
         from ..autofold import Infeasible, explain, solve  # autofold builds on this module
@@ -108,13 +108,13 @@ def resolve_folding(net: ir.Network) -> ir.Network:
     return net.replace_layers(_with(l, l.fold.pe, l.fold.simd) if i in auto else l for i, l in enumerate(layers))
 
 
-def _balance(layers: list, auto: list[int]) -> list:
+def _balance(layers, auto: list[int]) -> list:
     """The auto layers folded with the fewest lanes that reach the common target II (still
     marked auto, for a goal to refine)."""
+    layers = list(layers)
     fixed = [layer_cycles(l) for i, l in enumerate(layers) if i not in auto and not isinstance(l, ir.TopK)]
     best = [min(layer_cycles(_with(layers[i], pe, simd)) for pe, simd in _options(layers[i]) if pe * simd <= AUTO_LANE_LIMIT) for i in auto]
     target = max(fixed + best)
-    layers = list(layers)
     for i in auto:
         choices = [(pe * simd, pe, simd) for pe, simd in _options(layers[i]) if layer_cycles(_with(layers[i], pe, simd)) <= target]
         _, pe, simd = min(choices)
