@@ -136,8 +136,8 @@ def _words(*valid: str, wrong: tuple[str, ...] = ("x", "convv")) -> st.SearchStr
     )
 
 
-_KWARG_KEYS = ("pe", "simd", "dw_pe", "dw_simd", "seed", "alpha", "resolution", "classes", "topk", "pad0", "fold")
-_SETTING_KEYS = ("clock", "part", "l1", "l2", "l3", "cores", "l1_reserve", "scale", "mean", "std")
+_KWARG_KEYS = ("pe", "simd", "dw_pe", "dw_simd", "seed", "alpha", "resolution", "classes", "topk", "pad0", "fold", "fc_bias")
+_SETTING_KEYS = ("clock", "part", "fps", "mac_lanes", "lut", "bram", "l1", "l2", "l3", "cores", "l1_reserve", "scale", "mean", "std")
 _SIZES = ["1x1", "3x3", "5x5", "2x2", "3x5", "32x32x3", "16x16x3", "8x8x3", "32x32", "31x32", "8x8x1", "1x1x1", "3x3x3", "0x0x3"]
 _INTS = ["0", "1", "2", "3", "4", "5", "8", "10", "16", "32", "64", "1000", "1000000000000"]
 _NUMBERS = ["0", "1", "2", "-1", "0.5", "255", "0.485", "8", "200", "1e3", "1000000000000"]
@@ -211,7 +211,7 @@ def grammar_strategy() -> st.SearchStrategy[str]:
 _TOKEN = re.compile(r'"[^"\n]*"|#[^\n]*|\d+(?:x\d+)+|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?(?:e-?\d+)?|->|\n|[^\s]')
 _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e-?\d+)?$")
 _SIZE = re.compile(r"\d+(?:x\d+)+$")
-_VOCAB = ["{", "}", "(", ")", ";", "=", ",", "->", "/", "x", "stride", "pad", "fold", "weights", "acc", "global",
+_VOCAB = ["{", "}", "(", ")", ";", "=", ",", "->", "/", "x", "stride", "pad", "fold", "weights", "acc", "bias", "global",
           "repeat", "network", "input", "target", "include", "narrow", "auto", "int4", "uint9", "int0", '"', "#",
           "@", "3x3", "0x0", "1", "-", ".", "\t", "\f", "\r", "é", "mobilenet_v1(alpha = 0.5)"]  # fmt: skip
 _HUGE = ["0", "-1", "-5", "1000000000000", "10" * 20, "99999999", "65537", "16385", "1e400", "0.0", "2.5", "1/0", "7"]
