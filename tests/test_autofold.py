@@ -184,7 +184,8 @@ def _u250_auto(goal: str, keep_conv0: bool = False) -> str:
 
 
 def test_spec_lane_goal_folds_like_mbdsl_fold(u250):
-    net = check(load_string(_u250_auto("mac_lanes 5764"), "u250_auto.mbn"))
+    """specs/mobilenet_v1_w4a4_u250_auto.mbn: fold(auto) everywhere, mac_lanes 5764."""
+    net = check(load_string((ROOT / "specs" / "mobilenet_v1_w4a4_u250_auto.mbn").read_text(), "u250_auto.mbn"))
     want = af.fold_for_lanes(u250[0], 5764, coster=u250[1])
     assert net.fpga.goal.mac_lanes == 5764
     folds = [(l.fold.pe, l.fold.simd, l.fold.auto) for l in net.layers if hasattr(l, "fold")]

@@ -1,7 +1,9 @@
 // mbdsl_fifo: full-throughput AXI-Stream FIFO.
 //
-// DEPTH entries (>= 2) of WIDTH bits. Push and pop in the same cycle are allowed in every
-// state, including full (s_axis_tready is then driven by m_axis_tready). The read is
+// DEPTH entries (>= 2) of WIDTH bits. s_axis_tready is !full, a function of registers only,
+// so no combinational ready path crosses a FIFO (each layer's backpressure logic ends at
+// the FIFO in front of it). Push and pop in the same cycle are allowed whenever it is not
+// full; with DEPTH >= 2 a FIFO passes one beat per cycle in steady state. The read is
 // asynchronous from the storage array (LUT RAM / registers); m_axis_tdata is stable while
 // m_axis_tvalid && !m_axis_tready.
 module mbdsl_fifo #(
@@ -28,7 +30,7 @@ module mbdsl_fifo #(
     wire pop  = m_axis_tvalid && m_axis_tready;
 
     assign m_axis_tvalid = (count != '0);
-    assign s_axis_tready = (count != CW'(DEPTH)) || m_axis_tready;
+    assign s_axis_tready = (count != CW'(DEPTH));
     assign m_axis_tdata  = mem[rp];
 
     always_ff @(posedge clk) begin
