@@ -5,8 +5,8 @@
 
 Checks that yosys infers no latch. ``--json`` also writes the cell counts and figures (the
 test suite runs this on the small spec in the background). The default spec is the small
-32x32 one (about 10 minutes on one core); the full FINN network takes hours and more memory
-than the 32-bit WebAssembly yosys can address may be needed.
+32x32 one (about 10 minutes and 3 GB on one core); the full FINN network would need hours
+and probably more than the 4 GiB the 32-bit WebAssembly yosys can address.
 """
 
 from __future__ import annotations
