@@ -22,11 +22,13 @@ def _key(obj) -> str:
 
 
 def simulate(unit: str, p: dict, *, seed: int = 1, frames: int = 2, p_valid: float = 0.7,
-             p_ready: float = 0.7, cycles_hint: int | None = None) -> tuple[dict, dict]:
+             p_ready: float = 0.7, cycles_hint: int | None = None, tamper=None) -> tuple[dict, dict]:
     """Build ``mbdsl_<unit>`` for case ``p`` and stream the case through it.
 
     Returns (case, result): the generator's case dict and the bench's result
-    (``errors``, ``out_cycles`` = cycle stamp of every output beat, ``cycles``).
+    (``errors``, ``out_cycles`` = cycle stamp of every output beat, ``cycles``, and
+    ``failed``: the cocotb tests that failed). ``tamper(beats)`` alters the expected output
+    beats the bench is given (to show that the bench fails).
     """
     tb = importlib.import_module(f"tb_{unit}")
     workdir = SIM_ROOT / "cases" / f"{unit}_{_key([p, seed, frames])}"
@@ -45,12 +47,13 @@ def simulate(unit: str, p: dict, *, seed: int = 1, frames: int = 2, p_valid: flo
     res_file = workdir / f"result_{p_valid}_{p_ready}.json"
     if res_file.exists():
         res_file.unlink()
-    write_case(case_file, tb.TOP, case["inp"], case["out"], seed=seed, p_valid=p_valid,
+    expected = case["out"] if tamper is None else tamper(list(case["out"]))
+    write_case(case_file, tb.TOP, case["inp"], expected, seed=seed, p_valid=p_valid,
                p_ready=p_ready, max_cycles=max_cycles, out_beats_per_frame=case.get("bpf"))
     t1 = time.time()
-    vl.run(runner, f"tb_{unit}", tb.TOP, bdir,
-           extra_env={CASE_ENV: str(case_file), RESULT_ENV: str(res_file)}, seed=seed)
+    _, failed = vl.run(runner, f"tb_{unit}", tb.TOP, bdir,
+                       extra_env={CASE_ENV: str(case_file), RESULT_ENV: str(res_file)}, seed=seed)
     print(f"{unit} {bdir.name}: build {t1 - t0:.1f} s, run {time.time() - t1:.1f} s")
     if not res_file.exists():
         raise RuntimeError(f"simulation of {unit} {p} wrote no result; see {bdir}")
-    return case, json.loads(res_file.read_text())
+    return case, json.loads(res_file.read_text()) | {"failed": failed}

@@ -116,6 +116,7 @@ def test_unit(unit, p, opts):
     opts = dict(opts)
     case, res = simulate(unit, p, seed=opts.pop("seed", 7), **opts)
     assert res["errors"] == [], "\n".join(res["errors"])
+    assert res["failed"] == 0
     assert len(res["out_cycles"]) == len(case["out"])
     # activations must be spread over their codes, else the comparison proves little
     if case.get("levels"):
@@ -124,3 +125,22 @@ def test_unit(unit, p, opts):
             assert len(case["codes"]) == case["levels"], (
                 f"only codes {list(case['codes'])} of {case['levels']} appear"
             )
+
+
+def _flip_one_bit(beats: list[int]) -> list[int]:
+    beats[len(beats) // 2] ^= 1
+    return beats
+
+
+FIRST_OF_EACH_UNIT = [c for c in CASES if c.id == f"{c.values[0]}0"]
+
+
+@pytest.mark.parametrize("unit,p,opts", FIRST_OF_EACH_UNIT)
+def test_a_wrong_expected_beat_fails_the_bench(unit, p, opts):
+    """Every bench can fail: one flipped bit in one expected beat is reported at that beat
+    and fails the cocotb test (the same build and stimulus as the passing case)."""
+    opts = dict(opts)
+    case, res = simulate(unit, p, seed=opts.pop("seed", 7), tamper=_flip_one_bit, **opts)
+    assert res["failed"] == 1
+    assert len(res["errors"]) == 1, res["errors"]
+    assert res["errors"][0].endswith(f"expected {case['out'][len(case['out']) // 2] ^ 1:#x}")

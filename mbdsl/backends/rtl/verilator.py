@@ -165,17 +165,21 @@ def run(runner, test_module: str, top: str, build_dir: str | os.PathLike,
     if results.exists():
         results.unlink()
     env = {k: str(v) for k, v in (extra_env or {}).items()}
-    runner.test(
-        test_module=test_module,
-        hdl_toplevel=top,
-        build_dir=str(build_dir),
-        test_dir=str(build_dir),
-        results_xml=str(results),
-        extra_env=env,
-        testcase=testcase,
-        seed=seed,
-        waves=waves,
-    )
+    try:
+        runner.test(
+            test_module=test_module,
+            hdl_toplevel=top,
+            build_dir=str(build_dir),
+            test_dir=str(build_dir),
+            results_xml=str(results),
+            extra_env=env,
+            testcase=testcase,
+            seed=seed,
+            waves=waves,
+        )
+    except SystemExit:  # the runner exits when a test fails; the results file says which
+        if not results.exists():
+            raise
     return get_results(results)
 
 
