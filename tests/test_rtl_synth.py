@@ -8,7 +8,7 @@ from __future__ import annotations
 def test_small_top_synthesizes_without_latches(top_synthesis):
     result, report = top_synthesis
     print(report)
-    assert result["latch_cells"] == [] and result["latches_inferred"] == 0, report
+    assert result["latches"] == [], report
     real, model = result["yosys"], result["model"]
     assert real["dsp"] == 0 and real["bram18"] == model["bram18"], report
     assert real["lut"] > 10_000 and abs(model["lut"] - real["lut"]) <= 0.25 * real["lut"], report
