@@ -312,9 +312,13 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         lanes = p["KPAR"]
         ctl = cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(p["K"] ** 2 // lanes)
         feats = {"const": 1.0, "ctl": ctl, "lane": lanes * (aw + cb), "out": lanes * ew}
-        ff = 3 * cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + 3 * _clog2(r) + aw + _clog2(p["IFM_W"] * cf) + 4
-        ff += lanes * (2 * cb + 1)
-        return feats, Resources(mem.lut * lanes, ff + mem.ff * lanes, mem.bram18 * lanes, 0)
+        kg = p["K"] ** 2 // lanes
+        # d, ih0, iw0, lo_q; window counters; frame and row bases, column base; writer; valid bits
+        ff = 4 * cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(kg) + 3 * aw + 2 + aw + _clog2(p["IFM_W"] * cf) + 4
+        # per lane: kh, kw, their bases, stages B (pad, slot, column), C (address, pad), D (pad), E (data)
+        ff += lanes * (2 * cb + 5 * aw + 5 + ew)
+        queue = _credit_queue(lanes * ew, 8)
+        return feats, Resources(mem.lut * lanes, ff + mem.ff * lanes, mem.bram18 * lanes, 0) + queue
     if module == "mbdsl_fifo":
         return _fifo_features(p["WIDTH"], p["DEPTH"])
     if module == "mbdsl_dwc":
@@ -338,34 +342,80 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         return {"const": 1.0, "entry": p["K"] * entry}, Resources(0, p["K"] * (entry + idx + 1) + idx + 5, 0, 0)
     if module == "mbdsl_nv12":
         half = p["W"] // 2
-        return {"const": 1.0}, _ram_cost(memory(half, 16, RAM_ASYNC), half, 16) + Resources(0, 80, 0, 0)
+        # Y, U, V; five products, three sums, the clipped pixel, valid bits; the credit queue
+        regs = Resources(0, 24 + 5 * 20 + 3 * 20 + 24 + 4, 0, 0)
+        return {"const": 1.0}, _ram_cost(memory(half, 16, RAM_ASYNC), half, 16) + regs + _credit_queue(24, 8)
     raise ValueError(f"no resource model for module {module}")
 
 
 def _fifo_features(width: int, depth: int) -> tuple[dict, Resources]:
-    m = memory(depth, width, RAM_ASYNC)
+    """mbdsl_fifo: a memory read through a register, the output register, three counters."""
+    m = memory(depth, width, RAM)
     aw = _clog2(depth)
-    regs = Resources(0, 2 * aw + _clog2(depth + 1), 0, 0)
-    return {"const": 1.0, "aw": aw, "byp": width if m.style == "bram" else 0.0}, _ram_cost(m, depth, width) + regs
+    regs = Resources(0, 2 * aw + _clog2(depth + 1) + 1 + width, 0, 0)
+    return {"const": 1.0, "aw": aw, "byp": 0.0}, _sync_ram_cost(m, depth, width) + regs
+
+
+def _sync_ram_cost(m: Memory, depth: int, width: int) -> Resources:
+    """A RAM read through a register (the FIFOs' storage): no soft bypass."""
+    if m.style == "bram":
+        return Resources(m.mux_luts, 0, m.bram18, 0)
+    if m.style == "lutram":
+        return Resources(m.lutram_luts + m.mux_luts, 0, 0, 0)
+    return Resources(width * max(0, math.ceil((depth - 1) / 3)) if depth > 1 else 0, depth * width, 0, 0)
+
+
+def tree_levels(n: int) -> int:
+    """Register stages of an mbdsl_addtree of ``n`` terms (one per level)."""
+    return _clog2(n) if n > 1 else 0
+
+
+def tree_ff(n: int, w_in: int) -> int:
+    """Registers of one mbdsl_addtree lane: level l holds ceil(n / 2**l) nodes of w_in + l bits."""
+    total, nodes = 0, n
+    for level in range(1, tree_levels(n) + 1):
+        nodes = -(-nodes // 2)
+        total += nodes * (w_in + level)
+    return total
+
+
+def mac_latency(simd: int, n_thres: int) -> int:
+    """Cycles from issue to the credit queue in mbdsl_mac_core (its LATENCY)."""
+    return 7 + tree_levels(simd) + tree_levels(n_thres)
+
+
+def _credit_queue(width: int, depth: int) -> Resources:
+    """mbdsl_credit_fifo: the FIFO and its credit counter (LUTs included)."""
+    feats, fixed = _fifo_features(width, depth)
+    luts = sum(K_UNIT["mbdsl_fifo"][k] * v for k, v in feats.items())
+    return fixed + Resources(luts, _clog2(depth + 1), 0, 0)
 
 
 def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources:
-    """A MAC unit's block RAMs, DSP slices and registers."""
+    """A MAC unit's block RAMs, DSP slices and registers (the stages of mbdsl_mac_core)."""
     pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
     lanes = pe * simd
     ob = acc if nt == 0 else p["OUT_BITS"]
+    pw = ib + wb + 2
     wmem = memory(nf * sf, lanes * wb, ROM)
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
     dsps = lanes if _uses_dsp(ib, wb, dsp) else 0
-    # the product registers stay in the fabric even with DSP slices (yosys does not pack
-    # them: the products are sign-extended to ACC bits before the register)
-    ff = 2 * pe * acc + pe * ob + (simd if shared_x else lanes) * ib + 8 + 2 * _clog2(nf * sf) + _clog2(nf)
-    ff += lanes * min(ib + wb + 2, acc)
+    xw = (simd if shared_x else lanes) * ib
+    ff = 2 * xw + 2 * lanes * wb + lanes * pw          # S1, S2 (input and weight word), S3 products
+    ff += pe * tree_ff(simd, pw) + 3 * tree_levels(simd)  # adder trees and their tags
+    ff += 2 * pe * acc + 12 + 2 * _clog2(nf * sf) + _clog2(nf)  # ST, SA, valid bits, counters
+    if p.get("HAS_BIAS"):
+        ff += pe * acc
+    if nt:  # threshold words twice (ROM output, its register), accB, comparisons, popcount
+        ff += 2 * pe * nt * acc + pe * acc + pe * nt + pe * tree_ff(nt, 2) + tree_levels(nt)
+    else:
+        ff += 2 * pe * acc
     if wmem.style == "logic":
         ff += rom_logic(nf * sf, lanes * wb)[1]
     if nt and tmem.style == "logic":
         ff += rom_logic(nf, pe * nt * acc)[1]
-    return Resources(wmem.mux_luts + tmem.mux_luts, ff, wmem.bram18 + tmem.bram18, dsps)
+    queue = _credit_queue(pe * ob, mac_latency(simd, nt) + 3)
+    return Resources(wmem.mux_luts + tmem.mux_luts, ff, wmem.bram18 + tmem.bram18, dsps) + queue
 
 
 def unit(module: str, params: dict, dsp: str = "lut") -> Resources:

@@ -17,9 +17,9 @@ from mbdsl.backends.rtl import verilator as vl
 
 LINT = {
     "mbdsl_fifo": [dict(WIDTH=8, DEPTH=2), dict(WIDTH=1, DEPTH=3), dict(WIDTH=40, DEPTH=64)],
-    "mbdsl_threshold": [dict(PE=1, ACC_BITS=8, N_THRES=1, OUT_BITS=1, OUT_MIN=0),
-                        dict(PE=4, ACC_BITS=16, N_THRES=15, OUT_BITS=4, OUT_MIN=-8)],
-    "mbdsl_addtree": [dict(N=1, W=8), dict(N=5, W=12), dict(N=16, W=20)],
+    "mbdsl_credit_fifo": [dict(WIDTH=8, DEPTH=4), dict(WIDTH=64, DEPTH=17)],
+    "mbdsl_addtree": [dict(N=1, W_IN=8, W=8), dict(N=5, W_IN=10, W=12), dict(LANES=3, N=16, W_IN=10, W=20, TAG=3),
+                      dict(LANES=2, N=15, W_IN=2, W=5), dict(N=2, W_IN=12, W=8)],
     "mbdsl_swg": [
         dict(IFM_H=224, IFM_W=224, C=3, K=3, STRIDE=2, PAD=0, BITS=8, CPAR=3, KPAR=1, DW=0),
         dict(IFM_H=7, IFM_W=7, C=64, K=3, STRIDE=1, PAD=1, BITS=4, CPAR=16, KPAR=3, DW=1),

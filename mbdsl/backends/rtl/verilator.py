@@ -55,10 +55,13 @@ FAST_ARGS: tuple[str, ...] = (
 
 # Modules that other modules instantiate; sources are listed dependencies first.
 _DEPS: dict[str, tuple[str, ...]] = {
-    "mbdsl_mvau": ("mbdsl_threshold", "mbdsl_addtree", "mbdsl_mac_core"),
-    "mbdsl_vvau": ("mbdsl_threshold", "mbdsl_addtree", "mbdsl_mac_core"),
-    "mbdsl_mac_core": ("mbdsl_threshold", "mbdsl_addtree"),
+    "mbdsl_mvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mac_core"),
+    "mbdsl_vvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mac_core"),
+    "mbdsl_mac_core": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo"),
+    "mbdsl_credit_fifo": ("mbdsl_fifo",),
     "mbdsl_pool": ("mbdsl_fifo",),
+    "mbdsl_swg": ("mbdsl_fifo", "mbdsl_credit_fifo"),
+    "mbdsl_nv12": ("mbdsl_fifo", "mbdsl_credit_fifo"),
 }
 
 

@@ -1,16 +1,23 @@
 // mbdsl_mac_core: the shared datapath of mbdsl_mvau and mbdsl_vvau.
 //
-// Each issued beat (i_valid while o_en) is multiplied lane by lane with the next weight-ROM
-// word, reduced over SIMD per PE lane, and accumulated over SF consecutive beats; after the
-// SF-th beat the PE accumulators are thresholded (or passed raw if N_THRES == 0) and sent
-// on the output stream. Weight words are read in address order 0 .. NF*SF-1 (then wrap),
-// threshold and bias words 0 .. NF-1. With HAS_BIAS, each accumulation starts at its
-// row's bias instead of 0 (a classifier's logits acc + bias; ACC_BITS must hold the sum).
+// Each issued beat (i_valid, allowed while o_ready) is multiplied lane by lane with the
+// next weight-ROM word, reduced over SIMD per PE lane, and accumulated over SF consecutive
+// beats; after the SF-th beat the PE accumulators are thresholded (or passed raw if
+// N_THRES == 0) and sent on the output stream. Weight words are read in address order
+// 0 .. NF*SF-1 (then wrap), threshold and bias words 0 .. NF-1. With HAS_BIAS, each
+// accumulation starts at its row's bias instead of 0 (a classifier's logits acc + bias;
+// ACC_BITS must hold the sum).
 //
-// Pipeline (5 stages, all advancing together on o_en = !m_axis_tvalid || m_axis_tready):
-//   S1 weight-ROM read (registered, BRAM-friendly) and input register
-//   S2 PE*SIMD products    S3 adder trees, bias-ROM read    S4 accumulators, threshold-ROM read
-//   S5 threshold compare -> output register
+// The pipeline never stalls: every stage advances every cycle, carrying a valid bit, and
+// its output beats go into a credit queue (mbdsl_credit_fifo) that absorbs backpressure.
+// A beat that completes an accumulation is issued only with a credit, so the downstream
+// ready reaches no pipeline register; o_ready depends on registers only.
+//   S1 weight-ROM read (registered, block-RAM friendly), input register
+//   S2 ROM output register           S3 PE*SIMD products
+//   adder trees, one register per level ($clog2(SIMD) stages)
+//   ST tree output, bias-ROM read    SA accumulators, threshold-ROM read
+//   SB threshold register            SC PE*N_THRES comparisons
+//   popcount trees, one register per level ($clog2(N_THRES) stages), then the queue
 //
 // ROM formats: weight word = PE*SIMD*W_BITS bits, lane (p, s) at bit (p*SIMD + s)*W_BITS;
 // threshold word = PE*N_THRES*ACC_BITS bits, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS;
@@ -40,7 +47,7 @@ module mbdsl_mac_core #(
     input  logic            rst_n,
     input  logic            i_valid,
     input  logic [XW-1:0]   i_x,
-    output logic            o_en,
+    output logic            o_ready,
     output logic [PE*OB-1:0] m_axis_tdata,
     output logic            m_axis_tvalid,
     input  logic            m_axis_tready
@@ -50,28 +57,40 @@ module mbdsl_mac_core #(
     localparam int TAW = (NF > 1) ? $clog2(NF) : 1;
     localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
     localparam int WW  = PE * SIMD * W_BITS;
-    localparam int PW  = IN_BITS + W_BITS + 2;
+    localparam int PW  = IN_BITS + W_BITS + 2;   // a product, exact
+    localparam int CW  = $clog2(N_THRES + 1);    // a count of thresholds passed
+    // issue to queue write: S1 S2 S3, tree levels, ST SA SB SC, popcount levels
+    localparam int TREE_LAT = (SIMD > 1) ? $clog2(SIMD) : 0;
+    localparam int CNT_LAT  = (N_THRES > 1) ? $clog2(N_THRES) : 0;
+    localparam int LATENCY  = 7 + TREE_LAT + CNT_LAT;
 
-    wire en = !m_axis_tvalid || m_axis_tready;
-    assign o_en = en;
+    // ---------------- issue: a beat that ends an accumulation needs a credit ----------------
+    logic [SFW-1:0] sf;
+    logic credit;
+    wire ends = (sf == SFW'(SF - 1));
+    assign o_ready = !ends || credit;
+    wire reserve = i_valid && ends;
 
     // ---------------- S1: weight ROM, input register ----------------
     logic [WW-1:0] wrom [NW];
     initial $readmemh(WEIGHT_FILE, wrom);
 
     logic [WAW-1:0] waddr;
-    logic [SFW-1:0] sf;
-    logic [WW-1:0] w1;
-    logic [XW-1:0] x1;
-    logic v1, first1, last1;
+    logic [WW-1:0] w1, w2;
+    logic [XW-1:0] x1, x2;
+    logic v1, first1, last1, v2, first2, last2, v3, first3, last3;
 
     always_ff @(posedge clk) begin
-        if (en) begin
-            w1 <= wrom[waddr];
-            x1 <= i_x;
-            first1 <= (sf == '0);
-            last1 <= (sf == SFW'(SF - 1));
-        end
+        w1 <= wrom[waddr];
+        x1 <= i_x;
+        first1 <= (sf == '0);
+        last1 <= ends;
+        w2 <= w1;
+        x2 <= x1;
+        first2 <= first1;
+        last2 <= last1;
+        first3 <= first2;
+        last3 <= last2;
     end
 
     always_ff @(posedge clk) begin
@@ -79,18 +98,21 @@ module mbdsl_mac_core #(
             waddr <= '0;
             sf <= '0;
             v1 <= 1'b0;
-        end else if (en) begin
+            v2 <= 1'b0;
+            v3 <= 1'b0;
+        end else begin
             v1 <= i_valid;
+            v2 <= v1;
+            v3 <= v2;
             if (i_valid) begin
                 waddr <= (waddr == WAW'(NW - 1)) ? '0 : waddr + 1'b1;
-                sf <= (sf == SFW'(SF - 1)) ? '0 : sf + 1'b1;
+                sf <= ends ? '0 : sf + 1'b1;
             end
         end
     end
 
-    // ---------------- S2: products ----------------
-    logic [PE*SIMD*ACC_BITS-1:0] prod2;
-    logic v2, first2, last2;
+    // ---------------- S3: products ----------------
+    logic [PE*SIMD*PW-1:0] prod3;
 
     for (genvar p = 0; p < PE; p++) begin : g_pe
         for (genvar s = 0; s < SIMD; s++) begin : g_simd
@@ -99,117 +121,141 @@ module mbdsl_mac_core #(
             logic [W_BITS-1:0] wr;
             logic signed [IN_BITS:0] xe;
             logic signed [W_BITS:0] we;
-            logic signed [PW-1:0] pr;
-            assign xr = x1[XI*IN_BITS +: IN_BITS];
-            assign wr = w1[(p*SIMD + s)*W_BITS +: W_BITS];
+            assign xr = x2[XI*IN_BITS +: IN_BITS];
+            assign wr = w2[(p*SIMD + s)*W_BITS +: W_BITS];
             assign xe = $signed({IN_SIGNED ? xr[IN_BITS-1] : 1'b0, xr});
             assign we = $signed({W_SIGNED ? wr[W_BITS-1] : 1'b0, wr});
-            assign pr = PW'(xe) * PW'(we);
-            always_ff @(posedge clk) begin
-                if (en) prod2[(p*SIMD + s)*ACC_BITS +: ACC_BITS] <= ACC_BITS'(pr);
-            end
+            always_ff @(posedge clk) prod3[(p*SIMD + s)*PW +: PW] <= PW'(xe) * PW'(we);
         end
     end
 
-    // ---------------- S3: adder trees ----------------
-    logic [PE*ACC_BITS-1:0] sum3;
-    logic v3, first3, last3;
+    // ---------------- adder trees, ST: tree output register ----------------
+    logic [PE*ACC_BITS-1:0] sum_t, sumT;
+    logic [2:0] tag_t;
+    logic vT, firstT, lastT;
 
-    for (genvar p = 0; p < PE; p++) begin : g_tree
-        logic [ACC_BITS-1:0] s;
-        mbdsl_addtree #(.N(SIMD), .W(ACC_BITS)) u_tree (
-            .i_terms(prod2[p*SIMD*ACC_BITS +: SIMD*ACC_BITS]),
-            .o_sum(s)
-        );
-        always_ff @(posedge clk) begin
-            if (en) sum3[p*ACC_BITS +: ACC_BITS] <= s;
-        end
+    mbdsl_addtree #(.LANES(PE), .N(SIMD), .W_IN(PW), .W(ACC_BITS), .TAG(3)) u_tree (
+        .clk, .i_terms(prod3), .i_tag({v3, first3, last3}), .o_sum(sum_t), .o_tag(tag_t)
+    );
+
+    always_ff @(posedge clk) begin
+        sumT <= sum_t;
+        {firstT, lastT} <= tag_t[1:0];
+    end
+    always_ff @(posedge clk) begin
+        if (!rst_n) vT <= 1'b0;
+        else vT <= tag_t[2];
     end
 
     // the value each accumulation starts from: its row's bias, or 0
-    logic [PE*ACC_BITS-1:0] start3;
+    logic [PE*ACC_BITS-1:0] startT;
 
     if (HAS_BIAS) begin : g_bias
         logic [PE*ACC_BITS-1:0] brom [NF];
         initial $readmemh(BIAS_FILE, brom);
         logic [TAW-1:0] baddr;
-        wire bnext = en && v2 && first2;
+        wire bnext = tag_t[2] && tag_t[1];   // a first beat enters ST
         always_ff @(posedge clk) begin
-            if (bnext) start3 <= brom[baddr];
+            if (bnext) startT <= brom[baddr];
         end
         always_ff @(posedge clk) begin
             if (!rst_n) baddr <= '0;
             else if (bnext) baddr <= (baddr == TAW'(NF - 1)) ? '0 : baddr + 1'b1;
         end
     end else begin : g_zero
-        assign start3 = '0;
+        assign startT = '0;
     end
 
-    // ---------------- S4: accumulate, threshold ROM ----------------
-    logic [PE*ACC_BITS-1:0] acc4;
-    logic done4;
+    // ---------------- SA: accumulate ----------------
+    logic [PE*ACC_BITS-1:0] accA;
+    logic doneA;
 
     for (genvar p = 0; p < PE; p++) begin : g_acc
         always_ff @(posedge clk) begin
-            if (en && v3)
-                acc4[p*ACC_BITS +: ACC_BITS] <=
-                    (first3 ? start3[p*ACC_BITS +: ACC_BITS] : acc4[p*ACC_BITS +: ACC_BITS])
-                    + sum3[p*ACC_BITS +: ACC_BITS];
+            if (vT)
+                accA[p*ACC_BITS +: ACC_BITS] <=
+                    (firstT ? startT[p*ACC_BITS +: ACC_BITS] : accA[p*ACC_BITS +: ACC_BITS])
+                    + sumT[p*ACC_BITS +: ACC_BITS];
         end
     end
 
     always_ff @(posedge clk) begin
-        if (en) begin
-            first2 <= first1;
-            last2 <= last1;
-            first3 <= first2;
-            last3 <= last2;
-        end
+        if (!rst_n) doneA <= 1'b0;
+        else doneA <= vT && lastT;
     end
 
-    always_ff @(posedge clk) begin
-        if (!rst_n) begin
-            v2 <= 1'b0;
-            v3 <= 1'b0;
-            done4 <= 1'b0;
-        end else if (en) begin
-            v2 <= v1;
-            v3 <= v2;
-            done4 <= v3 && last3;
-        end
-    end
-
-    // ---------------- S5: activation, output register ----------------
+    // ---------------- SB, SC, popcount: activation ----------------
     logic [PE*OB-1:0] act;
+    logic act_valid;
 
     if (N_THRES > 0) begin : g_thr
         localparam int TW = PE * N_THRES * ACC_BITS;
         logic [TW-1:0] trom [NF];
         initial $readmemh(THRESH_FILE, trom);
         logic [TAW-1:0] taddr;
-        logic [TW-1:0] thr4;
+        logic [TW-1:0] thrA, thrB;
+        logic [PE*ACC_BITS-1:0] accB;
+        logic [PE*N_THRES*2-1:0] geC;
+        logic doneB, doneC;
+        logic [PE*(CW+1)-1:0] count;
+
+        wire tnext = vT && lastT;   // an accumulation completes in SA
         always_ff @(posedge clk) begin
-            if (en && v3 && last3) thr4 <= trom[taddr];
+            if (tnext) thrA <= trom[taddr];
+            thrB <= thrA;
+            accB <= accA;
         end
         always_ff @(posedge clk) begin
-            if (!rst_n) taddr <= '0;
-            else if (en && v3 && last3) taddr <= (taddr == TAW'(NF - 1)) ? '0 : taddr + 1'b1;
+            if (!rst_n) begin
+                taddr <= '0;
+                doneB <= 1'b0;
+                doneC <= 1'b0;
+            end else begin
+                if (tnext) taddr <= (taddr == TAW'(NF - 1)) ? '0 : taddr + 1'b1;
+                doneB <= doneA;
+                doneC <= doneB;
+            end
         end
-        mbdsl_threshold #(
-            .PE(PE), .ACC_BITS(ACC_BITS), .N_THRES(N_THRES), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN)
-        ) u_thr (
-            .i_acc(acc4), .i_thr(thr4), .o_out(act)
+
+        // lane p, threshold i: acc >= T[i], as a 2-bit signed 0 or 1 for the popcount tree
+        for (genvar p = 0; p < PE; p++) begin : g_lane
+            for (genvar i = 0; i < N_THRES; i++) begin : g_cmp
+                always_ff @(posedge clk)
+                    geC[(p*N_THRES + i)*2 +: 2] <= {1'b0,
+                        $signed(accB[p*ACC_BITS +: ACC_BITS])
+                            >= $signed(thrB[(p*N_THRES + i)*ACC_BITS +: ACC_BITS])};
+            end
+            assign act[p*OB +: OB] = OB'(OUT_MIN + int'(count[p*(CW+1) +: CW+1]));
+        end
+
+        mbdsl_addtree #(.LANES(PE), .N(N_THRES), .W_IN(2), .W(CW + 1), .TAG(1)) u_count (
+            .clk, .i_terms(geC), .i_tag(doneC), .o_sum(count), .o_tag(act_valid)
         );
     end else begin : g_raw
-        assign act = acc4;
+        logic [PE*ACC_BITS-1:0] accB, accC;
+        logic doneB, doneC;
+        always_ff @(posedge clk) begin
+            accB <= accA;
+            accC <= accB;
+        end
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                doneB <= 1'b0;
+                doneC <= 1'b0;
+            end else begin
+                doneB <= doneA;
+                doneC <= doneB;
+            end
+        end
+        assign act = accC;
+        assign act_valid = doneC;
     end
 
-    always_ff @(posedge clk) begin
-        if (en && done4) m_axis_tdata <= act;
-    end
-
-    always_ff @(posedge clk) begin
-        if (!rst_n) m_axis_tvalid <= 1'b0;
-        else if (en) m_axis_tvalid <= done4;
-    end
+    // ---------------- output queue ----------------
+    mbdsl_credit_fifo #(.WIDTH(PE*OB), .DEPTH(LATENCY + 3)) u_out (
+        .clk, .rst_n,
+        .i_reserve(reserve), .o_credit(credit),
+        .i_valid(act_valid), .i_data(act),
+        .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
+    );
 endmodule

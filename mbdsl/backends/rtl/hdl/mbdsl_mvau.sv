@@ -11,7 +11,8 @@
 // Bias ROM (HAS_BIAS, BIAS_FILE): NF words, lane p at bit p*ACC_BITS = b[nf*PE + p]; each
 // row's accumulation starts at its bias (raw classifier outputs acc + b).
 // Weights are signed when W_SIGNED (default), inputs when IN_SIGNED; accumulators and
-// thresholds are signed ACC_BITS. Output backpressure freezes the whole pipeline.
+// thresholds are signed ACC_BITS. The core's pipeline never stalls: output backpressure
+// ends at its credit queue, and tready depends on registers only.
 module mbdsl_mvau #(
     parameter int MH        = 8,
     parameter int MW        = 8,
@@ -45,14 +46,14 @@ module mbdsl_mvau #(
     localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
     localparam int XW  = SIMD * IN_BITS;
 
-    logic en;
+    logic ready;
     logic [NFW-1:0] nf;
     logic [SFW-1:0] sf;
     logic [XW-1:0] ibuf [SF];
 
     wire fold0 = (nf == '0);
-    wire issue = en && (fold0 ? s_axis_tvalid : 1'b1);
-    assign s_axis_tready = en && fold0;
+    wire issue = ready && (fold0 ? s_axis_tvalid : 1'b1);
+    assign s_axis_tready = ready && fold0;
     wire [XW-1:0] x = fold0 ? s_axis_tdata : ibuf[sf];
 
     always_ff @(posedge clk) begin
@@ -81,7 +82,7 @@ module mbdsl_mvau #(
         .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE)
     ) u_core (
         .clk, .rst_n,
-        .i_valid(issue), .i_x(x), .o_en(en),
+        .i_valid(issue), .i_x(x), .o_ready(ready),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
     );
 endmodule

@@ -3,7 +3,9 @@
 // Input, one byte per beat, for each pair of rows: the interleaved UV row (W bytes:
 // U0 V0 U1 V1 ...), then Y row 2i, then Y row 2i+1. Output: one RGB pixel per Y byte
 // (R in bits 7:0, G 15:8, B 23:16), row-major, equal to semantics.nv12_to_rgb
-// (integer BT.601 limited range). Two pipeline stages (UV lookup, colour math).
+// (integer BT.601 limited range). The pipeline never stalls: S1 UV lookup, S2 products,
+// S3 sums, S4 clip, then a credit queue (mbdsl_credit_fifo) that absorbs output
+// backpressure; a Y byte is taken only with a credit, a UV byte always.
 module mbdsl_nv12 #(
     parameter int W = 4,
     parameter int H = 2
@@ -27,10 +29,11 @@ module mbdsl_nv12 #(
     logic [1:0] phase;   // 0: UV row, 1: Y row 2i, 2: Y row 2i+1
     logic [CW-1:0] col;
 
-    wire en = !m_axis_tvalid || m_axis_tready;
-    assign s_axis_tready = en;
-    wire take = s_axis_tvalid && en;
+    logic credit;
     wire is_uv = (phase == 2'd0);
+    assign s_axis_tready = is_uv || credit;
+    wire take = s_axis_tvalid && s_axis_tready;
+    wire reserve = take && !is_uv;
     wire [HW-1:0] pair = HW'(col >> 1);
 
     always_ff @(posedge clk) begin
@@ -53,21 +56,19 @@ module mbdsl_nv12 #(
     end
 
     // S1: Y with its U, V
-    logic v1;
+    logic v1, v2, v3, v4;
     logic [7:0] y1, u1, vv1;
     always_ff @(posedge clk) begin
-        if (!rst_n) v1 <= 1'b0;
-        else if (en) v1 <= take && !is_uv;
+        if (!rst_n) {v1, v2, v3, v4} <= '0;
+        else {v1, v2, v3, v4} <= {reserve, v1, v2, v3};
     end
     always_ff @(posedge clk) begin
-        if (en) begin
-            y1 <= s_axis_tdata;
-            u1 <= umem[pair];
-            vv1 <= vmem[pair];
-        end
+        y1 <= s_axis_tdata;
+        u1 <= umem[pair];
+        vv1 <= vmem[pair];
     end
 
-    // S2: colour conversion, clip to 0..255
+    // S2: products; S3: sums; S4: clip to 0..255
     function automatic logic [7:0] clip8(input logic signed [19:0] t);
         logic signed [19:0] s;
         s = t >>> 8;
@@ -76,19 +77,26 @@ module mbdsl_nv12 #(
         else clip8 = s[7:0];
     endfunction
 
-    logic signed [19:0] cy, dd, ee, r, g, b;
-    assign cy = 20'(298) * ($signed({12'd0, y1}) - 20'sd16);
+    logic signed [19:0] dd, ee, cy2, rv2, gu2, gv2, bu2, r3, g3, b3;
+    logic [23:0] rgb4;
     assign dd = $signed({12'd0, u1}) - 20'sd128;
     assign ee = $signed({12'd0, vv1}) - 20'sd128;
-    assign r = cy + 20'sd409 * ee + 20'sd128;
-    assign g = cy - 20'sd100 * dd - 20'sd208 * ee + 20'sd128;
-    assign b = cy + 20'sd516 * dd + 20'sd128;
+    always_ff @(posedge clk) begin
+        cy2 <= 20'(298) * ($signed({12'd0, y1}) - 20'sd16);
+        rv2 <= 20'sd409 * ee;
+        gu2 <= 20'sd100 * dd;
+        gv2 <= 20'sd208 * ee;
+        bu2 <= 20'sd516 * dd;
+        r3 <= cy2 + rv2 + 20'sd128;
+        g3 <= cy2 - gu2 - gv2 + 20'sd128;
+        b3 <= cy2 + bu2 + 20'sd128;
+        rgb4 <= {clip8(b3), clip8(g3), clip8(r3)};
+    end
 
-    always_ff @(posedge clk) begin
-        if (!rst_n) m_axis_tvalid <= 1'b0;
-        else if (en) m_axis_tvalid <= v1;
-    end
-    always_ff @(posedge clk) begin
-        if (en && v1) m_axis_tdata <= {clip8(b), clip8(g), clip8(r)};
-    end
+    mbdsl_credit_fifo #(.WIDTH(24), .DEPTH(8)) u_out (
+        .clk, .rst_n,
+        .i_reserve(reserve), .o_credit(credit),
+        .i_valid(v4), .i_data(rgb4),
+        .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
+    );
 endmodule

@@ -17,8 +17,16 @@
 // A single signed counter d = rows written minus the reader's frame base row decides
 // both sides: the reader may emit output row oh when row hi(oh) is complete (d > hi);
 // the writer may write when the ring slot it overwrites is no longer needed
-// (d - lo(oh) < R). Cycles per frame ~ OH*max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF) plus
-// a fill of about K - STRIDE rows.
+// (d - lo < R, with lo as it was one cycle ago: the oldest read still in flight).
+// Cycles per frame ~ OH*max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF) plus a fill of about
+// K - STRIDE rows.
+//
+// The reader never stalls: each issued beat (go) passes four register stages, every
+// cycle, into a credit queue (mbdsl_credit_fifo) that absorbs output backpressure; a beat
+// is issued only with a credit. Read addresses come from counters stepped by constants
+// (row base, column base, channel group): no multiply or modulo before the memory.
+//   A window counters   B padding, slot base, column   C address   D memory read
+//   E zeroed padding -> queue
 module mbdsl_swg #(
     parameter int IFM_H  = 8,
     parameter int IFM_W  = 8,
@@ -50,7 +58,6 @@ module mbdsl_swg #(
     localparam int DEPTH = R * ROWW;
     localparam int AW    = (DEPTH > 1) ? $clog2(DEPTH) : 1;
     localparam int RWW   = (ROWW > 1) ? $clog2(ROWW) : 1;
-    localparam int SW    = $clog2(R);
     localparam int CFW   = (CF > 1) ? $clog2(CF) : 1;
     localparam int KGW   = (KG > 1) ? $clog2(KG) : 1;
     localparam int OHW   = (OH > 1) ? $clog2(OH) : 1;
@@ -61,29 +68,31 @@ module mbdsl_swg #(
     localparam int PAD_R = PAD % R;
     localparam int H_R   = IFM_H % R;
 
-    localparam int SW1   = SW + 1;
+    // address arithmetic: signed, wide enough for -PAD*CF .. 2*DEPTH
+    localparam int AB    = AW + 2;
+    localparam int RD_LAT = 4;   // go to queue write: stages B C D E
 
-    // (a + b) mod R for a, b < R
-    function automatic logic [SW-1:0] addmod(input logic [SW-1:0] a, input logic [SW-1:0] b);
-        logic [SW:0] t;
+    // (a + b) mod DEPTH for a, b < DEPTH
+    function automatic logic [AW-1:0] addmod_depth(input logic [AW-1:0] a, input logic [AW-1:0] b);
+        logic [AW:0] t;
         t = {1'b0, a} + {1'b0, b};
-        addmod = (t >= SW1'(R)) ? SW'(t - SW1'(R)) : SW'(t);
+        addmod_depth = (t >= (AW+1)'(DEPTH)) ? AW'(t - (AW+1)'(DEPTH)) : AW'(t);
     endfunction
 
-    wire en = !m_axis_tvalid || m_axis_tready;
+    logic credit;
 
     // ---------------- shared row bookkeeping ----------------
     logic signed [CB-1:0] d;      // rows written - reader frame base
     logic signed [CB-1:0] ih0;    // input row of kernel row 0 for the current output row
     logic signed [CB-1:0] iw0;    // input column of kernel column 0
-    logic signed [CB-1:0] lo, hi;
+    logic signed [CB-1:0] lo, hi, lo_q;
     assign lo = (ih0 < 0) ? '0 : ih0;
     assign hi = (ih0 + CB'(K - 1) > CB'(IFM_H - 1)) ? CB'(IFM_H - 1) : ih0 + CB'(K - 1);
 
     // ---------------- writer ----------------
     logic [AW-1:0] waddr;
     logic [RWW-1:0] wcnt;
-    assign s_axis_tready = (d - lo) < CB'(R);
+    assign s_axis_tready = (d - lo_q) < CB'(R);
     wire push = s_axis_tvalid && s_axis_tready;
     wire row_done = push && (wcnt == RWW'(ROWW - 1));
 
@@ -102,9 +111,11 @@ module mbdsl_swg #(
     logic [KGW-1:0] kpg;
     logic [OWW-1:0] ow;
     logic [OHW-1:0] oh;
-    logic [SW-1:0] rslot0, fb;
+    logic [AW-1:0] fb_base;         // ring slot of the reader frame's row 0, times ROWW
+    logic [AW-1:0] row0_base;       // ring slot of input row ih0, times ROWW
+    logic signed [AB-1:0] col0;     // iw0 * CF
 
-    wire go = en && (d > hi);
+    wire go = credit && (d > hi);
     wire cg_last  = (cg == CFW'(CF - 1));
     wire kpg_last = (kpg == KGW'(KG - 1));
     wire kpg_step = DW ? 1'b1 : cg_last;
@@ -114,22 +125,27 @@ module mbdsl_swg #(
     wire oh_last  = (oh == OHW'(OH - 1));
     wire frame_done = go && pix_last && ow_last && oh_last;
 
-    logic [SW-1:0] fb_next;
-    assign fb_next = addmod(fb, SW'(H_R));
+    logic [AW-1:0] fb_base_next;
+    assign fb_base_next = addmod_depth(fb_base, AW'(H_R * ROWW));
+    // the slot of row -PAD is R - PAD mod R slots after the frame's row 0
+    localparam int ROW0_OFS = ((R - PAD_R) % R) * ROWW;
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             d <= '0;
+            lo_q <= '0;
             cg <= '0;
             kpg <= '0;
             ow <= '0;
             oh <= '0;
             ih0 <= -CB'(PAD);
             iw0 <= -CB'(PAD);
-            fb <= '0;
-            rslot0 <= addmod('0, SW'(R - PAD_R));
+            col0 <= -AB'(PAD * CF);
+            fb_base <= '0;
+            row0_base <= AW'(ROW0_OFS);
         end else begin
             d <= d + (row_done ? CB'(1) : CB'(0)) - (frame_done ? CB'(IFM_H) : CB'(0));
+            lo_q <= lo - (frame_done ? CB'(IFM_H) : CB'(0));
             if (go) begin
                 if (cg_step) cg <= cg_last ? '0 : cg + 1'b1;
                 if (kpg_step) kpg <= kpg_last ? '0 : kpg + 1'b1;
@@ -137,33 +153,36 @@ module mbdsl_swg #(
                     if (ow_last) begin
                         ow <= '0;
                         iw0 <= -CB'(PAD);
+                        col0 <= -AB'(PAD * CF);
                         if (oh_last) begin
                             oh <= '0;
                             ih0 <= -CB'(PAD);
-                            fb <= fb_next;
-                            rslot0 <= addmod(fb_next, SW'(R - PAD_R));
+                            fb_base <= fb_base_next;
+                            row0_base <= addmod_depth(fb_base_next, AW'(ROW0_OFS));
                         end else begin
                             oh <= oh + 1'b1;
                             ih0 <= ih0 + CB'(STRIDE);
-                            rslot0 <= addmod(rslot0, SW'(STRIDE % R));
+                            row0_base <= addmod_depth(row0_base, AW'((STRIDE % R) * ROWW));
                         end
                     end else begin
                         ow <= ow + 1'b1;
                         iw0 <= iw0 + CB'(STRIDE);
+                        col0 <= col0 + AB'(STRIDE * CF);
                     end
                 end
             end
         end
     end
 
-    // ---------------- per kernel lane: position, address, bank ----------------
-    logic vB;
-    assign m_axis_tvalid = vB;
-
+    // ---------------- valid bits of stages B .. E ----------------
+    logic [RD_LAT-1:0] v;   // v[0]: stage B ... v[3]: stage E
     always_ff @(posedge clk) begin
-        if (!rst_n) vB <= 1'b0;
-        else if (en) vB <= go;
+        if (!rst_n) v <= '0;
+        else v <= {v[RD_LAT-2:0], go};
     end
+
+    // ---------------- per kernel lane: position, address, bank ----------------
+    logic [KPAR*EW-1:0] dataE;
 
     for (genvar kp = 0; kp < KPAR; kp++) begin : g_lane
         localparam int KH0 = kp / K;
@@ -171,9 +190,10 @@ module mbdsl_swg #(
         localparam int DKH = KPAR / K;
         localparam int DKW = KPAR % K;
         logic signed [CB-1:0] kh, kw, kw_n, ih, iw;
-        logic [SW-1:0] slot;
-        logic pad, padq;
-        logic [AW-1:0] raddr;
+        logic [AW-1:0] kh_base;         // kh * ROWW
+        logic signed [AB-1:0] kw_col;   // kw * CF
+        logic padB, padC, padD;
+        logic [AW-1:0] slotB, colB, raddrC;   // colB is in range when the read is not padding
         logic [EW-1:0] mem [DEPTH];
         logic [EW-1:0] rdata;
 
@@ -182,36 +202,54 @@ module mbdsl_swg #(
             if (!rst_n) begin
                 kh <= CB'(KH0);
                 kw <= CB'(KW0);
+                kh_base <= AW'(KH0 * ROWW);
+                kw_col <= AB'(KW0 * CF);
             end else if (go && kpg_step) begin
                 if (kpg_last) begin
                     kh <= CB'(KH0);
                     kw <= CB'(KW0);
+                    kh_base <= AW'(KH0 * ROWW);
+                    kw_col <= AB'(KW0 * CF);
                 end else if (kw_n >= CB'(K)) begin
                     kh <= kh + CB'(DKH + 1);
                     kw <= kw_n - CB'(K);
+                    kh_base <= kh_base + AW'((DKH + 1) * ROWW);
+                    kw_col <= kw_col + AB'((DKW - K) * CF);
                 end else begin
                     kh <= kh + CB'(DKH);
                     kw <= kw_n;
+                    kh_base <= kh_base + AW'(DKH * ROWW);
+                    kw_col <= kw_col + AB'(DKW * CF);
                 end
             end
         end
 
         assign ih = ih0 + kh;
         assign iw = iw0 + kw;
-        assign pad = (ih < 0) || (ih >= CB'(IFM_H)) || (iw < 0) || (iw >= CB'(IFM_W));
-        assign slot = addmod(rslot0, SW'(kh));
-        assign raddr = pad ? '0
-                     : AW'(slot) * AW'(ROWW) + AW'(iw) * AW'(CF) + AW'(cg);
 
+        // B: padding, the slot's base address, the column's offset in the row
+        always_ff @(posedge clk) begin
+            padB <= (ih < 0) || (ih >= CB'(IFM_H)) || (iw < 0) || (iw >= CB'(IFM_W));
+            slotB <= addmod_depth(row0_base, kh_base);
+            colB <= AW'(col0 + kw_col + AB'(cg));
+        end
+        // C: the address; D: the memory read; E: padding reads as zero
+        always_ff @(posedge clk) begin
+            raddrC <= padB ? '0 : slotB + colB;
+            padC <= padB;
+            rdata <= mem[raddrC];
+            padD <= padC;
+            dataE[kp*EW +: EW] <= padD ? '0 : rdata;
+        end
         always_ff @(posedge clk) begin
             if (push) mem[waddr] <= s_axis_tdata;
         end
-        always_ff @(posedge clk) begin
-            if (en) begin
-                rdata <= mem[raddr];
-                padq <= pad;
-            end
-        end
-        assign m_axis_tdata[kp*EW +: EW] = padq ? '0 : rdata;
     end
+
+    mbdsl_credit_fifo #(.WIDTH(KPAR*EW), .DEPTH(RD_LAT + 4)) u_out (
+        .clk, .rst_n,
+        .i_reserve(go), .o_credit(credit),
+        .i_valid(v[RD_LAT-1]), .i_data(dataE),
+        .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
+    );
 endmodule

@@ -4,6 +4,7 @@
 // A sorted list of K (value, index) entries takes one insertion per cycle; at the frame's
 // last value the list is copied to an output bank and drained while the next frame
 // streams in (input stalls only if the previous result is still draining at that point).
+// s_axis_tready depends on registers only.
 module mbdsl_topk #(
     parameter int N       = 10,
     parameter int IN_BITS = 8,
@@ -30,8 +31,7 @@ module mbdsl_topk #(
     logic obusy;
 
     wire last = (idx == IDX_BITS'(N - 1));
-    wire out_free = !obusy || (m_axis_tready && ocnt == KW'(K - 1));
-    assign s_axis_tready = !last || out_free;
+    assign s_axis_tready = !last || !obusy;
     wire take = s_axis_tvalid && s_axis_tready;
     wire signed [IN_BITS-1:0] x = $signed(s_axis_tdata);
 

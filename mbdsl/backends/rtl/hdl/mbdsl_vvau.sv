@@ -38,7 +38,7 @@ module mbdsl_vvau #(
     output logic                         m_axis_tvalid,
     input  logic                         m_axis_tready
 );
-    logic en;
+    logic ready;
     logic [PE*SIMD*IN_BITS-1:0] x;
 
     // stream element kp*PE + p -> core lane p*SIMD + kp
@@ -48,7 +48,7 @@ module mbdsl_vvau #(
         end
     end
 
-    assign s_axis_tready = en;
+    assign s_axis_tready = ready;
 
     mbdsl_mac_core #(
         .PE(PE), .SIMD(SIMD), .SF(K2 / SIMD), .NF(C / PE), .X_SHARED(1'b0),
@@ -58,7 +58,7 @@ module mbdsl_vvau #(
         .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE)
     ) u_core (
         .clk, .rst_n,
-        .i_valid(en && s_axis_tvalid), .i_x(x), .o_en(en),
+        .i_valid(ready && s_axis_tvalid), .i_x(x), .o_ready(ready),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
     );
 endmodule
