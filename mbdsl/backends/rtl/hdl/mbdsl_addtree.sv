@@ -69,11 +69,12 @@ module mbdsl_addtree #(
             assign o_sum[k*W +: W] = W'($signed(t[offset(LEVELS) +: W_IN + LEVELS]));
         end
 
-        logic [TAG-1:0] tags [LEVELS];
-        always_ff @(posedge clk) begin
-            tags[0] <= i_tag;
-            for (int l = 1; l < LEVELS; l++) tags[l] <= tags[l - 1];
+        logic [LEVELS*TAG-1:0] tags;   // a shift register, one TAG per level
+        if (LEVELS == 1) begin : g_one
+            always_ff @(posedge clk) tags <= i_tag;
+        end else begin : g_shift
+            always_ff @(posedge clk) tags <= {tags[(LEVELS-1)*TAG-1:0], i_tag};
         end
-        assign o_tag = tags[LEVELS - 1];
+        assign o_tag = tags[LEVELS*TAG-1 -: TAG];
     end
 endmodule
