@@ -144,3 +144,66 @@ def test_yosys_synth(top):
     ffs = sum(v for k, v in cells.items() if k.startswith("FD"))
     print(f"{top}: LUT {luts} FF {ffs} cells {cells}")
     assert luts + ffs > 0
+
+
+# ------------------------------------------------------------ registered unit boundaries
+_REGISTERS = "$dff,$dffe,$sdff,$sdffe,$sdffce,$adff,$adffe,$aldff,$mem_v2"
+
+
+def _combinational_inputs(top: str, p: dict, d: Path) -> dict[str, list[str]]:
+    """The top's input ports in the combinational cone of its stream outputs: the input cone
+    of each output, traversed through logic and stopped at registers and memories."""
+    d.mkdir(parents=True, exist_ok=True)
+    p = dict(p, **_roms(top, p, d))
+    for src in vl.hdl_sources(top):
+        shutil.copy(src, d / src.name)
+    chp = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {v}" for k, v in p.items())
+    outputs = ("s_axis_tready", "m_axis_tvalid", "m_axis_tdata")
+    script = [f"read_verilog -defer -sv {' '.join(s.name for s in vl.hdl_sources(top))}",
+              f"chparam {chp} {top}", f"hierarchy -top {top}",
+              "proc", "flatten", "opt_clean", "memory -nomap", "opt_clean"]
+    for o in outputs:
+        script.append(f"tee -q -o {o}.txt select -list o:{o} %ci*:-{_REGISTERS} i:* %i")
+    script.append("tee -q -o stat.json stat -json")
+    resources.run_yosys(d, "\n".join(script) + "\n", top, timeout=600)
+    return {o: sorted(line.split("/")[-1] for line in (d / f"{o}.txt").read_text().split()) for o in outputs}
+
+
+BOUNDARY = {
+    "mbdsl_fifo": dict(WIDTH=8, DEPTH=4),
+    "mbdsl_credit_fifo": dict(WIDTH=8, DEPTH=4),
+    "mbdsl_swg": dict(IFM_H=6, IFM_W=6, C=4, K=3, STRIDE=1, PAD=1, BITS=4, CPAR=2, KPAR=3, DW=1),
+    "mbdsl_mvau": dict(MH=8, MW=8, PE=2, SIMD=2, IN_BITS=4, W_BITS=4, ACC_BITS=12, N_THRES=15, OUT_BITS=4),
+    "mbdsl_vvau": dict(C=4, K2=9, PE=2, SIMD=3, IN_BITS=4, W_BITS=4, ACC_BITS=12, N_THRES=0),
+    "mbdsl_dwc": dict(IN_ELEMS=4, OUT_ELEMS=2, BITS=4, TOTAL=8),
+    "mbdsl_pool": dict(C=4, PE=2, N_PIX=4, IN_BITS=4, SUM_BITS=6, SHIFT=2, OUT_BITS=4),
+    "mbdsl_topk": dict(N=7, IN_BITS=4, K=3),
+    "mbdsl_nv12": dict(W=4, H=2),
+}
+
+
+@pytest.mark.parametrize("top", list(BOUNDARY))
+def test_no_combinational_path_crosses_a_unit(top):
+    """Ready is registered between every pair of units, and so are valid and data: no input
+    port of a unit reaches one of its stream outputs without passing a register."""
+    inputs = _combinational_inputs(top, BOUNDARY[top], SIM_ROOT / "cones" / top)
+    assert inputs["s_axis_tready"] == [], inputs
+    assert inputs["m_axis_tvalid"] == [] and inputs["m_axis_tdata"] == [], inputs
+
+
+def test_the_boundary_check_sees_a_combinational_ready(tmp_path):
+    """The check above fails on a unit whose ready passes straight through (the old MAC
+    pipeline's enable had this shape)."""
+    (tmp_path / "passthru.sv").write_text(
+        "module passthru(input logic clk, input logic [3:0] s_axis_tdata, input logic s_axis_tvalid,\n"
+        "  output logic s_axis_tready, output logic [3:0] m_axis_tdata, output logic m_axis_tvalid,\n"
+        "  input logic m_axis_tready);\n"
+        "  always_ff @(posedge clk) if (m_axis_tready) begin m_axis_tdata <= s_axis_tdata; m_axis_tvalid <= s_axis_tvalid; end\n"
+        "  assign s_axis_tready = m_axis_tready;\nendmodule\n")
+    script = ("read_verilog -sv passthru.sv\nhierarchy -top passthru\nproc\nopt_clean\n"
+              f"tee -q -o r.txt select -list o:s_axis_tready %ci*:-{_REGISTERS} i:* %i\n"
+              f"tee -q -o v.txt select -list o:m_axis_tvalid %ci*:-{_REGISTERS} i:* %i\n"
+              "tee -q -o stat.json stat -json\n")
+    resources.run_yosys(tmp_path, script, "passthru", timeout=300)
+    assert (tmp_path / "r.txt").read_text().split() == ["passthru/m_axis_tready"]
+    assert (tmp_path / "v.txt").read_text().split() == []
