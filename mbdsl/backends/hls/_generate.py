@@ -147,7 +147,6 @@ class Activation:
     m0_array: bool = False
     m0: int = 0
     shift: int = 0
-    rnd: int = 0
     sum_t: str = ""
     prod_t: str = ""
 
@@ -205,7 +204,6 @@ def _multiplier(layer, acc: IntType, bias, m0, shift: int, out: IntType, pe: int
         m0_array=per_channel,
         m0=int(m[0]),
         shift=int(shift),
-        rnd=rnd,
         sum_t=ctype(sum_t if bias is not None else acc),
         prod_t=ctype(prod_t),
     )
