@@ -143,3 +143,10 @@ def test_csim_bad_ap_types_is_a_cli_error(tmp_path, capsys):
     assert rc == 2
     assert re.fullmatch(r"error: --ap-types: no ap_int\.h or hls_stream\.h in \S+/nowhere\nhint: .*mbdsl\[hls\].*\n", err), err
     assert not out.exists() and not (tmp_path / "b").exists()
+
+
+def test_without_hls4ml(monkeypatch):
+    real = csim.importlib.util.find_spec
+    monkeypatch.setattr(csim.importlib.util, "find_spec", lambda name: None if name == "hls4ml" else real(name))
+    with pytest.raises(MbdslError, match=r"^error: the Vitis HLS type headers \(ap_int\.h, hls_stream\.h\) were not found\nhint: pip install 'mbdsl\[hls\]'"):
+        csim.find_ap_types()
