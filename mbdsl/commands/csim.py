@@ -26,12 +26,14 @@ def register(sub) -> None:
     p.add_argument("--all-layers", action="store_true", help="compare every layer's output on every image (default: the final output, and the layers of a mismatching image)")
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="parallel g++ processes (default: one per core)")
     p.add_argument("-o", "--output", default="generated", metavar="DIR", help="output root of the sources (default: generated)")
+    p.add_argument("--ap-types", default=None, metavar="DIR", help="folder of the Vitis HLS type headers ap_int.h, hls_stream.h (default: the copy in the installed hls4ml package, see mbdsl[hls])")
     p.add_argument("--build-dir", default=os.path.join("build", "hls"), metavar="DIR", help="objects and testbench (default: build/hls)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     net = load_checked(args.spec)
+    ap_types = csim.find_ap_types(args.ap_types)
     params = make_params(net)
     if args.image:
         images = [read_image(path, net.input) for path in args.image]
@@ -48,9 +50,9 @@ def run(args) -> int:
         def compiled(_what, done, total):
             status.update(f"compiling with g++: {done}/{total} translation units")
 
-        b = csim.build(files, os.path.join(args.build_dir, net.name), jobs=args.jobs, progress=compiled)
+        b = csim.build(files, os.path.join(args.build_dir, net.name), jobs=args.jobs, progress=compiled, ap_types=ap_types)
         cached = f", {b.cached} cached" if b.cached else ""
-        console.print(f"compiled in {b.seconds:.1f} s ({b.compiled} translation unit(s){cached}; g++ {' '.join(b.manifest['cxxflags'])})")
+        console.print(f"compiled in {b.seconds:.1f} s ({b.compiled} translation unit(s){cached}; g++ {' '.join(b.manifest['cxxflags'])}; ap types from {ap_types})")
 
         def frame(i, ms):
             status.update(f"running: image {i + 1}/{len(images)} ({ms:.1f} ms)")
