@@ -127,17 +127,6 @@ def test_cli_eval_hls_against_reference_on_an_image_folder(tmp_path, capsys):
     assert (out / "tiny_hls_confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_eval_rtl_against_reference(tmp_path, capsys):
-    spec = write_tiny(tmp_path)
-    rc = main(["eval", spec, npz_dataset(tmp_path, n=6), "--backend", "rtl", "--against", "reference", "-j", "2",
-               "-o", str(tmp_path / "out"), "--build-dir", str(tmp_path / "build")])
-    text = capsys.readouterr().out
-    assert rc == 0, text
-    assert "against reference: 0 differing image(s) of 6" in text
-    result = json.loads((tmp_path / "out" / "tiny_rtl.json").read_text())
-    assert result["throughput"]["simulated_cycles"] > 0
-
-
 def test_a_differing_backend_is_counted_and_fails(tmp_path, capsys, monkeypatch):
     real = E.Runner.run
 
