@@ -66,5 +66,8 @@ def test_qonnx_differs_only_after_rounding_ties(tmp_path):
     assert f["images"] == 450
     assert f["other_differences"] == 0
     assert f["explained_by_ties"] == f["differing_images"]
+    assert f["equal_score_orderings"] + f["after_rounding_ties"] == f["differing_images"]
+    # Accuracies can differ only through the images whose top-1 differs.
+    assert abs(f["reference_top1"] - f["qonnx_top1"]) <= f["differing_top1"] / f["images"] + 1e-12
     if f["differing_images"]:
         assert f["ties_in_differing"] > 0
