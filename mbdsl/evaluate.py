@@ -24,13 +24,13 @@ import numpy as np
 
 from . import backends, ir, reference
 from .errors import MbdslError
-from .images import from_array, read_image
+from .images import RAW_SUFFIXES, from_array, read_image
 from .params import Params
 
 __all__ = ["BACKENDS", "Dataset", "load_dataset", "Runner", "Run", "run_sharded", "shard_ranges", "Scores", "score"]
 
 BACKENDS = ("reference", "rtl", "hls", "gap8")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp", ".gif", ".npy", ".nv12", ".yuv")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp", ".gif", ".npy") + RAW_SUFFIXES
 
 
 @attrs.frozen(eq=False)
@@ -203,8 +203,8 @@ def shard_ranges(n: int, size: int) -> list[tuple[int, int]]:
 _WORKER: dict = {}
 
 
-def _init_worker(runner: Runner, net: ir.Network) -> None:
-    _WORKER.update(runner=runner, net=net)
+def _init_worker(runner: Runner) -> None:
+    _WORKER["runner"] = runner
 
 
 def _shard(sources: list, runner: Runner | None = None) -> tuple[Run, float]:
@@ -254,7 +254,7 @@ def run_sharded(
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(runner, runner.net)) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(runner,)) as pool:
             futures = {pool.submit(_shard, dataset.sources[a:b]): k for k, (a, b) in enumerate(ranges)}
             for fut in as_completed(futures):
                 k = futures[fut]

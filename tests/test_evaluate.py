@@ -149,3 +149,17 @@ def test_bad_command_line_values(tmp_path, capsys):
     spec = write_tiny(tmp_path)
     assert main(["eval", spec, npz_dataset(tmp_path), "-j", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: -j must be at least 1, not 0"
+
+
+def test_photos_of_a_folder_become_nv12_frames_for_an_nv12_network(tmp_path):
+    from mbdsl.semantics import rgb_to_nv12
+
+    root = image_folder(tmp_path)
+    net = tiny(fmt="nv12")
+    data = E.load_dataset(root)
+    frames = E.decode(net, data.sources)
+    first = np.asarray(Image.open(data.sources[0]))
+    assert np.array_equal(frames[0], rgb_to_nv12(first))
+    runner = E.Runner("reference", net, make_params(net), str(tmp_path / "build"))
+    got = E.run_sharded(runner, data, 3, jobs=1)
+    assert np.array_equal(got.outputs, reference.classify_batch(net, make_params(net), frames))
