@@ -163,3 +163,18 @@ def test_photos_of_a_folder_become_nv12_frames_for_an_nv12_network(tmp_path):
     runner = E.Runner("reference", net, make_params(net), str(tmp_path / "build"))
     got = E.run_sharded(runner, data, 3, jobs=1)
     assert np.array_equal(got.outputs, reference.classify_batch(net, make_params(net), frames))
+
+
+def test_cli_eval_on_a_dask_cluster_matches_one_process(tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    spec, data = write_tiny(tmp_path), npz_dataset(tmp_path, n=11)
+    assert main(["eval", spec, data, "-o", str(tmp_path / "one")]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert main(["eval", spec, data, "--scheduler", cluster.scheduler_address, "-o", str(tmp_path / "dask")]) == 0
+    text = capsys.readouterr().out
+    assert re.search(r"shards of 2 image\(s\) on Dask cluster tcp://\S+ \(2 workers\)", " ".join(text.split()))
+    one = json.loads((tmp_path / "one" / "tiny_reference.json").read_text())
+    dask = json.loads((tmp_path / "dask" / "tiny_reference.json").read_text())
+    assert dask["outputs"] == one["outputs"] and dask["shard_size"] == 2 and one["shard_size"] == 3
+    assert main(["eval", spec, data, "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    assert re.match(r"error: cannot reach the Dask scheduler at tcp://127\.0\.0\.1:9", capsys.readouterr().err)
