@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _qonnx_outputs(model_path: str, input_name: str, images: np.ndarray) -> np.ndarray:
+    """QONNX's final output (flat) of every image (runs in a worker process)."""
+    from mbdsl.qonnx_import import load_model
+    from mbdsl.qonnx_import._verify import _prepared, run_qonnx
+
+    mw = _prepared(load_model(model_path))
+    out_name = mw.graph.output[0].name
+    return np.stack([np.asarray(run_qonnx(mw, im, input_name)[out_name]).reshape(-1) for im in images]).astype(np.int64)
 
 
 def main(argv=None) -> int:
@@ -29,12 +41,12 @@ def main(argv=None) -> int:
     p.add_argument("--data", default=os.path.join(HERE, "heldout.npz"))
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--json", default=None, help="write the figures here")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="processes QONNX runs in (default: one per core)")
     args = p.parse_args(argv)
 
     from mbdsl import evaluate as E
     from mbdsl import reference
     from mbdsl.qonnx_import import import_model, load_model, verify
-    from mbdsl.qonnx_import._verify import _prepared, run_qonnx
 
     data = E.load_dataset(args.data).subset(args.limit)
     model = load_model(args.model)
@@ -45,10 +57,10 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     ours = reference.classify_batch(net, params, images)
     t_ref = time.perf_counter() - t0
-    mw = _prepared(model)
-    out_name = mw.graph.output[0].name
     t0 = time.perf_counter()
-    theirs = np.stack([np.asarray(run_qonnx(mw, im, imp.lowered.input_name)[out_name]).reshape(-1) for im in images]).astype(np.int64)
+    parts = np.array_split(images, max(1, min(args.jobs, len(images))))
+    with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("spawn")) as pool:
+        theirs = np.concatenate(list(pool.map(_qonnx_outputs, [args.model] * len(parts), [imp.lowered.input_name] * len(parts), parts)))
     t_qonnx = time.perf_counter() - t0
     labels = data.labels
     differ = [i for i in range(len(images)) if not np.array_equal(ours[i], theirs[i])]
