@@ -7,6 +7,7 @@ that pip never pulls a CUDA build), then ``pip install brevitas==0.13.4 scikit-l
 scikit-learn (1,797 8x8 images, values 0..16).
 
     python examples/digits/train.py            # writes digits.onnx, heldout.npz, train.json
+    python examples/digits/train.py --float    # the float32 baseline: writes float.json
 
 Every image becomes a network input the way ``mbdsl eval`` makes one: values scaled to
 0..255 (``round(v * 255 / 16)``), upscaled to 32x32 by ``mbdsl.images.from_array`` (Pillow
@@ -75,6 +76,39 @@ def build(seed: int):
     return Finn()
 
 
+def build_float(seed: int):
+    """The same MobileNet in plain float32 PyTorch (no quantizers): the float baseline."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+
+    def block(cin, cout, k, stride, groups=1):
+        return [nn.Conv2d(cin, cout, k, stride, k // 2 if groups > 1 or k == 1 else 0, groups=groups, bias=False),
+                nn.BatchNorm2d(cout), nn.ReLU()]
+
+    layers = block(3, 8, 3, 2)
+    cin = 8
+    for s, stage in enumerate([[16], [32, 32], [64, 64], [128] * 6, [256, 256]]):
+        for u, cout in enumerate(stage):
+            stride = 2 if u == 0 and s > 0 else 1
+            layers += [nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin), nn.ReLU()]
+            layers += block(cin, cout, 1, 1)
+            cin = cout
+    net = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, 10))
+
+    class Float(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+            self.register_buffer("mean", torch.tensor(MEAN).reshape(1, 3, 1, 1))
+
+        def forward(self, x):
+            return self.net((x / 255.0 - self.mean) / STD)
+
+    return Float()
+
+
 def to_tensor(images):
     import torch
 
@@ -106,6 +140,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
     p.add_argument("--out", default=HERE)
+    p.add_argument("--float", action="store_true", help="train the unquantized float32 baseline instead (writes float.json only)")
     args = p.parse_args(argv)
 
     import torch
@@ -120,7 +155,7 @@ def main(argv=None) -> int:
     xtr, ytr = to_tensor(images[train_idx]), torch.from_numpy(labels[train_idx])
     xte, yte = to_tensor(images[test_idx]), torch.from_numpy(labels[test_idx])
 
-    model = build(args.seed)
+    model = build_float(args.seed) if args.float else build(args.seed)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     steps = args.epochs * ((len(xtr) + args.batch - 1) // args.batch)
     # No warm-up: the activation quantizers set their scales from the first batches' statistics.
@@ -155,6 +190,13 @@ def main(argv=None) -> int:
         logits = model(xte)
     top1 = float((logits.argmax(1) == yte).float().mean())
     top5 = float((torch.topk(logits, 5)[1] == yte[:, None]).any(1).float().mean())
+    if args.float:
+        figures = {"epochs": args.epochs, "seed": args.seed, "float_top1": top1, "float_top5": top5,
+                   "seconds": round(time.perf_counter() - t0, 1), "torch": torch.__version__}
+        with open(os.path.join(args.out, "float.json"), "w") as f:
+            json.dump(figures, f, indent=2)
+        print(f"float32 baseline: held-out top-1 {top1:.2%}, top-5 {top5:.2%}")
+        return 0
     model.topk = True
     onnx_path = os.path.join(args.out, "digits.onnx")
     export_qonnx(model, torch.zeros(1, 3, SIZE, SIZE), export_path=onnx_path)
