@@ -90,12 +90,17 @@ class Preprocess:
 
 @attrs.frozen
 class Input:
-    """The image: raw ``u8`` pixels (H, W, C) or an ``nv12`` camera frame converted to RGB."""
+    """The image: raw ``u8`` pixels (H, W, C) or an ``nv12`` camera frame converted to RGB.
+
+    ``resize``: a photo's shorter side is resized to this many pixels, then the center
+    H x W is cropped (torchvision's ImageNet evaluation); None: a photo must be H x W.
+    """
 
     shape: Shape
     format: str = "u8"
     preprocess: Preprocess = Preprocess()
     span: Span | None = attrs.field(default=None, eq=False)
+    resize: int | None = attrs.field(default=None, kw_only=True)
 
     @property
     def act_type(self) -> IntType:

@@ -21,7 +21,7 @@ def register(sub) -> None:
     p.add_argument("spec")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--images", type=int, default=4, metavar="N", help="N seeded random images (default 4)")
-    group.add_argument("--image", action="append", metavar="FILE", help=".npy, .ppm, or raw .nv12 bytes (repeatable)")
+    group.add_argument("--image", action="append", metavar="FILE", help="a photo (PNG, JPEG, BMP, PPM), a uint8 .npy (H, W, C), or a raw .nv12 frame (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random images")
     p.add_argument("--all-layers", action="store_true", help="compare every layer's output on every image (default: the final output, and the layers of a mismatching image)")
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="parallel g++ processes (default: one per core)")

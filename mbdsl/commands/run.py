@@ -14,7 +14,7 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run the numpy reference and print the top-k classes")
     p.add_argument("spec")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--image", action="append", metavar="FILE", help=".npy, .ppm, or raw .nv12 bytes (repeatable)")
+    group.add_argument("--image", action="append", metavar="FILE", help="a photo (PNG, JPEG, BMP, PPM), a uint8 .npy (H, W, C), or a raw .nv12 frame (repeatable)")
     group.add_argument("--random", type=int, default=1, metavar="N", help="N seeded random images (default 1)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random images")
     p.set_defaults(func=run)

@@ -304,7 +304,8 @@ class _NetworkBuilder:
                 macro_resolution[1],
                 f"set resolution = {shape.h} or change the input",
             )
-        return ir.Input(shape, decl.format, _preprocess(decl.preprocess, shape.c), decl.span)
+        pre, resize = _preprocess(decl.preprocess, shape)
+        return ir.Input(shape, decl.format, pre, decl.span, resize=resize)
 
     def _statement(self, stmt, depth: int, suffix: str = "") -> list:
         """Layers of a statement; inside ``repeat N`` (N > 1) explicit names get ``_i``,
@@ -552,11 +553,13 @@ def _bias_type(t: ast.DType) -> IntType:
     return it
 
 
-def _preprocess(settings: tuple[ast.Setting, ...], channels: int) -> ir.Preprocess:
+def _preprocess(settings: tuple[ast.Setting, ...], shape: ir.Shape) -> tuple[ir.Preprocess, int | None]:
+    """The float preprocessing and the photo's resize (shorter side), if any."""
+    keys = ("scale", "mean", "std", "resize")
     values: dict[str, tuple[float, ...]] = {}
     for s in settings:
-        if s.key not in ("scale", "mean", "std"):
-            raise SpecNameError(f"unknown preprocessing setting '{s.key}'", s.span, did_you_mean(s.key, ("scale", "mean", "std")))
+        if s.key not in keys:
+            raise SpecNameError(f"unknown preprocessing setting '{s.key}'", s.span, did_you_mean(s.key, keys))
         if s.key in values:
             raise SpecNameError(f"'{s.key}' is given twice", s.span)
         nums = []
@@ -564,13 +567,24 @@ def _preprocess(settings: tuple[ast.Setting, ...], channels: int) -> ir.Preproce
             if v.kind != "number":
                 raise ShapeError(f"'{s.key}' takes numbers, not {v.value!r}", v.span)
             nums.append(float(v.value))
-        allowed = (1,) if s.key == "scale" else (1, channels)
+        allowed = (1,) if s.key in ("scale", "resize") else (1, shape.c)
         if len(nums) not in allowed:
             raise ShapeError(f"'{s.key}' takes {' or '.join(map(str, sorted(set(allowed))))} value(s), not {len(nums)}", s.span)
         if s.key in ("scale", "std") and any(n <= 0 for n in nums):
             raise ShapeError(f"'{s.key}' must be positive", s.span)
+        if s.key == "resize":
+            side = s.values[0].value
+            if not isinstance(side, int) or not max(shape.h, shape.w) <= side <= MAX_SIZE:
+                raise ShapeError(
+                    f"'resize' takes the shorter side of the resized photo, a whole number from "
+                    f"{max(shape.h, shape.w)} (the input's larger side, so that the center crop fits) "
+                    f"to {MAX_SIZE}, not {_show(s.values[0])}",
+                    s.span,
+                    f"e.g. 'resize {max(shape.h, shape.w) * 8 // 7}' (torchvision's ImageNet ratio 256/224)",
+                )
         values[s.key] = tuple(nums)
-    return ir.Preprocess(values.get("scale", (1.0,))[0], values.get("mean", (0.0,)), values.get("std", (1.0,)))
+    pre = ir.Preprocess(values.get("scale", (1.0,))[0], values.get("mean", (0.0,)), values.get("std", (1.0,)))
+    return pre, int(values["resize"][0]) if "resize" in values else None
 
 
 # --- targets --------------------------------------------------------------------------
