@@ -53,6 +53,9 @@ MVAU = [
     dict(I=9, K=3, IMG=3, STRIDE=1, PAD=1, MH=2, PE=1, SIMD=1, **_U4, W_BITS=4, OUT_BITS=4),
     dict(I=4, K=3, IMG=4, STRIDE=2, PAD=1, MH=4, PE=2, SIMD=12, **_U4, W_BITS=4, OUT_BITS=4,
          N_THRES=7),
+    # products of wide operands as sums of 4-bit digit products: 5-bit signed x 7-bit
+    dict(I=6, K=1, IMG=3, STRIDE=1, PAD=0, MH=4, PE=2, SIMD=3, IN_BITS=5, IN_SIGNED=1, W_BITS=7,
+         OUT_BITS=3, OUT_SIGNED=1),
 ]
 
 VVAU = [
