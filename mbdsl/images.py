@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import Iterator
 
 import numpy as np
 
 from . import ir
 from .errors import MbdslError
+from .files import MAX_IMAGE_BYTES, check_file
 
-__all__ = ["random_images", "read_image", "image_bytes"]
+__all__ = ["random_images", "iter_random_images", "read_image", "image_bytes"]
 
 
 def image_bytes(inp: ir.Input) -> int:
@@ -19,15 +21,21 @@ def image_bytes(inp: ir.Input) -> int:
 
 def random_images(inp: ir.Input, count: int, seed: int = 0) -> list[np.ndarray]:
     """Seeded random inputs: (H, W, C) uint8 arrays, or flat NV12 frames."""
+    return list(iter_random_images(inp, count, seed))
+
+
+def iter_random_images(inp: ir.Input, count: int, seed: int = 0) -> Iterator[np.ndarray]:
+    """The images of :func:`random_images`, made one at a time as they are taken."""
     rng = np.random.default_rng(seed)
-    if inp.format == "nv12":
-        return [rng.integers(0, 256, image_bytes(inp), dtype=np.uint8) for _ in range(count)]
     s = inp.shape
-    return [rng.integers(0, 256, (s.h, s.w, s.c), dtype=np.uint8) for _ in range(count)]
+    shape = (image_bytes(inp),) if inp.format == "nv12" else (s.h, s.w, s.c)
+    for _ in range(count):
+        yield rng.integers(0, 256, shape, dtype=np.uint8)
 
 
 def read_image(path: str, inp: ir.Input) -> np.ndarray:
     """A ``.npy`` array, a binary PPM (P6) for RGB inputs, or raw bytes (``.nv12``, ``.raw``)."""
+    check_file(path, "image", MAX_IMAGE_BYTES, hint="give a .npy, .ppm or raw image file")
     s = inp.shape
     try:
         if path.endswith(".npy"):

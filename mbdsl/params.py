@@ -28,7 +28,7 @@ import numpy as np
 
 from . import ir, reference
 from .dtypes import IntType
-from .errors import QuantError, WeightFileError
+from .errors import MemoryBudgetError, QuantError, WeightFileError
 
 __all__ = [
     "LayerParams",
@@ -254,12 +254,45 @@ def random_params(net: ir.Network, images=None, n_images: int | None = None) -> 
     return Params(layers)
 
 
+MAX_VALUES = 1 << 22
+"""Most values one layer may hold per image in the reference: its input, its output, or a
+convolution's windows (224x224 MobileNet-v1 needs 0.8 M)."""
+MAX_WEIGHTS = 1 << 24
+"""Most weights a network may have to make, load or generate code for (MobileNet-v1 1.0
+has 4.2 M)."""
+
+
+def check_size(net: ir.Network) -> None:
+    """Refuse, at the input or the layer to blame, a network too large for the reference
+    and the code generators (``check`` and ``fold`` take any size: they do not compute)."""
+    hint = "check and fold take any size; run, gen and the simulators need a smaller input or narrower layers"
+    if net.input.shape.size > MAX_VALUES:
+        raise MemoryBudgetError(f"the input holds {net.input.shape.size:,} values per image; the reference takes at most {MAX_VALUES:,}",
+                         net.input.span or net.span, hint)
+    weights = 0
+    for layer in net.layers:
+        values = max(layer.in_shape.size, layer.out_shape.size)
+        if isinstance(layer, (ir.Conv, ir.DwConv)):
+            per_window = layer.kernel * layer.kernel * (layer.in_shape.c if isinstance(layer, ir.Conv) else 1)
+            values = max(values, layer.out_shape.h * layer.out_shape.w * per_window)
+        if values > MAX_VALUES:
+            raise MemoryBudgetError(f"layer {layer.name!r} handles {values:,} values per image; the reference takes at most {MAX_VALUES:,}",
+                             layer.span, hint)
+        if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
+            weights += math.prod(_weight_shape(layer))
+            if weights > MAX_WEIGHTS:
+                raise MemoryBudgetError(f"the layers up to {layer.name!r} have {weights:,} weights; at most {MAX_WEIGHTS:,} are made or loaded",
+                                 layer.span, hint)
+
+
 def make_params(net: ir.Network, images=None, n_images: int | None = None, base_dir: str | None = None) -> Params:
     """Every layer's parameters: random and calibrated, or loaded from the network's npz.
 
     ``images`` (calibration inputs for random weights) default to ``n_images`` seeded random
     images (:func:`calibration_count` if None); ``base_dir`` resolves a relative npz path (default: the spec file's folder).
+    A network beyond :data:`MAX_VALUES` or :data:`MAX_WEIGHTS` is refused (:func:`check_size`).
     """
+    check_size(net)
     if isinstance(net.weights, ir.NpzWeights):
         return load_npz(net, base_dir=base_dir)
     return random_params(net, images=images, n_images=n_images)

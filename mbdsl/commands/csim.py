@@ -13,18 +13,18 @@ from ..backends.hls import csim
 from ..images import random_images, read_image
 from ..output import write_tree
 from ..params import make_params
-from .common import console, load_checked
+from .common import MAX_IMAGES, console, count, load_checked, seed
 
 
 def register(sub) -> None:
     p = sub.add_parser("csim", help="compile the generated HLS C++ with g++ and run it, bit-exact against the reference")
     p.add_argument("spec")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--images", type=int, default=4, metavar="N", help="N seeded random images (default 4)")
+    group.add_argument("--images", type=count(1, MAX_IMAGES), default=4, metavar="N", help="N seeded random images (default 4)")
     group.add_argument("--image", action="append", metavar="FILE", help=".npy, .ppm, or raw .nv12 bytes (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random images")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the random images")
     p.add_argument("--all-layers", action="store_true", help="compare every layer's output on every image (default: the final output, and the layers of a mismatching image)")
-    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="parallel g++ processes (default: one per core)")
+    p.add_argument("-j", "--jobs", type=count(1, 256), default=None, metavar="N", help="parallel g++ processes (default: one per core)")
     p.add_argument("-o", "--output", default="generated", metavar="DIR", help="output root of the sources (default: generated)")
     p.add_argument("--build-dir", default=os.path.join("build", "hls"), metavar="DIR", help="objects and testbench (default: build/hls)")
     p.set_defaults(func=run)

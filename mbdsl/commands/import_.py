@@ -11,7 +11,10 @@ import os
 
 import numpy as np
 
-from .common import console
+from .common import console, count, seed
+
+MAX_VERIFY = 1000
+"""Most images --verify runs through QONNX's execution (about a second each for MobileNet)."""
 
 
 def register(sub) -> None:
@@ -21,9 +24,9 @@ def register(sub) -> None:
     p.add_argument("--name", help="network name (default: the spec's file name)")
     p.add_argument("--fold", choices=("auto", "none"), default="auto",
                    help="'auto': fold(auto) in the defaults (default); 'none': no fold, to edit by hand")
-    p.add_argument("--verify", type=int, default=2, metavar="N",
+    p.add_argument("--verify", type=count(0, MAX_VERIFY), default=2, metavar="N",
                    help="random images to compare with QONNX's execution, layer by layer (default 2; 0 skips)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the verification images")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the verification images")
     p.set_defaults(func=run)
 
 

@@ -15,7 +15,8 @@ from .names import did_you_mean
 from .parser import parse
 from .. import ir
 from ..dtypes import IntType
-from ..errors import IncludeError, MbdslError, QuantError, ShapeError, Span, SpecNameError, TargetError
+from ..errors import IncludeError, QuantError, ShapeError, Span, SpecNameError, TargetError
+from ..files import read_text
 
 __all__ = ["load", "load_string", "elaborate"]
 
@@ -34,6 +35,10 @@ MAX_REPEAT = 1024
 """Largest repeat count."""
 MAX_LAYERS = 4096
 """Most layers a network may elaborate to."""
+MAX_INCLUDE_DEPTH = 16
+"""Deepest chain of includes (a spec including a file that includes another is depth 2)."""
+MAX_INCLUDES = 256
+"""Most files one spec may include, directly or not."""
 
 # Arguments each layer kind accepts, and the fold keys it takes.
 _LAYER_ARGS = {
@@ -84,12 +89,7 @@ _CLOCK_UNITS = {"Hz": 1, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9}
 
 def load(path: str) -> ir.Network:
     """Read, parse and elaborate a spec file (with its includes)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MbdslError(f"cannot read spec {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
-    return load_string(text, path)
+    return load_string(read_text(path, "spec", hint="check the path of the spec"), path)
 
 
 def load_string(text: str, path: str = "<string>") -> ir.Network:
@@ -98,13 +98,17 @@ def load_string(text: str, path: str = "<string>") -> ir.Network:
     return elaborate(items, path, Span(path, 1, 1, None, text.split("\n", 1)[0].rstrip("\r")))
 
 
-def _collect(spec: ast.SpecFile, stack: list[str], shown: str) -> list:
+def _collect(spec: ast.SpecFile, stack: list[str], shown: str, seen: dict[str, ast.Include] | None = None) -> list:
     """Items of a file with its includes spliced in, depth first.
 
     ``shown`` is how the file is named in messages: the path the user gave, and for an
     included file that path's folder joined with the include's path (not a path relative
-    to the working directory, which changes with where the command runs).
+    to the working directory, which changes with where the command runs). ``seen`` maps
+    every file included so far to its include statement: a file is included once (twice
+    would declare everything in it twice), at most ``MAX_INCLUDE_DEPTH`` deep and
+    ``MAX_INCLUDES`` in all.
     """
+    seen = {} if seen is None else seen
     out = []
     for item in spec.items:
         if not isinstance(item, ast.Include):
@@ -114,18 +118,27 @@ def _collect(spec: ast.SpecFile, stack: list[str], shown: str) -> list:
         if target in stack:
             chain = " -> ".join(os.path.basename(p) for p in stack[stack.index(target) :] + [target])
             raise IncludeError(f"include cycle: {chain}", item.span, "remove one of the includes")
-        try:
-            with open(target, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        if target in seen:
             raise IncludeError(
-                f"cannot read included file '{item.path}': {why}",
+                f"'{item.path}' is already included at {seen[target].span}",
                 item.span,
-                f"looked for {target}; include paths are relative to the including file's folder",
-            ) from None
+                "include a file once: everything it declares would be declared twice",
+            )
+        if len(stack) > MAX_INCLUDE_DEPTH:
+            raise IncludeError(f"includes nested more than {MAX_INCLUDE_DEPTH} deep", item.span, "include the files from one place")
+        if len(seen) >= MAX_INCLUDES:
+            raise IncludeError(f"more than {MAX_INCLUDES} included files", item.span, "merge some of the included files")
+        seen[target] = item
+        text = read_text(
+            target,
+            "included file",
+            error=IncludeError,
+            span=item.span,
+            shown=f"'{item.path}'",
+            hint=f"looked for {target}; include paths are relative to the including file's folder",
+        )
         display = item.path if os.path.isabs(item.path) else os.path.normpath(os.path.join(os.path.dirname(shown), item.path))
-        out.extend(_collect(parse(text, display), stack + [target], display))
+        out.extend(_collect(parse(text, display), stack + [target], display, seen))
     return out
 
 
@@ -592,7 +605,8 @@ def _targets(decls: list[ast.TargetDecl]):
     return fpga, gap8
 
 
-def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str) -> float:
+def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str, bounds: tuple[float, float, str] | None = None) -> float:
+    """A number with an optional unit; ``bounds`` = (low, high, how the range is said)."""
     if not s.values or s.values[0].kind != "number":
         raise TargetError(f"'{s.key}' takes a number", s.span)
     if len(s.values) > 2:
@@ -607,6 +621,8 @@ def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str) -> flo
     value = s.values[0].value * factor
     if value <= 0:
         raise TargetError(f"'{s.key}' must be positive", s.values[0].span)
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise TargetError(f"'{s.key}' must lie between {bounds[2]}", s.values[0].span)
     return value
 
 
@@ -619,7 +635,7 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
     goal: dict = {}
     for s in decl.settings:
         if s.key == "clock":
-            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz")
+            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz", (*ir.CLOCK_RANGE, "1 kHz and 10 GHz"))
         elif s.key == "part":
             if len(s.values) != 1 or s.values[0].kind != "string":
                 raise TargetError("'part' takes a quoted part name", s.span, 'e.g. part "xcu250-figd2104-2L-e"')
@@ -627,7 +643,7 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
         elif s.key in _GOALS:
             if s.key in goal:
                 raise TargetError(f"'{s.key}' is given twice", s.span)
-            value = _quantity(s, {"": 1}, "") if s.key == "fps" else _count(s)
+            value = _quantity(s, {"": 1}, "", (*ir.FPS_RANGE, "0.001 and 1e9 FPS")) if s.key == "fps" else _count(s)
             goal[s.key] = (value, s.span)
         else:
             raise TargetError(f"target fpga has no setting '{s.key}'", s.span, did_you_mean(s.key, _FPGA_SETTINGS))
@@ -637,8 +653,8 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
 
 
 def _count(s: ast.Setting) -> int:
-    if len(s.values) != 1 or s.values[0].kind != "number" or not isinstance(s.values[0].value, int) or s.values[0].value < 1:
-        raise TargetError(f"'{s.key}' takes one whole number >= 1", s.span, f"e.g. {s.key} 5764" if s.key == "mac_lanes" else f"e.g. {s.key} 400000")
+    if len(s.values) != 1 or s.values[0].kind != "number" or not isinstance(s.values[0].value, int) or not 1 <= s.values[0].value <= ir.MAX_BUDGET:
+        raise TargetError(f"'{s.key}' takes one whole number from 1 to {ir.MAX_BUDGET:,}", s.span, f"e.g. {s.key} 5764" if s.key == "mac_lanes" else f"e.g. {s.key} 400000")
     return s.values[0].value
 
 
@@ -661,7 +677,7 @@ def _gap8(decl: ast.TargetDecl) -> ir.Gap8Target:
     sizes = ("l1", "l2", "l3", "l1_reserve", "l2_reserve")
     for s in decl.settings:
         if s.key in sizes:
-            fields[s.key] = int(_quantity(s, _SIZE_UNITS, "B"))
+            fields[s.key] = int(_quantity(s, _SIZE_UNITS, "B", (1, 2**40, "1 B and 1 TiB")))
         elif s.key == "cores":
             if len(s.values) > 1:
                 raise TargetError("'cores' takes one whole number, without a unit", s.values[1].span, "e.g. cores 8")
@@ -670,7 +686,7 @@ def _gap8(decl: ast.TargetDecl) -> ir.Gap8Target:
                 raise TargetError("the GAP8 cluster has 1 to 8 cores", s.values[0].span)
             fields["cores"] = int(n)
         elif s.key == "clock":
-            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz")
+            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz", (*ir.CLOCK_RANGE, "1 kHz and 10 GHz"))
         else:
             raise TargetError(f"target gap8 has no setting '{s.key}'", s.span, did_you_mean(s.key, sizes + ("cores", "clock")))
     target = ir.Gap8Target(**fields)
