@@ -32,6 +32,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine refused (disk full, permissions): not a bug to show as one
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot proceed:{where} {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
+        print("hint: check the paths and the free space", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory", file=sys.stderr)
+        print("hint: use a smaller network or fewer images; the limits are listed in docs/dsl.md, 'Limits'", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

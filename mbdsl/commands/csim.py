@@ -11,7 +11,7 @@ import attrs
 from .. import backends
 from ..backends.hls import csim
 from ..images import random_images, read_image
-from ..output import write_tree
+from ..output import check_folder, write_tree
 from ..params import make_params
 from .common import MAX_IMAGES, console, count, load_checked, seed
 
@@ -31,6 +31,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    for folder in (args.output, args.build_dir):
+        check_folder(folder)
     net = load_checked(args.spec)
     params = make_params(net)
     if args.image:

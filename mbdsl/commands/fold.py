@@ -18,7 +18,7 @@ from ..autofold import MAC_KINDS, Coster, Infeasible, describe, explain, solve
 from ..dataflow import input_cycles, layer_cycles
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ
-from ..output import write_file
+from ..output import check_writable, write_file
 from ..resources import DSP_POLICIES
 from ..spec_writer import write_spec
 from .common import clock, console, count, load_checked, positive
@@ -59,6 +59,8 @@ _count.__name__ = "count"  # argparse names the type in its error: "invalid coun
 
 
 def run(args) -> int:
+    if args.output:
+        check_writable([args.output])  # before the search, not after it
     net = load_checked(args.spec)
     clock = args.clock if args.clock else (net.fpga.clock_hz if net.fpga else DEFAULT_CLOCK_HZ)
     before_lanes = sum(l.fold.lanes() for l in net.layers if isinstance(l, MAC_KINDS))

@@ -8,6 +8,7 @@ import time
 from ..backends.gap8 import host, plan_network
 from ..errors import MbdslError
 from ..images import random_images
+from ..output import check_folder
 from ..params import make_params
 from .common import MAX_IMAGES, console, count, load_checked, seed
 
@@ -22,6 +23,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    if args.keep:
+        check_folder(args.keep)
     net = load_checked(args.spec)
     params = make_params(net)
     plan = plan_network(net)

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from ..output import check_writable
 from .common import console, count, seed
 
 MAX_VERIFY = 1000
@@ -33,6 +34,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..qonnx_import import QonnxImportError, import_model, load_model, verify
 
+    check_writable([args.output])  # before the import's work, not after it
     model = load_model(args.model)
     imp = import_model(model, args.output, name=args.name, fold=args.fold, source=os.path.basename(args.model))
     net = imp.net

@@ -9,7 +9,7 @@ import time
 from .. import backends
 from ..estimates import estimate
 from ..images import random_images
-from ..output import write_tree
+from ..output import check_folder, write_tree
 from ..params import make_params
 from ..backends.rtl import netsim
 from .common import MAX_IMAGES, console, count, fraction, load_checked, seed
@@ -28,6 +28,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    for folder in (args.output, args.build_dir):
+        check_folder(folder)
     net = load_checked(args.spec)
     params = make_params(net)
     rtl_dir = os.path.join(args.output, net.name, "rtl")

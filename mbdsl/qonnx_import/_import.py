@@ -15,7 +15,7 @@ import attrs
 from .. import ir
 from ..errors import MbdslError
 from ..frontend import load_string
-from ..output import write_file
+from ..output import write_files
 from ..params import LayerParams, Params, load_npz, save_npz
 from ..passes import check
 from ._errors import QonnxImportError
@@ -71,8 +71,7 @@ class Imported:
         folder = os.path.dirname(os.path.abspath(spec_path))
         npz = io.BytesIO()
         save_npz(npz, self.net, self.params)
-        write_file(os.path.join(folder, self.weights_file), npz.getvalue())
-        write_file(spec_path, self.spec)
+        write_files({os.path.join(folder, self.weights_file): npz.getvalue(), spec_path: self.spec})
 
 
 def import_model(
