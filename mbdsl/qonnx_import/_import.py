@@ -14,6 +14,7 @@ import tempfile
 import attrs
 from .. import ir
 from ..errors import MbdslError
+from ..files import MAX_MODEL_BYTES, read_bytes
 from ..frontend import load_string
 from ..output import write_files
 from ..params import LayerParams, Params, load_npz, save_npz
@@ -29,12 +30,11 @@ __all__ = ["Imported", "load_model", "import_model"]
 def load_model(path: str):
     """Read an ONNX file (needs the optional ``onnx`` package)."""
     onnx = require_onnx()
+    data = read_bytes(path, "model", MAX_MODEL_BYTES, error=QonnxImportError, hint="give the path of a QONNX .onnx file")
     try:
-        return onnx.load(path)
-    except FileNotFoundError:
-        raise QonnxImportError(f"cannot read {path}: no such file") from None
-    except Exception as e:  # onnx raises DecodeError, OSError, ...
-        raise QonnxImportError(f"cannot read {path} as an ONNX model: {e}") from None
+        return onnx.load_model_from_string(data)
+    except Exception as e:  # onnx raises DecodeError, ValueError, ...
+        raise QonnxImportError(f"cannot read {path} as an ONNX model: {e}", hint="export it with brevitas' export_qonnx") from None
 
 
 def require_onnx():
