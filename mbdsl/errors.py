@@ -38,6 +38,10 @@ class Span:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+_SHOWN = 160
+"""Longest part of a source line an error shows."""
+
+
 class MbdslError(Exception):
     """Root of all user errors: a message, where it happened, and what to do."""
 
@@ -59,8 +63,14 @@ class MbdslError(Exception):
             width = 1
             if self.span.end_column and self.span.end_column > self.span.column:
                 width = self.span.end_column - self.span.column
+            column = self.span.column
+            if len(text) > _SHOWN:  # a window of a very long line around the column
+                start = max(0, min(column - 1 - _SHOWN // 2, len(text) - _SHOWN))
+                text = ("..." if start else "") + text[start : start + _SHOWN] + ("..." if start + _SHOWN < len(text) else "")
+                column = column - start + (3 if start else 0)
+                width = min(width, _SHOWN - column + 1 + (3 if start else 0))
             lines.append(gutter + text)
-            lines.append(" " * (len(gutter) - 2) + "| " + " " * (self.span.column - 1) + "^" + "~" * (width - 1))
+            lines.append(" " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^" + "~" * (width - 1))
         if self.hint:
             lines.append(f"hint: {self.hint}")
         return "\n".join(lines)

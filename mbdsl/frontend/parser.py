@@ -38,6 +38,24 @@ _TERMINAL_NAMES = {
 }
 
 
+MAX_NAME = 128
+"""Longest name (layer, network, setting, ...): names become identifiers of generated code."""
+MAX_STRING = 4096
+"""Longest quoted string (a path)."""
+
+
+_LONGEST = {"NAME": ("name", MAX_NAME), "STRING": ("string", MAX_STRING)}
+
+
+def _check_lengths(tree, path: str, lines: list[str]) -> None:
+    for t in tree.scan_values(lambda v: isinstance(v, Token) and v.type in _LONGEST):
+        what, limit = _LONGEST[t.type]
+        size = len(t) - 2 if t.type == "STRING" else len(t)
+        if size > limit:
+            raise SpecSyntaxError(f"a {what} of {size:,} characters; at most {limit:,} are taken",
+                                  Span(path, t.line, t.column, t.column + 1, lines[t.line - 1]), f"use a shorter {what}")
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text()
@@ -95,6 +113,7 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def dtype(self, meta, items):
         name, narrow = items
+        _check_digits(str(name), self._tok(name))
         return ast.DType(str(name), narrow is not None, self._meta(meta))
 
     @v_args(meta=True)
@@ -237,6 +256,7 @@ def parse(text: str, path: str = "<string>") -> ast.SpecFile:
         tree = _parser().parse(text)
     except lark.UnexpectedInput as exc:
         raise _syntax_error(exc, path, lines, text) from None
+    _check_lengths(tree, path, lines)
     try:
         return ast.SpecFile(path, _Builder(path, lines).transform(tree))
     except lark.exceptions.VisitError as exc:

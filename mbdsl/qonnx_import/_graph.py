@@ -85,7 +85,10 @@ def _initializer(t) -> np.ndarray:
     from onnx import numpy_helper
 
     count = math.prod(t.dims)
-    if any(d < 0 for d in t.dims) or count > MAX_INITIALIZER_VALUES:
+    if any(d < 0 for d in t.dims):
+        raise QonnxImportError(f"initializer '{t.name}' declares negative dims {list(t.dims)}",
+                               hint="the model file is damaged: export it again")
+    if count > MAX_INITIALIZER_VALUES:
         raise QonnxImportError(f"initializer '{t.name}' declares dims {list(t.dims)}: more than {MAX_INITIALIZER_VALUES:,} values",
                                hint="the model file is damaged or not an image network")
     try:
