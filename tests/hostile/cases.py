@@ -541,4 +541,4 @@ QONNX_GRAPHS = {
     "unused-input": (_unused_input, r"graph input 'image' feeds no node"),
 }
 for what, (mutate, regex) in QONNX_GRAPHS.items():
-    case("qonnx", f"graph-{what}", ["import", "m.onnx", "-o", "out.mbn"], r"error: " + regex, qonnx_model(mutate))
+    case("qonnx", f"graph-{what}", ["import", "m.onnx", "-o", "out.mbn"], r"error: (node .*: )?" + regex, qonnx_model(mutate))
