@@ -264,11 +264,12 @@ has 4.2 M)."""
 
 
 def check_size(net: ir.Network) -> None:
-    """Refuse, at the input or the layer to blame, a network too large for the reference
-    and the code generators (``check`` and ``fold`` take any size: they do not compute)."""
-    hint = "check and fold take any size; run, gen and the simulators need a smaller input or narrower layers"
+    """Refuse, at the input or the layer to blame, a network too large for the reference,
+    the code generators and the GAP8 planner (``check`` and ``fold`` of FPGA specs take any
+    size: they do not compute)."""
+    hint = "use a smaller input or narrower layers (the limits are listed in docs/dsl.md, 'Limits')"
     if net.input.shape.size > MAX_VALUES:
-        raise MemoryBudgetError(f"the input holds {net.input.shape.size:,} values per image; the reference takes at most {MAX_VALUES:,}",
+        raise MemoryBudgetError(f"the input holds {net.input.shape.size:,} values per image; at most {MAX_VALUES:,} are computed",
                          net.input.span or net.span, hint)
     weights = 0
     for layer in net.layers:
@@ -277,7 +278,7 @@ def check_size(net: ir.Network) -> None:
             per_window = layer.kernel * layer.kernel * (layer.in_shape.c if isinstance(layer, ir.Conv) else 1)
             values = max(values, layer.out_shape.h * layer.out_shape.w * per_window)
         if values > MAX_VALUES:
-            raise MemoryBudgetError(f"layer {layer.name!r} handles {values:,} values per image; the reference takes at most {MAX_VALUES:,}",
+            raise MemoryBudgetError(f"layer {layer.name!r} handles {values:,} values per image; at most {MAX_VALUES:,} are computed",
                              layer.span, hint)
         if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
             weights += math.prod(_weight_shape(layer))

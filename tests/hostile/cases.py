@@ -207,6 +207,10 @@ for what, text in BIG.items():
     for command in ("run", "gen", "gap8-run", "sim", "csim"):
         case("spec-size", f"{what}-{command}", [command, "t.mbn"], r"t\.mbn:\d+:\d+: error: .*(values per image|weights); ", spec(text))
 case("spec-size", "check-activations", ["check", "t.mbn", "--activations"], r"values per image", spec(BIG["input-16k"]))
+GAP8_BIG = with_layers("  defaults { quant multiplier; weights int8; activations uint8 }\n  conv 3x3 pad 1 -> 64\n  avgpool global\n  fc -> 10",
+                       header="  input 4096x4096x3 u8\n", tail="target gap8 { l3 1000 MiB }\n")
+for command in ("check", "gap8-plan", "report", "gap8-run"):
+    case("spec-size", f"gap8-plan-{command}", [command, "t.mbn"], r"t\.mbn:2:3: error: the input holds 50,331,648 values per image", spec(GAP8_BIG))
 
 # 3. Includes.
 def inc(path: str) -> str:
