@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import keyword
+import signal
 import sys
+import threading
 
 from .commands import COMMANDS
 from .errors import MbdslError
@@ -22,8 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, _frame):
+    # SIGTERM as an exception, so that writers remove what they staged (see mbdsl.output).
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.func(args)
     except MbdslError as exc:

@@ -108,3 +108,22 @@ def test_write_file_refuses_a_fifo_and_a_folder(tmp_path):
     with pytest.raises(MbdslError, match=r"cannot write .*/nowhere/x: the folder .*/nowhere does not exist"):
         write_file(str(tmp_path / "nowhere" / "x"), "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "p"]
+
+
+def test_sigterm_during_gen_leaves_nothing(tmp_path):
+    """SIGTERM arriving while gen renames its tree into place: the staging tree is removed
+    and the command exits with 128 + SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    code = (
+        "import os, signal, sys\n"
+        "os.rename = lambda *a: os.kill(os.getpid(), signal.SIGTERM)\n"
+        "from mbdsl.cli import main\n"
+        f"sys.exit(main(['gen', {os.path.abspath(SPEC)!r}, '-o', {str(out)!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert [p.name for p in out.rglob("*")] == ["mobilenet_v1_w025_32"]  # the network's folder, empty
