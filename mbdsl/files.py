@@ -88,33 +88,43 @@ def open_regular(
 
 def check_file(path: str, what: str, limit: int, **kwargs) -> None:
     """Refuse ``path`` unless it is a regular file of at most ``limit`` bytes, for readers
-    that open it themselves (see :func:`open_regular`)."""
+    that open it themselves (keyword arguments as :func:`open_regular`)."""
     open_regular(path, what, limit, **kwargs).close()
 
 
-def read_bytes(path: str, what: str, limit: int, **kwargs) -> bytes:
-    """The whole content of a regular file of at most ``limit`` bytes (see :func:`open_regular`)."""
-    with open_regular(path, what, limit, **kwargs) as f:
+def read_bytes(
+    path: str,
+    what: str,
+    limit: int,
+    *,
+    error: type[MbdslError] = MbdslError,
+    span: Span | None = None,
+    shown: str | None = None,
+    hint: str | None = None,
+) -> bytes:
+    """The whole content of a regular file of at most ``limit`` bytes (arguments as
+    :func:`open_regular`)."""
+    shown = path if shown is None else shown
+    with open_regular(path, what, limit, error=error, span=span, shown=shown, hint=hint) as f:
         try:
             data = f.read(limit + 1)
         except OSError as exc:
-            error = kwargs.get("error", MbdslError)
-            raise error(f"cannot read {what} {kwargs.get('shown') or path}: {_reason(exc)}", kwargs.get("span")) from None
+            raise error(f"cannot read {what} {shown}: {_reason(exc)}", span, hint or "check the path") from None
     if len(data) > limit:  # the file grew after it was opened
-        error = kwargs.get("error", MbdslError)
-        raise error(f"{what} {kwargs.get('shown') or path} is more than the limit of {limit:,} bytes", kwargs.get("span"))
+        raise error(f"{what} {shown} is more than the limit of {limit:,} bytes", span, "the limits are listed in docs/dsl.md, 'Limits'")
     return data
 
 
 def read_text(path: str, what: str, limit: int = MAX_SPEC_BYTES, **kwargs) -> str:
-    """A regular UTF-8 text file of at most ``limit`` bytes (see :func:`open_regular`)."""
+    """A regular UTF-8 text file of at most ``limit`` bytes (keyword arguments as
+    :func:`open_regular`)."""
     data = read_bytes(path, what, limit, **kwargs)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        error = kwargs.get("error", MbdslError)
-        raise error(
-            f"{what} {kwargs.get('shown') or path} is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})",
+        shown = kwargs.get("shown") or path
+        raise kwargs.get("error", MbdslError)(
+            f"{what} {shown} is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x})",
             kwargs.get("span"),
             "save it as UTF-8 text",
         ) from None
