@@ -18,7 +18,7 @@ import tempfile
 
 from .errors import MbdslError
 
-__all__ = ["write_tree", "write_file", "write_files", "check_writable", "check_folder"]
+__all__ = ["write_tree", "write_file", "write_files", "check_writable", "check_folder", "check_destination"]
 
 _STAGING = re.compile(r"\.mbdsl-(?:old-)?(\d+)-")
 
@@ -139,11 +139,19 @@ def _probe(path: str) -> None:
         raise _refuse(path, f"{probe} is not a folder", "choose an output path whose folders are folders")
 
 
+def check_destination(path: str) -> None:
+    """Refuse a destination that cannot become a file: a folder, FIFO or device is there,
+    or a file stands where one of its folders should be (missing folders are allowed)."""
+    path = os.path.abspath(path)
+    _check_file_destination(path)
+    _probe(path)
+
+
 def check_writable(paths, make_folders: bool = False) -> None:
     """Refuse destinations that cannot be written as files (see :func:`write_files`);
     with ``make_folders``, their missing folders are made."""
-    for path in map(os.path.abspath, paths):
-        _check_file_destination(path)
+    for path in paths:
+        check_destination(path)
     for path in map(os.path.abspath, paths):
         _folder(path, create=make_folders)
 

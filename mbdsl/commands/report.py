@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..output import write_files
+from ..output import check_destination, write_files
 from ..resources import DSP_POLICIES
 from .common import console, load_checked
 
@@ -21,6 +21,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..report import build_report
 
+    check_destination(args.output)  # before the report's work, not after it
     net = load_checked(args.spec)
     report = build_report(net, args.spec, args.dsp)
     out = os.path.abspath(args.output)
