@@ -26,8 +26,9 @@ __all__ = [
     "read_text",
 ]
 
-MAX_SPEC_BYTES = 1 << 20
-"""Largest spec or included file: 1 MiB (the largest example spec is under 2 kB)."""
+MAX_SPEC_BYTES = 256 << 10
+"""Most text a spec and its included files hold together: 256 KiB (the largest example
+spec is under 2 kB; 4,096 layer statements, the most a network has, take about 220 kB)."""
 MAX_WEIGHT_BYTES = 256 << 20
 """Largest weight archive, and the most its arrays may hold once unpacked: 256 MiB."""
 MAX_IMAGE_BYTES = 64 << 20

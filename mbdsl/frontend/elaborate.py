@@ -15,8 +15,8 @@ from .names import did_you_mean
 from .parser import parse
 from .. import ir
 from ..dtypes import IntType
-from ..errors import IncludeError, QuantError, ShapeError, Span, SpecNameError, TargetError
-from ..files import read_text
+from ..errors import IncludeError, QuantError, ShapeError, Span, SpecNameError, SpecSyntaxError, TargetError
+from ..files import MAX_SPEC_BYTES, read_text
 
 __all__ = ["load", "load_string", "elaborate"]
 
@@ -94,21 +94,32 @@ def load(path: str) -> ir.Network:
 
 def load_string(text: str, path: str = "<string>") -> ir.Network:
     """Parse and elaborate spec text; includes resolve relative to ``path``."""
-    items = _collect(parse(text, path), [os.path.abspath(path)], path)
+    if len(text.encode()) > MAX_SPEC_BYTES:
+        raise SpecSyntaxError(f"the spec holds {len(text.encode()):,} bytes, more than the limit of {MAX_SPEC_BYTES:,}", None,
+                              "the limits are listed in docs/dsl.md, 'Limits'")
+    items = _collect(parse(text, path), [os.path.abspath(path)], path, _Included({}, len(text.encode())))
     return elaborate(items, path, Span(path, 1, 1, None, text.split("\n", 1)[0].rstrip("\r")))
 
 
-def _collect(spec: ast.SpecFile, stack: list[str], shown: str, seen: dict[str, ast.Include] | None = None) -> list:
+@attrs.define
+class _Included:
+    seen: dict[str, ast.Include]
+    """Every file included so far, and the include statement that included it."""
+    size: int
+    """Bytes of text read so far, the spec's included."""
+
+
+def _collect(spec: ast.SpecFile, stack: list[str], shown: str, state: _Included) -> list:
     """Items of a file with its includes spliced in, depth first.
 
     ``shown`` is how the file is named in messages: the path the user gave, and for an
     included file that path's folder joined with the include's path (not a path relative
-    to the working directory, which changes with where the command runs). ``seen`` maps
-    every file included so far to its include statement: a file is included once (twice
-    would declare everything in it twice), at most ``MAX_INCLUDE_DEPTH`` deep and
-    ``MAX_INCLUDES`` in all.
+    to the working directory, which changes with where the command runs). A file is
+    included once (twice would declare everything in it twice), at most
+    ``MAX_INCLUDE_DEPTH`` deep and ``MAX_INCLUDES`` in all, and the spec with its includes
+    holds at most ``MAX_SPEC_BYTES``.
     """
-    seen = {} if seen is None else seen
+    seen = state.seen
     out = []
     for item in spec.items:
         if not isinstance(item, ast.Include):
@@ -132,13 +143,18 @@ def _collect(spec: ast.SpecFile, stack: list[str], shown: str, seen: dict[str, a
         text = read_text(
             target,
             "included file",
+            MAX_SPEC_BYTES,
             error=IncludeError,
             span=item.span,
             shown=f"'{item.path}'",
             hint=f"looked for {target}; include paths are relative to the including file's folder",
         )
+        state.size += len(text.encode())
+        if state.size > MAX_SPEC_BYTES:
+            raise IncludeError(f"with '{item.path}' the spec and its included files hold {state.size:,} bytes, "
+                               f"more than the limit of {MAX_SPEC_BYTES:,}", item.span, "the limits are listed in docs/dsl.md, 'Limits'")
         display = item.path if os.path.isabs(item.path) else os.path.normpath(os.path.join(os.path.dirname(shown), item.path))
-        out.extend(_collect(parse(text, display), stack + [target], display, seen))
+        out.extend(_collect(parse(text, display), stack + [target], display, state))
     return out
 
 

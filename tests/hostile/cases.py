@@ -120,13 +120,15 @@ for kind, (make, regex) in NOT_FILES.items():
         case("spec-file", f"{kind}-{command}", [command, "x.mbn"], r"error: .*spec x\.mbn.*" + regex, make("x.mbn"))
 for command in ("check", "run", "gen", "fold", "report"):
     case("spec-file", f"dev-zero-path-{command}", [command, "/dev/zero"], r"spec /dev/zero is a character device")
-    case("spec-file", f"too-large-{command}", [command, "big.mbn"], r"spec big\.mbn is 1,048,577 bytes, more than the limit of 1,048,576",
-         sparse("big.mbn", (1 << 20) + 1))
+    case("spec-file", f"too-large-{command}", [command, "big.mbn"], r"spec big\.mbn is 262,145 bytes, more than the limit of 262,144",
+         sparse("big.mbn", (256 << 10) + 1))
     case("spec-file", f"not-utf8-{command}", [command, "bin.mbn"], r"spec bin\.mbn is not UTF-8 text \(byte 0 is 0xff\)",
          data("bin.mbn", b"\xff\xfe\x00network"))
 case("spec-file", "empty", ["check", "e.mbn"], r"no network in e\.mbn", data("e.mbn", b""))
 case("spec-file", "nul-bytes", ["check", "z.mbn"], r"unexpected character '\\x00'", data("z.mbn", b"\x00" * 64))
-case("spec-file", "huge-comment-line", ["check", "c.mbn"], r"more than the limit of 1,048,576", data("c.mbn", b"#" + b"x" * (2 << 20)))
+case("spec-file", "huge-comment-line", ["check", "c.mbn"], r"more than the limit of 262,144", data("c.mbn", b"#" + b"x" * (2 << 20)))
+case("spec-file", "statements-4500", ["check", "c.mbn"], r"has more than 4096 layers",
+     spec(with_layers("\n".join("  conv 3x3 stride 1 pad 1 -> 8 fold(pe = 8, simd = 3)" for _ in range(4500))), "c.mbn"))
 
 # 2. Spec text: numbers, digits, nesting, sizes, target settings.
 LONG = "9" * 5000
@@ -224,7 +226,7 @@ case("include", "dev-zero-absolute", ["check", "t.mbn"], r"t\.mbn:1:1: error: in
 case("include", "empty-path", ["check", "t.mbn"], r"t\.mbn:1:1: error: .*is a directory", spec(inc("")))
 case("include", "dot-path", ["check", "t.mbn"], r"t\.mbn:1:1: error: .*is a directory", spec(inc(".")))
 case("include", "self", ["check", "t.mbn"], r"include cycle: t\.mbn -> t\.mbn", spec(inc("t.mbn")))
-case("include", "too-large", ["check", "t.mbn"], r"included file 'x\.mbn' is 2,000,000 bytes, more than the limit",
+case("include", "too-large", ["check", "t.mbn"], r"t\.mbn:1:1: error: included file 'x\.mbn' is 2,000,000 bytes, more than the limit",
      both(sparse("x.mbn", 2_000_000), spec(inc("x.mbn"))))
 case("include", "not-utf8", ["check", "t.mbn"], r"t\.mbn:1:1: error: included file 'x\.mbn' is not UTF-8 text",
      both(data("x.mbn", b"# \xff\n"), spec(inc("x.mbn"))))
@@ -288,6 +290,20 @@ def many(count: int):
 
 
 case("include", "many-300", ["check", "t.mbn"], r"t\.mbn:257:1: error: more than 256 included files", many(300))
+
+
+def shares(count: int, size: int):
+    """``count`` includes of ``size`` bytes each: each within the limit, together beyond it."""
+
+    def make(d: Path) -> None:
+        for i in range(count):
+            (d / f"p{i}.mbn").write_text("#" * (size - 1) + "\n")
+        (d / "t.mbn").write_text("".join(f'include "p{i}.mbn"\n' for i in range(count)) + SPEC)
+
+    return make
+
+
+case("include", "total-too-large", ["check", "t.mbn"], r"t\.mbn:3:1: error: with 'p2\.mbn' the spec and its included files hold 300,\d\d\d bytes, more than the limit of 262,144", shares(3, 100_000))
 
 
 def cycle3(d: Path) -> None:
