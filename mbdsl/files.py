@@ -21,6 +21,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_MODEL_BYTES",
     "check_file",
+    "check_utf8_path",
     "open_regular",
     "read_bytes",
     "read_text",
@@ -85,6 +86,15 @@ def open_regular(
     except BaseException:
         os.close(fd)
         raise
+
+
+def check_utf8_path(path: str, what: str, hint: str) -> None:
+    """Refuse a path that is not UTF-8 (Linux allows any bytes) where it is written into
+    UTF-8 text: a generated file's header, an imported spec's weights line."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MbdslError(f"the {what} path {os.fsencode(path).decode('utf-8', 'backslashreplace')} is not UTF-8", hint=hint) from None
 
 
 def check_file(path: str, what: str, limit: int, **kwargs) -> None:

@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from ..files import check_utf8_path
 from ..output import check_writable
 from .common import console, count, seed
 
@@ -34,6 +35,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..qonnx_import import QonnxImportError, import_model, load_model, verify
 
+    check_utf8_path(args.output, "spec", "choose a UTF-8 name: the spec names its weight file")
     check_writable([args.output])  # before the import's work, not after it
     model = load_model(args.model)
     imp = import_model(model, args.output, name=args.name, fold=args.fold, source=os.path.basename(args.model))

@@ -16,7 +16,7 @@ from .parser import parse
 from .. import ir
 from ..dtypes import IntType
 from ..errors import IncludeError, QuantError, ShapeError, Span, SpecNameError, SpecSyntaxError, TargetError
-from ..files import MAX_SPEC_BYTES, read_text
+from ..files import MAX_SPEC_BYTES, check_utf8_path, read_text
 
 __all__ = ["load", "load_string", "elaborate"]
 
@@ -89,15 +89,17 @@ _CLOCK_UNITS = {"Hz": 1, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9}
 
 def load(path: str) -> ir.Network:
     """Read, parse and elaborate a spec file (with its includes)."""
+    check_utf8_path(path, "spec", "rename the file: its path is written into generated files, which are UTF-8")
     return load_string(read_text(path, "spec", hint="check the path of the spec"), path)
 
 
 def load_string(text: str, path: str = "<string>") -> ir.Network:
     """Parse and elaborate spec text; includes resolve relative to ``path``."""
-    if len(text.encode()) > MAX_SPEC_BYTES:
-        raise SpecSyntaxError(f"the spec holds {len(text.encode()):,} bytes, more than the limit of {MAX_SPEC_BYTES:,}", None,
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size > MAX_SPEC_BYTES:
+        raise SpecSyntaxError(f"the spec holds {size:,} bytes, more than the limit of {MAX_SPEC_BYTES:,}", None,
                               "the limits are listed in docs/dsl.md, 'Limits'")
-    items = _collect(parse(text, path), [os.path.abspath(path)], path, _Included({}, len(text.encode())))
+    items = _collect(parse(text, path), [os.path.abspath(path)], path, _Included({}, size))
     return elaborate(items, path, Span(path, 1, 1, None, text.split("\n", 1)[0].rstrip("\r")))
 
 

@@ -124,6 +124,10 @@ for command in ("check", "run", "gen", "fold", "report"):
          sparse("big.mbn", (256 << 10) + 1))
     case("spec-file", f"not-utf8-{command}", [command, "bin.mbn"], r"spec bin\.mbn is not UTF-8 text \(byte 0 is 0xff\)",
          data("bin.mbn", b"\xff\xfe\x00network"))
+for command in ("check", "run", "gen", "fold", "report"):
+    case("spec-file", f"path-not-utf8-{command}", [command, "\udcff.mbn"], r"error: the spec path \\xff\.mbn is not UTF-8",
+         data("\udcff.mbn", SPEC.encode()))
+case("output", "import-path-not-utf8", ["import", "m.onnx", "-o", "\udcfe.mbn"], r"error: the spec path \\xfe\.mbn is not UTF-8")
 case("spec-file", "empty", ["check", "e.mbn"], r"no network in e\.mbn", data("e.mbn", b""))
 case("spec-file", "nul-bytes", ["check", "z.mbn"], r"unexpected character '\\x00'", data("z.mbn", b"\x00" * 64))
 case("spec-file", "huge-comment-line", ["check", "c.mbn"], r"more than the limit of 262,144", data("c.mbn", b"#" + b"x" * (2 << 20)))
