@@ -17,6 +17,8 @@ from .common import console, count, seed
 
 MAX_VERIFY = 1000
 """Most images --verify runs through QONNX's execution (about a second each for MobileNet)."""
+MAX_VERIFY_BYTES = 256 << 20
+"""Most bytes the --verify images may hold together."""
 
 
 def register(sub) -> None:
@@ -49,6 +51,7 @@ def run(args) -> int:
         console.print("qonnx is not installed: the import is not compared with QONNX's execution "
                       "(pip install 'mbdsl[qonnx]')")
     elif args.verify > 0:
+        _check_verifiable(net, args.verify)
         s = net.input.shape
         images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
         report = verify(model, imp, images)
@@ -62,6 +65,21 @@ def run(args) -> int:
     imp.write(args.output)
     console.print(f"wrote {args.output} and {os.path.join(os.path.dirname(args.output), imp.weights_file)}")
     return 0
+
+
+def _check_verifiable(net, count: int) -> None:
+    """The reference must be able to run the network, and the images fit in memory."""
+    from ..errors import MbdslError
+    from ..params import check_size
+
+    try:
+        check_size(net)
+    except MbdslError as e:  # located in the spec that is not written: say it without the place
+        raise MbdslError(f"cannot verify the import: {e.message}", hint="import with --verify 0") from None
+    need = count * net.input.shape.size
+    if need > MAX_VERIFY_BYTES:
+        raise MbdslError(f"--verify {count} needs {need:,} bytes of images, more than {MAX_VERIFY_BYTES:,}",
+                         hint=f"verify at most {MAX_VERIFY_BYTES // net.input.shape.size:,} images")
 
 
 def _has_qonnx() -> bool:

@@ -566,3 +566,16 @@ QONNX_GRAPHS = {
 }
 for what, (mutate, regex) in QONNX_GRAPHS.items():
     case("qonnx", f"graph-{what}", ["import", "m.onnx", "-o", "out.mbn"], r"error: (node .*: )?" + regex, qonnx_model(mutate))
+
+
+def qonnx_large(d: Path) -> None:
+    import onnx
+    from qonnx_models.graphs import Builder
+
+    b = Builder(300, 300, 3, seed=1, samples=2)
+    b.conv(8, 3, 2, 0, wbits=8).bn().relu_quant(4)
+    onnx.save(b.pool().flatten().gemm(4, bias=False).topk(2).model(), d / "m.onnx")
+
+
+case("qonnx", "verify-images-too-large", ["import", "m.onnx", "-o", "out.mbn", "--verify", "1000"],
+     r"error: --verify 1000 needs 270,000,000 bytes of images, more than 268,435,456", qonnx_large)
