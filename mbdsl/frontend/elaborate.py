@@ -286,14 +286,16 @@ class _NetworkBuilder:
         call = stmt.call
         if call.name != "random":
             raise SpecNameError(f"unknown weight source '{call.name}'", call.name_span or call.span, "use random(seed = N) or a quoted .npz path")
-        seed = 0
+        seed = None
         for key, value, span in call.kwargs:
             if key != "seed":
                 raise SpecNameError(f"random() has no argument '{key}'", span, did_you_mean(key, ("seed",)))
+            if seed is not None:
+                raise SpecNameError("'seed' is given twice", span, "keep one")
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 0:
                 raise ShapeError(f"the seed must be a whole number >= 0, not {_show(value)}", value.span, "e.g. random(seed = 1)")
             seed = value.value
-        return ir.RandomWeights(seed, stmt.span)
+        return ir.RandomWeights(seed or 0, stmt.span)
 
     def _input(self, decl: ast.InputDecl | None, macro_resolution) -> ir.Input:
         if decl is None:
@@ -648,7 +650,17 @@ _GOALS = ("fps", "mac_lanes", "lut", "bram")
 _FPGA_SETTINGS = ("clock", "part") + _GOALS
 
 
+def _given_once(decl: ast.TargetDecl) -> None:
+    """A setting written twice would silently override the first: refuse the second."""
+    seen: dict[str, ast.Setting] = {}
+    for s in decl.settings:
+        if s.key in seen:
+            raise TargetError(f"'{s.key}' is given twice (first at {seen[s.key].span})", s.span, "keep one")
+        seen[s.key] = s
+
+
 def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
+    _given_once(decl)
     fields: dict = {"span": decl.span}
     goal: dict = {}
     for s in decl.settings:
@@ -659,8 +671,6 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
                 raise TargetError("'part' takes a quoted part name", s.span, 'e.g. part "xcu250-figd2104-2L-e"')
             fields["part"] = s.values[0].value
         elif s.key in _GOALS:
-            if s.key in goal:
-                raise TargetError(f"'{s.key}' is given twice", s.span)
             value = _quantity(s, {"": 1}, "", (*ir.FPS_RANGE, "0.001 and 1e9 FPS")) if s.key == "fps" else _count(s)
             goal[s.key] = (value, s.span)
         else:
@@ -691,6 +701,7 @@ def _fold_goal(goal: dict) -> ir.FoldGoal:
 
 
 def _gap8(decl: ast.TargetDecl) -> ir.Gap8Target:
+    _given_once(decl)
     fields: dict = {"span": decl.span}
     sizes = ("l1", "l2", "l3", "l1_reserve", "l2_reserve")
     for s in decl.settings:
