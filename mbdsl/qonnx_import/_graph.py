@@ -308,8 +308,14 @@ class Graph:
             raise node_error(node, f"rounding mode {mode} is not supported", f"use one of {', '.join(ROUNDING_MODES)}")
         lo = t.min if not (not t.signed and bool(attr(node, "narrow", 0))) else 0
         hi = t.max - (1 if (not t.signed and bool(attr(node, "narrow", 0))) else 0)
+        if not np.all(np.isfinite(np.asarray(x, dtype=np.float64))):
+            raise node_error(node, "the quantized constant holds nan or inf", "export the model again")
         # QONNX semantics in float32: clip(x / scale) to [lo, hi], then round.
-        q = np.asarray(x, dtype=np.float32) / np.asarray(scale, dtype=np.float32)
+        try:
+            q = np.asarray(x, dtype=np.float32) / np.asarray(scale, dtype=np.float32)
+        except ValueError:
+            raise node_error(node, f"the scale's shape {np.shape(scale)} does not fit the tensor's {np.shape(x)}",
+                             "a scale is one value, or one per output channel") from None
         q = np.clip(q, lo, hi)
         ints = _round(q.astype(np.float64), mode).astype(np.int64)
         sc = np.broadcast_to(np.asarray(scale, dtype=np.float64), ints.shape).copy()

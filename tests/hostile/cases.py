@@ -571,7 +571,42 @@ def _unused_input(g, helper, nh):
     g.initializer.append(nh.from_array(np.zeros(1, np.float32), "spare"))
 
 
+def _weight_value(value):
+    def mutate(g, helper, nh):
+        conv = _first(g, "Conv")
+        quant = next(n for n in g.node if conv.input[1] in n.output)
+        init = next(t for t in g.initializer if t.name == quant.input[0])
+        a = nh.to_array(init).copy()
+        a.flat[0] = value
+        init.CopyFrom(nh.from_array(a, init.name))
+
+    return mutate
+
+
+def _scale_shape(g, helper, nh):
+    conv = _first(g, "Conv")
+    quant = next(n for n in g.node if conv.input[1] in n.output)
+    init = next(t for t in g.initializer if t.name == quant.input[1])
+    init.CopyFrom(nh.from_array(np.ones(7, np.float32), init.name))
+
+
+def _affine_inf(g, helper, nh):
+    for n in g.node:
+        if n.op_type in ("Mul", "Add", "BatchNormalization"):
+            for name in n.input[1:]:
+                init = next((t for t in g.initializer if t.name == name), None)
+                if init is not None:
+                    a = nh.to_array(init).copy()
+                    a.flat[0] = np.inf
+                    init.CopyFrom(nh.from_array(a, init.name))
+                    return
+
+
 QONNX_GRAPHS = {
+    "weight-nan": (_weight_value(np.nan), r"the quantized constant holds nan or inf"),
+    "weight-inf": (_weight_value(np.inf), r"the quantized constant holds nan or inf"),
+    "scale-shape": (_scale_shape, r"the scale's shape \(7,\) does not fit the tensor's \(8, 3, 3, 3\)"),
+    "affine-inf": (_affine_inf, r"its constants make the scale or offset infinite or not a number"),
     "bits-nan": (_bits(np.nan), r"bit width nan is not a whole number of bits"),
     "bits-inf": (_bits(np.inf), r"bit width inf is not a whole number of bits"),
     "bits-negative": (_bits(-3.0), r"bit width -3\.0 is not a whole number of bits"),
