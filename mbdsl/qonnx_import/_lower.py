@@ -645,7 +645,7 @@ class _Lowering:
             )
         it = st.in_type
         lo, hi = st.n * it.min, st.n * it.max
-        if not (np.isfinite(in_bits) and np.isfinite(out_bits)):
+        if not all(np.isfinite(b) and b == int(b) and b >= 1 for b in (in_bits, out_bits)):
             raise node_error(node, f"bit widths {in_bits} and {out_bits} are not whole numbers of bits")
         if version == 1:  # v1: drop in_bits - out_bits bits, keep the input scale
             shift = int(in_bits) - int(out_bits)
