@@ -437,7 +437,7 @@ class _Loader:
                 self._fail(f"array {key!r} in {self.shown!r} {what}; layer {key.rsplit('.', 1)[0]!r} needs integers",
                            "store the quantized integer values (e.g. numpy.rint(x).astype(numpy.int32)), not float ones")
             nbytes = math.prod(shape) * dtype.itemsize
-            if nbytes > info.file_size:
+            if nbytes > info.file_size or any(d < 0 for d in shape):
                 self._fail(f"array {key!r} in {self.shown!r} declares shape {shape} ({nbytes:,} bytes) but holds "
                            f"{info.file_size:,} bytes", "write it with numpy.savez or mbdsl.params.save_npz")
             data = m.read(nbytes)

@@ -407,6 +407,7 @@ WEIGHT_CASES = {
     "member-complex": (npz({"c0.weights.npy": npy(np.zeros((8, 3, 3, 3), complex))}), r"has dtype complex128"),
     "member-struct": (npz({"c0.weights.npy": npy(np.zeros(3, [("a", "i4")]))}), r"has dtype"),
     "member-10e12": (npz({"c0.weights.npy": npy_header((10**6, 10**6))}), r"declares shape \(1000000, 1000000\)"),
+    "member-negative-shape": (npz({"c0.weights.npy": npy_header((-8, 3)) + bytes(64)}), r"declares shape \(-8, 3\)"),
     "member-truncated": (npz({"c0.weights.npy": npy_header((100,)) + bytes(16)}), r"declares shape \(100,\)"),
     "member-unknown-layer": (npz({"nosuch.weights.npy": npy(np.zeros(3, np.int8))}), r"has array 'nosuch\.weights', but the network has no layer 'nosuch'"),
     "member-no-dot": (npz({"weights.npy": npy(np.zeros(3, np.int8))}), r"has array 'weights', but the network has no layer 'weights'"),
