@@ -66,6 +66,8 @@ def open_regular(
     path is shown (default ``path``); a refusal raises ``error`` at ``span`` with ``hint``.
     """
     shown = path if shown is None else shown
+    if "\0" in path:
+        raise error(f"cannot read {what} {shown}: a path cannot hold a NUL character", span, "check the path")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:

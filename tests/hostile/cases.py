@@ -238,6 +238,12 @@ case("include", "dev-zero-absolute", ["check", "t.mbn"], r"t\.mbn:1:1: error: in
      spec(inc("/dev/zero")))
 case("include", "empty-path", ["check", "t.mbn"], r"t\.mbn:1:1: error: .*is a directory", spec(inc("")))
 case("include", "dot-path", ["check", "t.mbn"], r"t\.mbn:1:1: error: .*is a directory", spec(inc(".")))
+case("include", "nul-in-path", ["check", "t.mbn"], r"t\.mbn:1:1: error: cannot read included file .*a path cannot hold a NUL character",
+     spec(inc("a\0b.mbn")))
+case("include", "name-too-long", ["check", "t.mbn"], r"t\.mbn:1:1: error: cannot read included file '.*': file name too long",
+     spec(inc("a" * 300 + ".mbn")))
+case("weights", "nul-in-path", ["run", "t.mbn"], r"t\.mbn:4:3: error: weight file .* not found",
+     spec(SPEC.replace("weights random(seed = 1)", 'weights "a\0b.npz"')))
 case("include", "self", ["check", "t.mbn"], r"include cycle: t\.mbn -> t\.mbn", spec(inc("t.mbn")))
 case("include", "too-large", ["check", "t.mbn"], r"t\.mbn:1:1: error: included file 'x\.mbn' is 2,000,000 bytes, more than the limit",
      both(sparse("x.mbn", 2_000_000), spec(inc("x.mbn"))))
