@@ -10,10 +10,11 @@ import shutil
 from rich.console import Console
 
 from .. import ir
+from ..errors import MbdslError
 from ..frontend import load
 from ..passes import check
 
-__all__ = ["console", "load_checked", "si", "count", "seed", "fraction", "positive", "clock", "MAX_IMAGES", "MAX_SEED"]
+__all__ = ["console", "load_checked", "si", "count", "seed", "fraction", "positive", "clock", "MAX_IMAGES", "MAX_SEED", "check_image_batch"]
 
 console = Console(highlight=False, width=max(150, shutil.get_terminal_size().columns))
 
@@ -37,8 +38,21 @@ def si(n: float) -> str:
 
 MAX_IMAGES = 10_000
 """Most images one command runs (--random, --images, --verify)."""
+MAX_IMAGE_BATCH_BYTES = 256 << 20
+"""Most bytes the images of one sim, csim or gap8-run may hold together (they are streamed
+back to back, so all are made first)."""
 MAX_SEED = 2**31 - 1
 """Largest seed (the simulation harness adds one to it and reads it as a 32-bit int)."""
+
+
+def check_image_batch(net: ir.Network, count: int) -> None:
+    """Refuse ``count`` images that would not fit :data:`MAX_IMAGE_BATCH_BYTES` together."""
+    from ..images import image_bytes
+
+    each = image_bytes(net.input)
+    if count * each > MAX_IMAGE_BATCH_BYTES:
+        raise MbdslError(f"{count:,} images of {each:,} bytes need {count * each:,} bytes, more than {MAX_IMAGE_BATCH_BYTES:,}",
+                         hint=f"use at most {max(1, MAX_IMAGE_BATCH_BYTES // each):,} images")
 
 
 def count(low: int, high: int):

@@ -13,7 +13,7 @@ from ..backends.hls import csim
 from ..images import random_images, read_image
 from ..output import check_folder, write_tree
 from ..params import make_params
-from .common import MAX_IMAGES, console, count, load_checked, seed
+from .common import MAX_IMAGES, check_image_batch, console, count, load_checked, seed
 
 
 def register(sub) -> None:
@@ -34,6 +34,7 @@ def run(args) -> int:
     for folder in (args.output, args.build_dir):
         check_folder(folder)
     net = load_checked(args.spec)
+    check_image_batch(net, len(args.image) if args.image else args.images)
     params = make_params(net)
     if args.image:
         images = [read_image(path, net.input) for path in args.image]

@@ -10,7 +10,7 @@ from ..errors import MbdslError
 from ..images import random_images
 from ..output import check_folder
 from ..params import make_params
-from .common import MAX_IMAGES, console, count, load_checked, seed
+from .common import MAX_IMAGES, check_image_batch, console, count, load_checked, seed
 
 
 def register(sub) -> None:
@@ -26,6 +26,7 @@ def run(args) -> int:
     if args.keep:
         check_folder(args.keep)
     net = load_checked(args.spec)
+    check_image_batch(net, args.images)
     params = make_params(net)
     plan = plan_network(net)
     images = random_images(net.input, args.images, seed=args.seed)

@@ -12,7 +12,7 @@ from ..images import random_images
 from ..output import check_folder, write_tree
 from ..params import make_params
 from ..backends.rtl import netsim
-from .common import MAX_IMAGES, console, count, fraction, load_checked, seed
+from .common import MAX_IMAGES, check_image_batch, console, count, fraction, load_checked, seed
 
 
 def register(sub) -> None:
@@ -31,6 +31,7 @@ def run(args) -> int:
     for folder in (args.output, args.build_dir):
         check_folder(folder)
     net = load_checked(args.spec)
+    check_image_batch(net, args.images)
     params = make_params(net)
     rtl_dir = os.path.join(args.output, net.name, "rtl")
     write_tree(rtl_dir, backends.generate("rtl", net, params))

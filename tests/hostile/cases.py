@@ -222,6 +222,10 @@ for what, text in BIG.items():
     for command in ("run", "gen", "gap8-run", "sim", "csim"):
         case("spec-size", f"{what}-{command}", [command, "t.mbn"], r"t\.mbn:\d+:\d+: error: .*(values per image|weights); ", spec(text))
 case("spec-size", "check-activations", ["check", "t.mbn", "--activations"], r"values per image", spec(BIG["input-16k"]))
+WIDE = with_layers("  conv 3x3 stride 4 -> 4\n  fc -> 10", header="  input 1024x1024x3 u8\n")
+for command in ("sim", "csim", "gap8-run"):
+    case("spec-size", f"images-batch-{command}", [command, "t.mbn", "--images", "10000"],
+         r"error: 10,000 images of 3,145,728 bytes need 31,457,280,000 bytes, more than 268,435,456", spec(WIDE))
 GAP8_BIG = with_layers("  defaults { quant multiplier; weights int8; activations uint8 }\n  conv 3x3 pad 1 -> 64\n  avgpool global\n  fc -> 10",
                        header="  input 4096x4096x3 u8\n", tail="target gap8 { l3 1000 MiB }\n")
 for command in ("check", "gap8-plan", "report", "gap8-run"):
