@@ -46,9 +46,12 @@ MAX_SEED = 2**31 - 1
 
 
 def check_image_batch(net: ir.Network, count: int) -> None:
-    """Refuse ``count`` images that would not fit :data:`MAX_IMAGE_BATCH_BYTES` together."""
+    """Refuse ``count`` images that would not fit :data:`MAX_IMAGE_BATCH_BYTES` together
+    (after a network too large for one, :func:`mbdsl.params.check_size`)."""
     from ..images import image_bytes
+    from ..params import check_size
 
+    check_size(net)
     each = image_bytes(net.input)
     if count * each > MAX_IMAGE_BATCH_BYTES:
         raise MbdslError(f"{count:,} images of {each:,} bytes need {count * each:,} bytes, more than {MAX_IMAGE_BATCH_BYTES:,}",
