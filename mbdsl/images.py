@@ -19,14 +19,17 @@ Raw NV12 frames are read from ``.nv12``/``.yuv`` files (exactly H*W*3/2 bytes) o
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from . import ir
 from .errors import MbdslError
+from .files import MAX_IMAGE_BYTES, check_file
 from .semantics import rgb_to_nv12
 
-__all__ = ["random_images", "read_image", "image_bytes", "from_array", "RAW_SUFFIXES"]
+__all__ = ["random_images", "iter_random_images", "read_image", "image_bytes", "from_array", "RAW_SUFFIXES"]
 
 RAW_SUFFIXES = (".nv12", ".yuv")
 """File names read as raw NV12 bytes instead of being decoded."""
@@ -42,11 +45,16 @@ def image_bytes(inp: ir.Input) -> int:
 
 def random_images(inp: ir.Input, count: int, seed: int = 0) -> list[np.ndarray]:
     """Seeded random inputs: (H, W, C) uint8 arrays, or flat NV12 frames."""
+    return list(iter_random_images(inp, count, seed))
+
+
+def iter_random_images(inp: ir.Input, count: int, seed: int = 0) -> Iterator[np.ndarray]:
+    """The images of :func:`random_images`, made one at a time as they are taken."""
     rng = np.random.default_rng(seed)
-    if inp.format == "nv12":
-        return [rng.integers(0, 256, image_bytes(inp), dtype=np.uint8) for _ in range(count)]
     s = inp.shape
-    return [rng.integers(0, 256, (s.h, s.w, s.c), dtype=np.uint8) for _ in range(count)]
+    shape = (image_bytes(inp),) if inp.format == "nv12" else (s.h, s.w, s.c)
+    for _ in range(count):
+        yield rng.integers(0, 256, shape, dtype=np.uint8)
 
 
 def _error(path: str, message: str, hint: str | None = None) -> MbdslError:
@@ -56,13 +64,17 @@ def _error(path: str, message: str, hint: str | None = None) -> MbdslError:
 def read_image(path: str, inp: ir.Input) -> np.ndarray:
     """The network input made from an image file: (H, W, C) uint8, or a flat NV12 frame.
 
-    Raises MbdslError for a file that is not an image, an image of the wrong shape, or a
-    size that the spec's input block does not say how to fit.
+    Raises MbdslError for a file that is not a regular file of bounded size, not an image,
+    an image of the wrong shape, or a size that the spec's input block does not say how to fit.
     """
+    check_file(path, "image", MAX_IMAGE_BYTES, hint="give a photo (PNG, JPEG, BMP, PPM), a uint8 .npy (H, W, C) or a raw .nv12 frame")
     lower = path.lower()
     try:
         if lower.endswith(".npy"):
             array = np.load(path, allow_pickle=False)
+            if not isinstance(array, np.ndarray):  # an .npz archive under an .npy name
+                array.close()
+                raise _error(path, "is an .npz archive, not a single .npy array", "save the image with numpy.save")
         elif lower.endswith(RAW_SUFFIXES):
             array = np.fromfile(path, dtype=np.uint8)
             if inp.format != "nv12" or array.size != image_bytes(inp):

@@ -230,6 +230,14 @@ class NpzWeights:
     span: Span | None = attrs.field(default=None, eq=False)
 
 
+FPS_RANGE = (1e-3, 1e9)
+"""Frame rates a goal may ask for (spec ``target fpga { fps }`` and ``mbdsl fold --fps``)."""
+CLOCK_RANGE = (1e3, 1e10)
+"""Clocks in Hz a target or ``--clock`` may give: 1 kHz to 10 GHz."""
+MAX_BUDGET = 10**9
+"""Largest MAC-lane, LUT or BRAM18 budget."""
+
+
 @attrs.frozen
 class FoldGoal:
     """What ``fold(auto)`` optimizes (``mbdsl.autofold``): the fewest MAC lanes for a frame

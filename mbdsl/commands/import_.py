@@ -11,7 +11,14 @@ import os
 
 import numpy as np
 
-from .common import console
+from ..files import check_utf8_path
+from ..output import check_writable
+from .common import console, count, seed
+
+MAX_VERIFY = 1000
+"""Most images --verify runs through QONNX's execution (about a second each for MobileNet)."""
+MAX_VERIFY_BYTES = 256 << 20
+"""Most bytes the --verify images may hold together."""
 
 
 def register(sub) -> None:
@@ -21,15 +28,17 @@ def register(sub) -> None:
     p.add_argument("--name", help="network name (default: the spec's file name)")
     p.add_argument("--fold", choices=("auto", "none"), default="auto",
                    help="'auto': fold(auto) in the defaults (default); 'none': no fold, to edit by hand")
-    p.add_argument("--verify", type=int, default=2, metavar="N",
+    p.add_argument("--verify", type=count(0, MAX_VERIFY), default=2, metavar="N",
                    help="random images to compare with QONNX's execution, layer by layer (default 2; 0 skips)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the verification images")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the verification images")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..qonnx_import import QonnxImportError, import_model, load_model, verify
 
+    check_utf8_path(args.output, "spec", "choose a UTF-8 name: the spec names its weight file")
+    check_writable([args.output])  # before the import's work, not after it
     model = load_model(args.model)
     imp = import_model(model, args.output, name=args.name, fold=args.fold, source=os.path.basename(args.model))
     net = imp.net
@@ -42,6 +51,7 @@ def run(args) -> int:
         console.print("qonnx is not installed: the import is not compared with QONNX's execution "
                       "(pip install 'mbdsl[qonnx]')")
     elif args.verify > 0:
+        _check_verifiable(net, args.verify)
         s = net.input.shape
         images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
         report = verify(model, imp, images)
@@ -55,6 +65,21 @@ def run(args) -> int:
     imp.write(args.output)
     console.print(f"wrote {args.output} and {os.path.join(os.path.dirname(args.output), imp.weights_file)}")
     return 0
+
+
+def _check_verifiable(net, count: int) -> None:
+    """The reference must be able to run the network, and the images fit in memory."""
+    from ..errors import MbdslError
+    from ..params import check_size
+
+    try:
+        check_size(net)
+    except MbdslError as e:  # located in the spec that is not written: say it without the place
+        raise MbdslError(f"cannot verify the import: {e.message}", hint="import with --verify 0") from None
+    need = count * net.input.shape.size
+    if need > MAX_VERIFY_BYTES:
+        raise MbdslError(f"--verify {count} needs {need:,} bytes of images, more than {MAX_VERIFY_BYTES:,}",
+                         hint=f"verify at most {MAX_VERIFY_BYTES // net.input.shape.size:,} images")
 
 
 def _has_qonnx() -> bool:

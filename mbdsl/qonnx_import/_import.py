@@ -14,8 +14,9 @@ import tempfile
 import attrs
 from .. import ir
 from ..errors import MbdslError
+from ..files import MAX_MODEL_BYTES, read_bytes
 from ..frontend import load_string
-from ..output import write_file
+from ..output import write_files
 from ..params import LayerParams, Params, load_npz, save_npz
 from ..passes import check
 from ._errors import QonnxImportError
@@ -29,12 +30,11 @@ __all__ = ["Imported", "load_model", "import_model"]
 def load_model(path: str):
     """Read an ONNX file (needs the optional ``onnx`` package)."""
     onnx = require_onnx()
+    data = read_bytes(path, "model", MAX_MODEL_BYTES, error=QonnxImportError, hint="give the path of a QONNX .onnx file")
     try:
-        return onnx.load(path)
-    except FileNotFoundError:
-        raise QonnxImportError(f"cannot read {path}: no such file") from None
-    except Exception as e:  # onnx raises DecodeError, OSError, ...
-        raise QonnxImportError(f"cannot read {path} as an ONNX model: {e}") from None
+        return onnx.load_model_from_string(data)
+    except Exception as e:  # onnx raises DecodeError, ValueError, ...
+        raise QonnxImportError(f"cannot read {path} as an ONNX model: {e}", hint="export it with brevitas' export_qonnx") from None
 
 
 def require_onnx():
@@ -71,8 +71,7 @@ class Imported:
         folder = os.path.dirname(os.path.abspath(spec_path))
         npz = io.BytesIO()
         save_npz(npz, self.net, self.params)
-        write_file(os.path.join(folder, self.weights_file), npz.getvalue())
-        write_file(spec_path, self.spec)
+        write_files({os.path.join(folder, self.weights_file): npz.getvalue(), spec_path: self.spec})
 
 
 def import_model(

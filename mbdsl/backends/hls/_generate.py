@@ -30,6 +30,7 @@ from ... import ir
 from ...dataflow import fifo_depth, input_beat, layer_cycles, unit_cycles, window
 from ...dtypes import UINT8, IntType, bits_for_range
 from ...errors import MbdslError, QuantError
+from ..names import identifier
 
 __all__ = ["generate", "HlsError", "MAX_BITS", "CXXFLAGS"]
 
@@ -214,18 +215,26 @@ def _multiplier(layer, acc: IntType, bias, m0, shift: int, out: IntType, pe: int
 
 
 def _ident(name: str, taken: set[str]) -> str:
-    base = re.sub(r"[^0-9A-Za-z_]", "_", name)
-    if not base or base[0].isdigit():
-        base = "l_" + base
+    """A C++ identifier for a layer or the network: keywords get a prefix
+    (:func:`mbdsl.backends.names.identifier`); one already taken, or one whose derived
+    names (``x_weights``, ``x_in``, ...) meet another's, gets a number."""
+    base = identifier(name)
     ident, n = base, 1
-    while ident in taken or ident in _RESERVED:
+    while ident in _RESERVED or any(_meets(ident, t) for t in taken):
         n += 1
         ident = f"{base}_{n}"
     taken.add(ident)
     return ident
 
 
-_RESERVED = {"main", "in", "out", "int", "char", "float", "double", "long", "short", "auto", "vec", "mbdsl", "hls", "top"}
+_RESERVED = {"in", "out", "vec", "mbdsl", "top"}
+_DERIVED = re.compile(r"_(swg|weights|mvau|vvau|in|out|dwc\d+|thresholds|bias|m0|windows|in_t|out_t|prj)")
+"""Suffixes of the names the templates derive from an identifier."""
+
+
+def _meets(a: str, b: str) -> bool:
+    """Whether identifiers ``a`` and ``b``, or the names derived from them, coincide."""
+    return a == b or (a.startswith(b) and _DERIVED.fullmatch(a[len(b):])) or (b.startswith(a) and _DERIVED.fullmatch(b[len(a):]))
 
 
 @attrs.frozen
