@@ -11,9 +11,9 @@ differing code is
 - a *tie* when the exact ``(acc + bias) * M`` lies within ``TIE_TOL`` of a half (float32
   arithmetic and the tie rule decide the side);
 - a *multiplier* difference when onnxruntime's code is the exact ``(acc + bias) * M``
-  rounded, and a rounding boundary lies between that value and mbdsl's
-  ``(acc + bias) * m0 / 2**shift`` (``m0 / 2**shift`` approximates M to a relative
-  ``2**-(bits of m0)``);
+  rounded, ``m0`` is ``M * 2**shift`` rounded, and a half lies between the exact value and
+  mbdsl's ``(acc + bias) * m0 / 2**shift`` (``m0 / 2**shift`` approximates M to half a unit
+  of m0: a relative ``2**-(bits of m0)``);
 - otherwise a failure (the import is wrong).
 
 Top-1 predictions are compared from the image, with onnxruntime's default (optimized)
@@ -176,8 +176,13 @@ def _check_layer(net, layer, lp, r, x, theirs) -> tuple[int, int, int, int]:
         return y.size, 0, 0, 0
     total = (acc + (lp.bias if lp.bias is not None and not isinstance(layer, ir.AvgPool) else 0)).astype(np.float64)
     exact = total.reshape(theirs.shape) * np.asarray(r.step, np.float64)
+    approx = total.reshape(theirs.shape) * (np.asarray(lp.m0, np.float64) / 2.0**lp.shift)
     out = layer.act_type
     tie = np.abs(exact - np.floor(exact) - 0.5) < TIE_TOL
     rounded = np.clip(np.rint(exact), out.min, out.max)
-    mult = ~tie & (rounded == theirs)
+    # m0 must be M * 2**shift rounded (per channel), and a rounding boundary (a half) must
+    # lie between the exact value and mbdsl's: then only the multiplier's rounding differs.
+    m0_ok = np.abs(np.asarray(lp.m0, np.float64) - np.asarray(r.step, np.float64) * 2.0**lp.shift) <= 0.5 + 1e-9
+    crossed = np.floor(exact + 0.5) != np.floor(approx + 0.5)
+    mult = ~tie & (rounded == theirs) & m0_ok & crossed
     return y.size, diff, int(np.count_nonzero(bad & tie)), int(np.count_nonzero(bad & mult))
