@@ -163,6 +163,32 @@ def test_bias_at_another_scale():
                            r"the bias is not an integer of the accumulator")
 
 
+def test_relu_requantized_to_another_scale():
+    def edit(m):
+        relu = _node(m, "Relu", 2)
+        q = next(n for n in m.graph.node if n.op_type == "QuantizeLinear" and n.input[0] == relu.output[0])
+        scale = numpy_helper.to_array(next(t for t in m.graph.initializer if t.name == q.input[1]))
+        name = q.input[1] + "_other"
+        m.graph.initializer.append(numpy_helper.from_array((scale * 2).astype(np.float32), name))
+        q.input[1] = name
+        dq = next(n for n in m.graph.node if n.op_type == "DequantizeLinear" and n.input[0] == q.output[0])
+        dq.input[1] = name
+
+    refused(_edited(edit), r"node '.*' \(QuantizeLinear\): requantizes to another scale after a Relu or Flatten; "
+                           r"mbdsl requantizes once per layer")
+
+
+def test_graph_ending_unquantized():
+    def edit(m):
+        gemm = _node(m, "Gemm")
+        for n in [n for n in m.graph.node if n.input and n.input[0] in (gemm.output[0], "logits_QuantizeLinear_Output")]:
+            m.graph.node.remove(n)
+        gemm.output[0] = m.graph.output[0].name
+
+    refused(_edited(edit), r"node '.*' \(Gemm\): the graph ends here unquantized; an int8 QDQ graph ends with its "
+                           r"last layer's QuantizeLinear \(and DequantizeLinear\)")
+
+
 def test_cli_refuses_without_writing(tmp_path, capsys):
     m = _edited(lambda m: setattr(_node(m, "GlobalAveragePool"), "op_type", "GlobalMaxPool"))
     path = tmp_path / "bad.onnx"

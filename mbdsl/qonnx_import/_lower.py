@@ -71,7 +71,7 @@ class Record:
     rounding: str | None = None
     logit_scale: float | None = None
     negated: int = 0
-    m0: int | np.ndarray | None = None  # multiplier style (int8 QDQ graphs): m0 / 2**shift ~ step
+    m0: int | np.ndarray | None = None  # int8 QDQ graphs: m0 / 2**shift ~ step (there the real multiplier M)
 
 
 @attrs.frozen(eq=False)

@@ -66,6 +66,9 @@ class _QdqLowering:
             raise node_error(f"graph input '{self.g.input.name}'", "feeds no node")
         for node in chain:
             self.step(node)
+        if chain[-1].op_type not in ("QuantizeLinear", "DequantizeLinear") or self.relu:
+            raise node_error(chain[-1], "the graph ends here unquantized; an int8 QDQ graph ends with its last "
+                                        "layer's QuantizeLinear (and DequantizeLinear)")
         if self.pending is not None:
             raise node_error(chain[-1], "the last layer's output is not quantized (no QuantizeLinear after it)")
         if not any(r.kind in ("conv", "dwconv", "fc") for r in self.records):
@@ -233,6 +236,11 @@ def set_multipliers(net: ir.Network, records) -> None:
             rnd = (1 << (shift - 1)) if shift else 0
             if worst * int(m0.max()) + rnd <= INT32_LIMIT:
                 break
+        if worst * int(m0.max()) + rnd > INT32_LIMIT:
+            raise QonnxImportError(
+                f"layer '{r.name}' ({r.nodes[0]}): its multiplier {float(m.max()):.3g} times |acc + bias| up to {worst} "
+                "does not fit 32 bits even at shift 0",
+            )
         if m0.min() < 1:
             c = int(np.argmin(m0))
             raise QonnxImportError(
