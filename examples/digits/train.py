@@ -8,6 +8,7 @@ scikit-learn (1,797 8x8 images, values 0..16).
 
     python examples/digits/train.py            # writes digits.onnx, heldout.npz, train.json
     python examples/digits/train.py --float    # the float32 baseline: writes float.json
+    python examples/digits/train.py --float --float-onnx F.onnx   # + its plain float ONNX (for int8.py)
 
 Every image becomes a network input the way ``mbdsl eval`` makes one: values scaled to
 0..255 (``round(v * 255 / 16)``), upscaled to 32x32 by ``mbdsl.images.from_array`` (Pillow

@@ -7,6 +7,7 @@ layer with QONNX's own execution of the graph on random images.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -64,7 +65,10 @@ def _finish_qdq(args, model, imp) -> int:
     roundings are expected differences, see docs/eval.md)."""
     from ..qonnx_import import QonnxImportError, verify_qdq
 
-    if args.verify > 0:
+    if args.verify > 0 and importlib.util.find_spec("onnxruntime") is None:
+        console.print("onnxruntime is not installed: the import is not compared with onnxruntime's execution "
+                      "(pip install 'mbdsl[qonnx]')")
+    elif args.verify > 0:
         s = imp.net.input.shape
         images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
         report = verify_qdq(model, imp, images)
