@@ -8,6 +8,7 @@ scikit-learn (1,797 8x8 images, values 0..16).
 
     python examples/digits/train.py            # writes digits.onnx, heldout.npz, train.json
     python examples/digits/train.py --float    # the float32 baseline: writes float.json
+    python examples/digits/train.py --float --float-onnx F.onnx   # + its plain float ONNX (for int8.py)
 
 Every image becomes a network input the way ``mbdsl eval`` makes one: values scaled to
 0..255 (``round(v * 255 / 16)``), upscaled to 32x32 by ``mbdsl.images.from_array`` (Pillow
@@ -109,6 +110,37 @@ def build_float(seed: int):
     return Float()
 
 
+def export_float_onnx(model, path: str) -> None:
+    """The float model as a plain ONNX graph on pixels 0..255: every BatchNorm folded into its
+    conv, the normalization ``(x / 255 - mean) / STD`` folded into the first conv (exact: it
+    has no padding), so the graph is Conv/Relu/GlobalAveragePool/Flatten/Gemm only."""
+    import torch
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    model.eval()
+    mods = list(model.net)
+    fused = []
+    i = 0
+    while i < len(mods):
+        if isinstance(mods[i], nn.Conv2d) and isinstance(mods[i + 1], nn.BatchNorm2d):
+            fused.append(fuse_conv_bn_eval(mods[i], mods[i + 1]))
+            i += 2
+        else:
+            fused.append(mods[i])
+            i += 1
+    first = fused[0]
+    assert first.padding == (0, 0), "the normalization folds exactly only into an unpadded conv"
+    with torch.no_grad():
+        w = first.weight.clone()
+        first.weight.copy_(w / (255.0 * STD))
+        first.bias.sub_((w * model.mean.reshape(1, 3, 1, 1) / STD).sum(dim=(1, 2, 3)))
+    net = nn.Sequential(*fused).eval()
+    torch.onnx.export(net, torch.zeros(1, 3, SIZE, SIZE), path, input_names=["input"], output_names=["logits"],
+                      dynamo=False, opset_version=17)
+    _one_small_file(path)
+
+
 def to_tensor(images):
     import torch
 
@@ -141,6 +173,7 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
     p.add_argument("--out", default=HERE)
     p.add_argument("--float", action="store_true", help="train the unquantized float32 baseline instead (writes float.json only)")
+    p.add_argument("--float-onnx", metavar="PATH", help="with --float: also export it as a plain float32 ONNX (for int8.py)")
     args = p.parse_args(argv)
 
     import torch
@@ -196,6 +229,9 @@ def main(argv=None) -> int:
         with open(os.path.join(args.out, "float.json"), "w") as f:
             json.dump(figures, f, indent=2)
         print(f"float32 baseline: held-out top-1 {top1:.2%}, top-5 {top5:.2%}")
+        if args.float_onnx:
+            export_float_onnx(model, args.float_onnx)
+            print(f"wrote {args.float_onnx}")
         return 0
     model.topk = True
     onnx_path = os.path.join(args.out, "digits.onnx")

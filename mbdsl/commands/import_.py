@@ -1,4 +1,4 @@
-"""``mbdsl import``: a QONNX model (Brevitas export) -> a spec and its weight file.
+"""``mbdsl import``: a QONNX model (Brevitas export) or an int8 QDQ ONNX -> a spec and its weight file.
 
 The spec and the ``.npz`` are written only after the import has been checked: read back
 through the frontend and the weight loader, and (unless ``--verify 0``) compared layer by
@@ -7,6 +7,7 @@ layer with QONNX's own execution of the graph on random images.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -22,14 +23,14 @@ MAX_VERIFY_BYTES = 256 << 20
 
 
 def register(sub) -> None:
-    p = sub.add_parser("import", help="import a QONNX model (Brevitas export) as a spec + .npz")
-    p.add_argument("model", help="a QONNX .onnx file")
+    p = sub.add_parser("import", help="import a QONNX model (Brevitas export) or an int8 QDQ ONNX as a spec + .npz")
+    p.add_argument("model", help="a QONNX .onnx file, or an int8 QDQ one (QuantizeLinear/DequantizeLinear)")
     p.add_argument("-o", "--output", required=True, metavar="SPEC", help="the spec to write (its .npz goes beside it)")
     p.add_argument("--name", help="network name (default: the spec's file name)")
     p.add_argument("--fold", choices=("auto", "none"), default="auto",
                    help="'auto': fold(auto) in the defaults (default); 'none': no fold, to edit by hand")
     p.add_argument("--verify", type=count(0, MAX_VERIFY), default=2, metavar="N",
-                   help="random images to compare with QONNX's execution, layer by layer (default 2; 0 skips)")
+                   help="random images to compare with QONNX's (onnxruntime's for QDQ) execution, layer by layer (default 2; 0 skips)")
     p.add_argument("--seed", type=seed, default=0, help="seed of the verification images")
     p.set_defaults(func=run)
 
@@ -47,6 +48,8 @@ def run(args) -> int:
     negated = sum(r.negated for r in imp.records)
     if negated:
         console.print(f"{negated} output channels of negative slope: their weights are negated, thresholds count up")
+    if imp.lowered.quant == "multiplier":
+        return _finish_qdq(args, model, imp)
     if args.verify > 0 and not _has_qonnx():
         console.print("qonnx is not installed: the import is not compared with QONNX's execution "
                       "(pip install 'mbdsl[qonnx]')")
@@ -80,6 +83,31 @@ def _check_verifiable(net, count: int) -> None:
     if need > MAX_VERIFY_BYTES:
         raise MbdslError(f"--verify {count} needs {need:,} bytes of images, more than {MAX_VERIFY_BYTES:,}",
                          hint=f"verify at most {MAX_VERIFY_BYTES // net.input.shape.size:,} images")
+
+
+def _finish_qdq(args, model, imp) -> int:
+    """An int8 QDQ graph: compared with onnxruntime's execution (ties and multiplier
+    roundings are expected differences, see docs/eval.md)."""
+    from ..qonnx_import import QonnxImportError, verify_qdq
+
+    if args.verify > 0 and importlib.util.find_spec("onnxruntime") is None:
+        console.print("onnxruntime is not installed: the import is not compared with onnxruntime's execution "
+                      "(pip install 'mbdsl[qonnx]')")
+    elif args.verify > 0:
+        _check_verifiable(imp.net, args.verify)
+        s = imp.net.input.shape
+        images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
+        report = verify_qdq(model, imp, images)
+        console.print(report.table())
+        if not report.exact:
+            raise QonnxImportError(
+                f"the import differs from onnxruntime's execution beyond rounding ties and multiplier roundings "
+                f"({report.failures} codes); nothing was written",
+                hint="please report this model: the importer should have refused it",
+            )
+    imp.write(args.output)
+    console.print(f"wrote {args.output} and {os.path.join(os.path.dirname(args.output), imp.weights_file)}")
+    return 0
 
 
 def _has_qonnx() -> bool:

@@ -22,6 +22,7 @@ from ..passes import check
 from ._errors import QonnxImportError
 from ._graph import Graph
 from ._lower import Lowered, Record, lower
+from ._qdq import is_qdq, lower_qdq, set_multipliers
 from ._spec import FOLDS, assign_names, spec_name, write_spec
 
 __all__ = ["Imported", "load_model", "import_model"]
@@ -97,7 +98,7 @@ def import_model(
     stem = os.path.splitext(os.path.basename(spec_path))[0]
     weights_file = f"{stem}.npz"
     graph = Graph(model)
-    lowered = lower(graph)
+    lowered = lower_qdq(graph) if is_qdq(graph) else lower(graph)
     groups = assign_names(lowered.records)
     net_name = spec_name(name or stem)  # graph names of exports are generic (main_graph, torch_jit)
     text = write_spec(lowered, groups, net_name, weights_file, source or "a QONNX model", fold)
@@ -109,14 +110,20 @@ def import_model(
             hint="the spec was:\n" + text,
         ) from None
     records = tuple(r for g in groups for r in g)
+    if lowered.quant == "multiplier":
+        set_multipliers(net, records)
     params = Params({r.name: _layer_params(r) for r in records})
     _round_trip(net, params, records)
     return Imported(text, net, params, records, lowered, weights_file)
 
 
 def _layer_params(r: Record) -> LayerParams:
+    if r.kind in ("conv", "dwconv", "fc") and r.m0 is not None:
+        return LayerParams(weights=r.weights, bias=r.bias, m0=r.m0, shift=r.shift)
     if r.kind in ("conv", "dwconv", "fc"):
         return LayerParams(weights=r.weights, thresholds=r.thresholds, bias=r.bias)
+    if r.kind == "avgpool" and r.m0 is not None:
+        return LayerParams(m0=r.m0, shift=r.shift)
     if r.kind == "avgpool":
         return LayerParams(shift=r.shift)
     return LayerParams()

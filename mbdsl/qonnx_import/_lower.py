@@ -71,6 +71,7 @@ class Record:
     rounding: str | None = None
     logit_scale: float | None = None
     negated: int = 0
+    m0: int | np.ndarray | None = None  # int8 QDQ graphs: m0 / 2**shift ~ step (there the real multiplier M)
 
 
 @attrs.frozen(eq=False)
@@ -81,6 +82,7 @@ class Lowered:
     input_chw: tuple[int, int, int]
     preprocess: Preprocess
     input_name: str
+    quant: str = "thresholds"  # "multiplier" for int8 QDQ graphs
 
 
 @attrs.define
