@@ -3,8 +3,9 @@
 // Input per frame: N_PIX pixels, each C/PE beats of PE unsigned IN_BITS elements
 // (channel order). After the frame's last pixel, output C/PE beats of PE elements:
 // min(sum >> SHIFT, 2**OUT_BITS - 1) (semantics.truncate_shift with an unsigned type),
-// sum in SUM_BITS bits. The results go through an output FIFO of max(2, C/PE) words, so
-// the next frame streams in at one beat per cycle while they drain.
+// sum in SUM_BITS bits. The results are registered, then go through a credit queue
+// (mbdsl_credit_fifo) of max(2, C/PE) + 2 words, so the next frame streams in at one beat
+// per cycle while they drain, and s_axis_tready depends on registers only.
 module mbdsl_pool #(
     parameter int C        = 8,
     parameter int PE       = 1,
@@ -26,19 +27,25 @@ module mbdsl_pool #(
     localparam int CG  = C / PE;
     localparam int GW  = (CG > 1) ? $clog2(CG) : 1;
     localparam int PXW = (N_PIX > 1) ? $clog2(N_PIX) : 1;
-    localparam int FD  = (CG > 2) ? CG : 2;
+    localparam int FD  = ((CG > 2) ? CG : 2) + 2;
     localparam logic [SUM_BITS-1:0] OMAX = SUM_BITS'((64'(1) << OUT_BITS) - 64'(1));
 
     logic [GW-1:0] g;
     logic [PXW-1:0] pix;
     logic [PE*SUM_BITS-1:0] acc [CG];
-    logic [PE*OUT_BITS-1:0] res;
-    logic f_ready;
+    logic [PE*OUT_BITS-1:0] res, res_q;
+    logic res_v, credit;
 
     wire first = (pix == '0);
     wire last  = (pix == PXW'(N_PIX - 1));
-    assign s_axis_tready = !last || f_ready;
+    assign s_axis_tready = !last || credit;
     wire take = s_axis_tvalid && s_axis_tready;
+
+    always_ff @(posedge clk) res_q <= res;
+    always_ff @(posedge clk) begin
+        if (!rst_n) res_v <= 1'b0;
+        else res_v <= take && last;
+    end
 
     for (genvar p = 0; p < PE; p++) begin : g_lane
         logic [SUM_BITS-1:0] sum;
@@ -70,9 +77,10 @@ module mbdsl_pool #(
         end
     end
 
-    mbdsl_fifo #(.WIDTH(PE*OUT_BITS), .DEPTH(FD)) u_out (
+    mbdsl_credit_fifo #(.WIDTH(PE*OUT_BITS), .DEPTH(FD)) u_out (
         .clk, .rst_n,
-        .s_axis_tdata(res), .s_axis_tvalid(s_axis_tvalid && last), .s_axis_tready(f_ready),
+        .i_reserve(take && last), .o_credit(credit),
+        .i_valid(res_v), .i_data(res_q),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
     );
 endmodule
