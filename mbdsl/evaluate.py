@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -24,12 +25,16 @@ import numpy as np
 
 from . import backends, ir, reference
 from .errors import MbdslError
+from .files import check_file
 from .images import RAW_SUFFIXES, from_array, read_image
 from .params import Params
 
 __all__ = ["BACKENDS", "Dataset", "load_dataset", "Runner", "Run", "run_sharded", "shard_ranges", "Scores", "score"]
 
 BACKENDS = ("reference", "rtl", "hls", "gap8")
+MAX_DATASET_BYTES = 2 << 30
+"""Largest ``.npz`` dataset, on disk and unpacked (its members are checked before reading)."""
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp", ".gif", ".npy") + RAW_SUFFIXES
 
 
@@ -81,6 +86,15 @@ def _image_folder(path: str) -> Dataset:
 
 
 def _npz(path: str) -> Dataset:
+    check_file(path, "dataset", MAX_DATASET_BYTES, hint="give an .npz with 'images' and 'labels', or a folder per class")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            unpacked = sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise MbdslError(f"dataset {path}: not an .npz archive ({exc})", hint="save it with np.savez(path, images=..., labels=...)") from None
+    if unpacked > MAX_DATASET_BYTES:
+        raise MbdslError(f"dataset {path}: its members unpack to {unpacked:,} bytes, more than {MAX_DATASET_BYTES:,}",
+                         hint="split it, or give a folder per class (images are then read one by one)")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

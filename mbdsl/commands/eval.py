@@ -11,9 +11,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .. import evaluate as E
 from ..errors import MbdslError
-from ..output import write_tree
+from ..output import check_folder, write_tree
 from ..params import make_params
-from .common import console, load_checked, si
+from .common import console, count, load_checked, si
 
 
 def register(sub) -> None:
@@ -22,24 +22,18 @@ def register(sub) -> None:
     p.add_argument("dataset", help="a folder with one sub-folder of images per class, or an .npz with 'images' and 'labels'")
     p.add_argument("--backend", choices=E.BACKENDS, default="reference", help="where the images run (default: reference)")
     p.add_argument("--against", choices=E.BACKENDS, metavar="BACKEND", help="also run BACKEND and count the images whose outputs differ (must be 0)")
-    p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="worker processes the shards run in (default 1)")
+    p.add_argument("-j", "--jobs", type=count(1, 256), default=1, metavar="N", help="worker processes the shards run in (default 1)")
     p.add_argument("--scheduler", metavar="ADDRESS", help="run the shards on a Dask distributed cluster (e.g. tcp://host:8786)")
-    p.add_argument("--shard-size", type=int, default=None, metavar="N", help="images per shard (default: the images spread over 4 shards per worker)")
-    p.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N images")
+    p.add_argument("--shard-size", type=count(1, 1 << 30), default=None, metavar="N", help="images per shard (default: the images spread over 4 shards per worker)")
+    p.add_argument("--limit", type=count(1, 1 << 30), default=None, metavar="N", help="only the first N images")
     p.add_argument("-o", "--output", default="eval", metavar="DIR", help="where the JSON result and confusion matrix go (default: eval)")
     p.add_argument("--build-dir", default=os.path.join("build", "eval"), metavar="DIR", help="generated sources and builds (default: build/eval)")
     p.set_defaults(func=run)
 
 
-def _positive(value, what):
-    if value is not None and value < 1:
-        raise MbdslError(f"{what} must be at least 1, not {value}")
-
-
 def run(args) -> int:
-    _positive(args.jobs, "-j")
-    _positive(args.shard_size, "--shard-size")
-    _positive(args.limit, "--limit")
+    for folder in (args.output, args.build_dir):
+        check_folder(folder)
     net = load_checked(args.spec)
     params = make_params(net)
     data = E.load_dataset(args.dataset).subset(args.limit)

@@ -644,3 +644,42 @@ def qonnx_large(d: Path) -> None:
 
 case("qonnx", "verify-images-too-large", ["import", "m.onnx", "-o", "out.mbn", "--verify", "1000"],
      r"error: --verify 1000 needs 270,000,000 bytes of images, more than 268,435,456", qonnx_large)
+
+
+# 9. Image formats (decoded by Pillow) and evaluation datasets.
+def _npz_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+IMAGE_FORMATS = {
+    "ppm-empty": ("x.ppm", b"", r"cannot read it|not an image file"),
+    "ppm-header-only": ("x.ppm", b"P6\n16 16\n255\n", r"cannot read it: image file is truncated"),
+    "ppm-bad-header": ("x.ppm", b"P6\n99999999999 1\n255\n", r"cannot read it|not an image file"),
+    "png-of-raw-bytes": ("x.png", bytes(16 * 16 * 3), r"not an image file that Pillow can decode"),
+    "jpeg-truncated": ("x.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", r"cannot read it|not an image file"),
+    "text-as-bmp": ("x.bmp", b"hello, not a bitmap\n" * 10, r"not an image file that Pillow can decode"),
+    "npz-named-npy": ("x.npy", _npz_bytes(a=np.zeros((16, 16, 3), np.uint8)), r"is an \.npz archive, not a single \.npy array"),
+    "npy-channels-first": ("x.npy", npy(np.zeros((3, 16, 16), np.uint8)), r"channels first|\(3, 16, 16\)"),
+    "npy-float": ("x.npy", npy(np.zeros((16, 16, 3), np.float32)), r"holds float32 values; images are uint8"),
+    "npy-pickled": ("x.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, 'shape': (1,), }" + b" " * 50 + b"\n" + bytes(8),
+                    r"cannot read it|pickle"),
+    "raw-bytes-for-u8": ("x.raw", bytes(16 * 16 * 3), r"not an image file that Pillow can decode"),
+    "nv12-for-u8": ("x.nv12", bytes(16 * 16 * 3 // 2), r"raw bytes; the network takes no raw frames"),
+}
+for what, (name, content, regex) in IMAGE_FORMATS.items():
+    case("image", f"format-{what}", ["run", "s.mbn", "--image", name], r"error: .*image " + name.replace(".", r"\.") + r".*(" + regex + ")", data(name, content))
+
+DATASETS = {
+    "npz-text": ("d.npz", data("d.npz", b"not a zip\n"), r"dataset d\.npz: not an \.npz archive"),
+    "npz-no-labels": ("d.npz", data("d.npz", _npz_bytes(images=np.zeros((2, 16, 16, 3), np.uint8))), r"dataset d\.npz: no array 'labels'"),
+    "npz-fifo": ("d.npz", fifo("d.npz"), r"dataset d\.npz is a named pipe"),
+    "npz-too-large": ("d.npz", sparse("d.npz", (2 << 30) + 1), r"dataset d\.npz is [\d,]+ bytes, more than the limit of 2,147,483,648"),
+    "empty-folder": ("ds", folder("ds"), r"dataset ds: no class folders"),
+    "not-a-dataset": ("s.mbn", None, r"dataset s\.mbn: neither a folder nor an \.npz"),
+}
+for what, (name, make, regex) in DATASETS.items():
+    case("eval", what, ["eval", "s.mbn", name], r"error: " + regex, make)
+for option, value in (("-j", "0"), ("-j", "-2"), ("--limit", "0"), ("--shard-size", "-1"), ("--backend", "fpga")):
+    case("cli", f"eval{option}={value}", ["eval", "s.mbn", "d.npz", option, value], USAGE + r"[\s\S]*error: argument ")
