@@ -332,7 +332,7 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         cg = p["C"] // p["PE"]
         width = p["PE"] * p["SUM_BITS"]
         acc = _ram_cost(memory(cg, width, RAM_ASYNC), cg, width) if cg > 1 else Resources(0, width, 0, 0)
-        out = _credit_queue(p["PE"] * p["OUT_BITS"], max(2, cg) + 2)
+        out = _credit_queue(p["PE"] * p["OUT_BITS"], max(2, cg) + 6)
         regs = Resources(0, _clog2(cg) + _clog2(p["N_PIX"]) + p["PE"] * p["OUT_BITS"] + 1, 0, 0)
         return {"const": 1.0, "lane": p["PE"] * (p["SUM_BITS"] + p["OUT_BITS"])}, acc + out + regs
     if module == "mbdsl_topk":

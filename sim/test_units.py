@@ -87,6 +87,9 @@ POOL = [
     dict(C=4, PE=4, H=1, W=1, IN_BITS=4, SHIFT=0, OUT_BITS=4),
     dict(C=6, PE=1, H=3, W=3, IN_BITS=4, SHIFT=1, OUT_BITS=4),
     dict(C=16, PE=4, H=7, W=7, IN_BITS=4, SHIFT=5, OUT_BITS=4),
+    # three channel groups: the accumulator RAM's read-add-write pipeline at its closest
+    dict(C=6, PE=2, H=2, W=3, IN_BITS=4, SHIFT=1, OUT_BITS=4),
+    dict(C=4, PE=2, H=3, W=1, IN_BITS=4, SHIFT=0, OUT_BITS=4),
 ]
 
 TOPK = [
