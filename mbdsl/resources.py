@@ -272,7 +272,7 @@ def _ram_cost(m: Memory, depth: int, width: int) -> Resources:
 # LUT coefficients of the other units, fitted the same way (bench/resources.py --fit).
 K_UNIT = {
     "mbdsl_swg": {"const": 0.0, "ctl": 3.487, "lane": 5.305, "out": 0.531},
-    "mbdsl_fifo": {"const": 4.326, "aw": 3.594, "byp": 1.079},
+    "mbdsl_fifo": {"const": 4.326, "aw": 3.594},
     "mbdsl_dwc": {"const": 0.0, "bits": 0.0, "cmp": 0.701},
     "mbdsl_pool": {"const": 16.304, "lane": 0.87},
     "mbdsl_topk": {"const": 0.0, "entry": 1.833},
@@ -348,11 +348,12 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
 
 
 def _fifo_features(width: int, depth: int) -> tuple[dict, Resources]:
-    """mbdsl_fifo: a memory read through a register, the output register, three counters."""
+    """mbdsl_fifo: a memory read into the output register (inside a block RAM, in the fabric
+    otherwise), three counters and the valid bit."""
     m = memory(depth, width, RAM)
     aw = _clog2(depth)
-    regs = Resources(0, 2 * aw + _clog2(depth + 1) + 1 + width, 0, 0)
-    return {"const": 1.0, "aw": aw, "byp": 0.0}, _sync_ram_cost(m, depth, width) + regs
+    regs = Resources(0, 2 * aw + _clog2(depth + 1) + 1 + (0 if m.style == "bram" else width), 0, 0)
+    return {"const": 1.0, "aw": aw}, _sync_ram_cost(m, depth, width) + regs
 
 
 def _sync_ram_cost(m: Memory, depth: int, width: int) -> Resources:
@@ -410,13 +411,18 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     dsps = lanes if _uses_dsp(ib, wb, dsp) else 0
     xw = (simd if shared_x else lanes) * ib
     npp = digit_products(ib, wb)
-    ff = 2 * xw + 2 * lanes * wb + lanes * npp * pw      # S1, S2 (input and weight word), S3 products
+    # A ROM's word is registered twice (read register, copy). In a block RAM the first is
+    # inside it; for a ROM in logic yosys moves the first into the address, and the copy
+    # keeps only its distinct columns (``rom_logic``'s registers, added below).
+    w_copy = lanes * wb if wmem.style == "bram" else 0
+    t_copy = pe * nt * acc if tmem.style == "bram" else 0
+    ff = 2 * xw + w_copy + lanes * npp * pw  # S1 and S2 input registers, weight copy, S3 products
     ff += pe * tree_ff(simd * npp, pw) + 3 * tree_levels(simd * npp)  # adder trees and their tags
     ff += 2 * pe * acc + 12 + 2 * _clog2(nf * sf) + _clog2(nf)  # ST, SA, valid bits, counters
     if p.get("HAS_BIAS"):
         ff += pe * acc
-    if nt:  # threshold words twice (ROM output, its register), accB, comparisons, popcount
-        ff += 2 * pe * nt * acc + pe * acc + pe * nt + pe * tree_ff(nt, 2) + tree_levels(nt)
+    if nt:  # the threshold word's copy, accB, comparisons, popcount
+        ff += t_copy + pe * acc + pe * nt + pe * tree_ff(nt, 2) + tree_levels(nt)
     else:
         ff += 2 * pe * acc
     if wmem.style == "logic":

