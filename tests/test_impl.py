@@ -170,11 +170,18 @@ def test_fps_uses_the_measured_fmax_only_for_the_same_design(tmp_path):
 
 def test_device_gives_fold_auto_its_budgets():
     text = re.sub(r"(?m)^(\s*(?:conv|dwsep|repeat).*)fold\([^)]*\)", r"\1fold(auto)", SMALL.read_text())
-    text = text.replace("target fpga { clock 200 MHz }", 'target fpga { clock 200 MHz; device "LFE5U-25F" }')
+    text = text.replace("target fpga { clock 200 MHz }", 'target fpga { clock 200 MHz; device "LFE5U-85F" }')
     net = check(load_string(text, "dev.mbn"))
-    lut, bram = devices.budget(devices.device("LFE5U-25F"))
+    lut, bram = devices.budget(devices.device("LFE5U-85F"))
     assert (net.fpga.goal.lut, net.fpga.goal.bram) == (lut, bram)
     from mbdsl.resources import network_resources
 
     used = network_resources(net, dsp="auto")
     assert sum(r.lut for r in used.values()) <= lut and sum(r.bram18 for r in used.values()) <= bram
+
+
+def test_cli_refuses_a_spec_the_rtl_backend_does_not_build(capsys, tmp_path):
+    spec = ROOT / "specs" / "mobilenet_v1_int8_w0.25_32.mbn"  # multiplier-style quantization
+    assert main(["impl", str(spec), "-o", str(tmp_path)]) == 2
+    assert "error: the RTL backend implements threshold activations" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -62,7 +62,7 @@ def instance_of(cell: str, info: dict | None, names: dict) -> str:
 
 
 def netlist_depth(netlist: dict) -> dict:
-    """The deepest register-to-register path: ``luts`` (LUT cells on it), ``cells`` (all
+    """The deepest register-to-register path: ``luts`` (LUT cells on it, INV included), ``cells`` (all
     combinational cells: LUTs, carry chains, wide multiplexers), the ``path`` of cell names
     (source side first), and ``by_instance``: the deepest path in LUTs ending in each
     top-level instance (the first component of the flattened endpoint name)."""
@@ -90,7 +90,7 @@ def netlist_depth(netlist: dict) -> dict:
                     d = driver.get(b)
                     if d in comb and (best[d][0], best[d][1]) > (luts, count):
                         luts, count, pred = best[d][0], best[d][1], d
-                is_lut = cells[name]["type"].startswith("LUT")
+                is_lut = cells[name]["type"].startswith("LUT") or cells[name]["type"] == "INV"  # INV is a LUT1
                 best[name] = (luts + is_lut, count + 1, pred)
                 state[name] = 2
                 continue
