@@ -19,7 +19,7 @@ import attrs
 from .errors import MbdslError
 from .frontend.names import did_you_mean
 
-__all__ = ["Device", "DEVICES", "DEFAULT_DEVICE", "device", "budget", "MODEL_LUT_PER_LUT4", "MODEL_BRAM_PER_DP16KD"]
+__all__ = ["Device", "DEVICES", "DEFAULT_DEVICE", "device", "budget", "MODEL_LUT_PER_LUT4", "MODEL_BRAM_PER_DP16KD", "FILL"]
 
 
 @attrs.frozen
@@ -93,7 +93,13 @@ def device(name: str) -> Device:
     )
 
 
+FILL = 0.8
+"""The share of a device's LUT4s and block RAMs ``fold(auto)`` plans to use: place and route
+needs room (a rule of thumb, not a measurement)."""
+
+
 def budget(dev: Device) -> tuple[int, int]:
     """The ``fold(auto)`` budgets a device gives, in the resource model's units: (LUTs,
-    BRAM18s), its LUT4 sites and DP16KDs converted by the measured factors above (estimates)."""
-    return int(dev.lut * MODEL_LUT_PER_LUT4), int(dev.bram * MODEL_BRAM_PER_DP16KD)
+    BRAM18s): ``FILL`` of its LUT4 sites and DP16KDs, converted by the measured factors above
+    (estimates)."""
+    return int(dev.lut * FILL * MODEL_LUT_PER_LUT4), int(dev.bram * FILL * MODEL_BRAM_PER_DP16KD)
