@@ -142,7 +142,7 @@ def run_units(dev, clock: float, store: Path, depth: bool, yosys: list[str] | No
             cached = {"name": name, "kind": s.module.removeprefix("mbdsl_"), "lanes": _lanes(s), **r, "bench_seconds": round(time.perf_counter() - t0, 1)}
             _store(store, key, cached)
         if depth:
-            dkey = _key("depth", s.module, s.params, case["in_width"], "xcup")
+            dkey = _key("depth", s.module, s.params, case["in_width"], "xcup", (ROOT / "mbdsl/backends/rtl/_depth.py").read_text())
             found = _load(store).get(dkey)
             if found is None:
                 with tempfile.TemporaryDirectory(prefix="mbdsl-depth-unit-") as tmp:

@@ -185,3 +185,14 @@ def test_cli_refuses_a_spec_the_rtl_backend_does_not_build(capsys, tmp_path):
     assert main(["impl", str(spec), "-o", str(tmp_path)]) == 2
     assert "error: the RTL backend implements threshold activations" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_depth_runs_through_a_dsp_without_registers():
+    def dsp(regs: str) -> dict:
+        c = _cell("DSP48E2", {"A": [2], "B": [2], "CLK": [9]}, {"P": [3]})
+        return c | {"parameters": {"AREG": regs, "BREG": regs, "MREG": regs, "PREG": regs}}
+
+    base = {"ff0": _cell("FDRE", {"D": [5], "C": [9]}, {"Q": [1]}), "a": _cell("LUT1", {"I0": [1]}, {"O": [2]}),
+            "b": _cell("LUT1", {"I0": [3]}, {"O": [4]}), "ff1": _cell("FDRE", {"D": [4], "C": [9]}, {"Q": [5]})}
+    assert netlist_depth({"cells": base | {"m": dsp("0")}, "netnames": {}})["luts"] == 2  # a, m, b
+    assert netlist_depth({"cells": base | {"m": dsp("1")}, "netnames": {}})["luts"] == 1  # a | m | b

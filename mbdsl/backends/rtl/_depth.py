@@ -1,7 +1,7 @@
 """Logic depth of a ``synth_xilinx`` netlist (yosys JSON): LUT levels between registers.
 
-The netlist graph is cut at every sequential cell (flip-flops, block RAMs, DSP slices,
-shift registers and the write side of LUT RAMs), so a path starts at a register output, a
+The netlist graph is cut at every sequential cell (flip-flops, block RAMs, DSP slices with
+a register in use, shift registers and the write side of LUT RAMs), so a path starts at a register output, a
 memory or DSP output or a top-level input, and ends at the next such input or an output.
 A LUT RAM's or shift register's read is combinational from its address pins only.
 """
@@ -12,18 +12,24 @@ import re
 
 __all__ = ["netlist_depth", "is_sequential", "net_names", "instance_of"]
 
-_SEQ = re.compile(r"^(FD[A-Z]*(_1)?|LD[A-Z]+|RAMB\d+E\d|URAM288.*|DSP48E\d|FIFO\d+E\d|BUFG.*)$")
+_SEQ = re.compile(r"^(FD[A-Z]*(_1)?|LD[A-Z]+|RAMB\d+E\d|URAM288.*|FIFO\d+E\d|BUFG.*)$")
+_DSP_REGS = ("AREG", "BREG", "ACASCREG", "BCASCREG", "ADREG", "DREG", "MREG", "PREG")
 _LUTRAM = re.compile(r"^(RAM\d+X\d+[SD]|RAM\d+M\d*|SRLC?\d+E)$")
 _ADDRESS_PIN = re.compile(r"^(A\d*|ADDR[A-H]?|DPRA\d*|A\[\d+\])$")
 
 
-def is_sequential(cell_type: str) -> bool:
-    return bool(_SEQ.match(cell_type))
+def is_sequential(cell: dict) -> bool:
+    """Whether a cell cuts paths: registers, block RAMs, and DSP slices with any internal
+    register in use (yosys maps a multiplier to a DSP without registers when it finds none
+    to absorb: then the path runs through it)."""
+    if cell["type"].startswith("DSP48"):
+        return any(int(str(cell.get("parameters", {}).get(p, "0")), 2) for p in _DSP_REGS)
+    return bool(_SEQ.match(cell["type"]))
 
 
 def _comb_inputs(cell: dict) -> list:
     """The input bits a cell's outputs depend on combinationally."""
-    ports = [p for p, d in cell.get("port_directions", {}).items() if d == "input"]
+    ports = [p for p, d in cell.get("port_directions", {}).items() if d == "input" and p not in ("CLK", "C", "CLKARDCLK", "CLKBWRCLK")]
     if _LUTRAM.match(cell["type"]):
         ports = [p for p in ports if _ADDRESS_PIN.match(p)]
     return [b for p in ports for b in cell["connections"].get(p, []) if isinstance(b, int)]
@@ -74,7 +80,7 @@ def netlist_depth(netlist: dict) -> dict:
                 for b in cell["connections"].get(p, []):
                     if isinstance(b, int):
                         driver[b] = name
-    comb = {n for n, c in cells.items() if not is_sequential(c["type"])}
+    comb = {n for n, c in cells.items() if not is_sequential(c)}
     # (LUTs, cells, predecessor) of the deepest path ending at each combinational cell's output
     best: dict[str, tuple[int, int, str | None]] = {}
     state: dict[str, int] = {}  # 1: on the stack, 2: done
