@@ -60,16 +60,17 @@ SPEEDS = (6, 7, 8)
 _PACKAGE_CODES = {"BG": "CABGA", "MG": "CSFBGA", "TG": "TQFP"}
 _ORDERING = re.compile(r"(?P<base>LFE5U-\d+F)-(?P<speed>\d)(?P<pkg>[A-Z]G)(?P<pins>\d+)[CI]?", re.IGNORECASE)
 
-MODEL_LUT_PER_LUT4 = 1.2
+MODEL_LUT_PER_LUT4 = 1.33
 """Estimate: the resource model's LUTs (UltraScale+ LUT6, ``mbdsl.resources``) per ECP5 LUT4
-site that synth_ecp5 and nextpnr use for the same units: 14,310 model LUTs against 11,568
-LUT4 sites over the 13 unit foldings of ``bench/impl.py --units`` (docs/results.md, "Place
-and route with open tools"). ECP5 puts ROMs that the model builds from LUTs into DP16KDs."""
+site (TRELLIS_COMB) that synth_ecp5 and nextpnr use for the same design, measured on the
+small spec refolded to 112 MAC lanes: 48,084 model LUTs, 36,168 LUT4 sites on an LFE5U-85F
+(docs/results.md, "Place and route with open tools"; single units range from 0.2 for FIFOs
+to 4 for a one-lane VVAU, whose threshold ROM ECP5 puts into block RAM)."""
 
 MODEL_BRAM_PER_DP16KD = 0.36
-"""Estimate: the model's BRAM18s per DP16KD yosys uses on an ECP5, measured on the small
-spec refolded to 220 MAC lanes (the model: 80 BRAM18; synth_ecp5: 222 DP16KD, since small
-ROMs the UltraScale+ mapping keeps in LUTs become block RAMs here)."""
+"""Estimate: the model's BRAM18s per DP16KD yosys uses on an ECP5, the lower of two
+measurements on the small spec (220 MAC lanes: 80 model BRAM18s, 222 DP16KDs; 112 lanes: 75
+and 186): small ROMs that the UltraScale+ mapping keeps in LUTs become block RAMs here."""
 
 
 def device(name: str) -> Device:
