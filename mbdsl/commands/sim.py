@@ -45,7 +45,7 @@ def run(args) -> int:
             trace=not args.no_trace, log=lambda s: status.update(s),
         )
     figures = estimate(net)
-    clock, clock_what = throughput_clock(net)
+    clock, clock_what = throughput_clock(net, args.output)
     for i, (got, want) in enumerate(zip(result.outputs, result.expected)):
         mark = "ok" if list(got) == list(want) else "MISMATCH"
         console.print(f"image {i}: RTL {' '.join(map(str, got))}   reference {' '.join(map(str, want))}   {mark}")
