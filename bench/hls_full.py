@@ -1,11 +1,12 @@
 """Full 224x224 MobileNet-v1 networks through the HLS C++ backend on the host.
 
-For each spec: generate the C++, compile it with g++ (-O2), run it on random images and
+For each spec: generate the C++, compile it with g++ (-O2) against the Vitis HLS type
+headers (hls4ml's copy, or --ap-types DIR), run it on random images and
 compare with the reference: every image's output, and every layer's output on the first
 image. Prints compile time and run time per image, and a markdown table for
 docs/results.md.
 
-    .venv/bin/python bench/hls_full.py [--images N] [--jobs J] [spec ...]
+    .venv/bin/python bench/hls_full.py [--images N] [--jobs J] [--ap-types DIR] [spec ...]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPECS = ["specs/mobilenet_v1_w4a4_u250.mbn", "specs/mobilenet_v1_int8_gap8.mbn"]
 
 
-def bench(spec: str, n: int, jobs: int | None, workdir: str) -> dict:
+def bench(spec: str, n: int, jobs: int | None, workdir: str, ap_types: str) -> dict:
     t = time.perf_counter()
     net = check(load(os.path.join(ROOT, spec)))
     params = make_params(net)
@@ -38,7 +39,7 @@ def bench(spec: str, n: int, jobs: int | None, workdir: str) -> dict:
     t_gen = time.perf_counter() - t
     size = sum(len(v) for v in files.values())
     print(f"{net.name}: parameters {t_params:.1f} s, generated {len(files)} files ({size / 1e6:.1f} MB) in {t_gen:.1f} s", flush=True)
-    b = csim.build(files, os.path.join(workdir, net.name), jobs=jobs,
+    b = csim.build(files, os.path.join(workdir, net.name), jobs=jobs, ap_types=ap_types,
                    progress=lambda _w, d, tot: print(f"  compiling {d}/{tot}", flush=True))
     print(f"  compile time {b.seconds:.1f} s ({b.compiled} translation units, {b.cached} cached)", flush=True)
     images = random_images(net.input, n, seed=0)
@@ -63,12 +64,14 @@ def main() -> int:
     ap.add_argument("--images", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=None)
     ap.add_argument("--workdir", default=None, help="build directory (default: a temporary one)")
+    ap.add_argument("--ap-types", default=None, metavar="DIR", help="folder of ap_int.h and hls_stream.h (default: hls4ml's)")
     args = ap.parse_args()
+    ap_types = csim.find_ap_types(args.ap_types)
     with tempfile.TemporaryDirectory(prefix="mbdsl-hls-bench-") as tmp:
-        rows = [bench(s, args.images, args.jobs, args.workdir or tmp) for s in args.specs]
+        rows = [bench(s, args.images, args.jobs, args.workdir or tmp, ap_types) for s in args.specs]
     gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     print()
-    print(f"Host: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gxx}, g++ -O2, {args.jobs or os.cpu_count()} parallel g++")
+    print(f"Host: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, {gxx}, g++ -O2, {args.jobs or os.cpu_count()} parallel g++, headers {ap_types}")
     print()
     print("| network | images | bit-exact | C++ generated | generation | compile | run time per image (mean, min-max) |")
     print("|---|---|---|---|---|---|---|")

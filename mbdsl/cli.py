@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import keyword
+import signal
 import sys
+import threading
 
 from .commands import COMMANDS
 from .errors import MbdslError
@@ -22,8 +24,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum, _frame):
+    # SIGTERM as an exception, so that writers remove what they staged (see mbdsl.output).
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a path that is not UTF-8 is printed escaped, not fatal
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         return args.func(args)
     except MbdslError as exc:
@@ -32,6 +44,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the machine refused (disk full, permissions): not a bug to show as one
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"error: cannot proceed:{where} {(exc.strerror or str(exc)).lower()}", file=sys.stderr)
+        print("hint: check the paths and the free space", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory", file=sys.stderr)
+        print("hint: use a smaller network or fewer images; the limits are listed in docs/dsl.md, 'Limits'", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

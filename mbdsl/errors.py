@@ -7,6 +7,8 @@ then exits with status 2.
 
 from __future__ import annotations
 
+import unicodedata
+
 import attrs
 
 __all__ = [
@@ -38,6 +40,18 @@ class Span:
         return f"{self.file}:{self.line}:{self.column}"
 
 
+_SHOWN = 160
+"""Longest part of a source line an error shows."""
+
+
+def _invisible(c: str) -> bool:
+    return c != "\t" and unicodedata.category(c) in ("Cc", "Cf")
+
+
+def _visible(text: str) -> str:
+    return "".join(c.encode("unicode_escape").decode() if _invisible(c) else c for c in text)
+
+
 class MbdslError(Exception):
     """Root of all user errors: a message, where it happened, and what to do."""
 
@@ -50,19 +64,26 @@ class MbdslError(Exception):
         self.hint = hint
 
     def render(self) -> str:
-        """The full diagnostic, as printed by the CLI."""
+        """The full diagnostic, as printed by the CLI (control and format characters, which a
+        terminal would act on, shown escaped)."""
         where = f"{self.span}: " if self.span else ""
-        lines = [f"{where}error: {self.message}"]
+        lines = [f"{where}error: {_visible(self.message)}"]
         if self.span and self.span.text:
-            text = self.span.text.rstrip("\n").expandtabs(1)
+            text = "".join("?" if _invisible(c) else c for c in self.span.text.rstrip("\n").expandtabs(1))
             gutter = f"{self.span.line:5d} | "
             width = 1
             if self.span.end_column and self.span.end_column > self.span.column:
                 width = self.span.end_column - self.span.column
+            column = self.span.column
+            if len(text) > _SHOWN:  # a window of a very long line around the column
+                start = max(0, min(column - 1 - _SHOWN // 2, len(text) - _SHOWN))
+                text = ("..." if start else "") + text[start : start + _SHOWN] + ("..." if start + _SHOWN < len(text) else "")
+                column = column - start + (3 if start else 0)
+                width = min(width, _SHOWN - column + 1 + (3 if start else 0))
             lines.append(gutter + text)
-            lines.append(" " * (len(gutter) - 2) + "| " + " " * (self.span.column - 1) + "^" + "~" * (width - 1))
+            lines.append(" " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^" + "~" * (width - 1))
         if self.hint:
-            lines.append(f"hint: {self.hint}")
+            lines.append(f"hint: {_visible(self.hint)}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

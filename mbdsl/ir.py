@@ -90,12 +90,17 @@ class Preprocess:
 
 @attrs.frozen
 class Input:
-    """The image: raw ``u8`` pixels (H, W, C) or an ``nv12`` camera frame converted to RGB."""
+    """The image: raw ``u8`` pixels (H, W, C) or an ``nv12`` camera frame converted to RGB.
+
+    ``resize``: a photo's shorter side is resized to this many pixels, then the center
+    H x W is cropped (torchvision's ImageNet evaluation); None: a photo must be H x W.
+    """
 
     shape: Shape
     format: str = "u8"
     preprocess: Preprocess = Preprocess()
     span: Span | None = attrs.field(default=None, eq=False)
+    resize: int | None = attrs.field(default=None, kw_only=True)
 
     @property
     def act_type(self) -> IntType:
@@ -223,6 +228,14 @@ class NpzWeights:
 
     path: str
     span: Span | None = attrs.field(default=None, eq=False)
+
+
+FPS_RANGE = (1e-3, 1e9)
+"""Frame rates a goal may ask for (spec ``target fpga { fps }`` and ``mbdsl fold --fps``)."""
+CLOCK_RANGE = (1e3, 1e10)
+"""Clocks in Hz a target or ``--clock`` may give: 1 kHz to 10 GHz."""
+MAX_BUDGET = 10**9
+"""Largest MAC-lane, LUT or BRAM18 budget."""
 
 
 @attrs.frozen

@@ -28,7 +28,8 @@ import numpy as np
 
 from . import ir, reference
 from .dtypes import IntType
-from .errors import QuantError, WeightFileError
+from .errors import MemoryBudgetError, QuantError, WeightFileError
+from .files import MAX_WEIGHT_BYTES, open_regular
 
 __all__ = [
     "LayerParams",
@@ -254,12 +255,46 @@ def random_params(net: ir.Network, images=None, n_images: int | None = None) -> 
     return Params(layers)
 
 
+MAX_VALUES = 1 << 22
+"""Most values one layer may hold per image in the reference: its input, its output, or a
+convolution's windows (224x224 MobileNet-v1 needs 0.8 M)."""
+MAX_WEIGHTS = 1 << 24
+"""Most weights a network may have to make, load or generate code for (MobileNet-v1 1.0
+has 4.2 M)."""
+
+
+def check_size(net: ir.Network) -> None:
+    """Refuse, at the input or the layer to blame, a network too large for the reference,
+    the code generators and the GAP8 planner (``check`` and ``fold`` of FPGA specs take any
+    size: they do not compute)."""
+    hint = "use a smaller input or narrower layers (the limits are listed in docs/dsl.md, 'Limits')"
+    if net.input.shape.size > MAX_VALUES:
+        raise MemoryBudgetError(f"the input holds {net.input.shape.size:,} values per image; at most {MAX_VALUES:,} are computed",
+                         net.input.span or net.span, hint)
+    weights = 0
+    for layer in net.layers:
+        values = max(layer.in_shape.size, layer.out_shape.size)
+        if isinstance(layer, (ir.Conv, ir.DwConv)):
+            per_window = layer.kernel * layer.kernel * (layer.in_shape.c if isinstance(layer, ir.Conv) else 1)
+            values = max(values, layer.out_shape.h * layer.out_shape.w * per_window)
+        if values > MAX_VALUES:
+            raise MemoryBudgetError(f"layer {layer.name!r} handles {values:,} values per image; at most {MAX_VALUES:,} are computed",
+                             layer.span, hint)
+        if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
+            weights += math.prod(_weight_shape(layer))
+            if weights > MAX_WEIGHTS:
+                raise MemoryBudgetError(f"the layers up to {layer.name!r} have {weights:,} weights; at most {MAX_WEIGHTS:,} are made or loaded",
+                                 layer.span, hint)
+
+
 def make_params(net: ir.Network, images=None, n_images: int | None = None, base_dir: str | None = None) -> Params:
     """Every layer's parameters: random and calibrated, or loaded from the network's npz.
 
     ``images`` (calibration inputs for random weights) default to ``n_images`` seeded random
     images (:func:`calibration_count` if None); ``base_dir`` resolves a relative npz path (default: the spec file's folder).
+    A network beyond :data:`MAX_VALUES` or :data:`MAX_WEIGHTS` is refused (:func:`check_size`).
     """
+    check_size(net)
     if isinstance(net.weights, ir.NpzWeights):
         return load_npz(net, base_dir=base_dir)
     return random_params(net, images=images, n_images=n_images)
@@ -317,6 +352,10 @@ def save_npz(path, net: ir.Network, params: Params) -> None:
     np.savez_compressed(path, **arrays)
 
 
+MAX_MEMBERS = 65536
+"""Most arrays a weight archive may hold."""
+
+
 class _Loader:
     """Validation of one npz file against a network, with located, named errors."""
 
@@ -327,23 +366,85 @@ class _Loader:
     def error(self, message: str, hint: str | None = None) -> WeightFileError:
         return WeightFileError(message, span=self.span, hint=hint)
 
-    def open(self) -> dict[str, np.ndarray]:
-        if not os.path.exists(self.path):
+    def open(self, layers: set[str]) -> dict[str, np.ndarray]:
+        """The archive's arrays, read member by member: the directory is checked first
+        (``.npy`` members, known layers, sizes declared within :data:`MAX_WEIGHT_BYTES`),
+        then each member's ``.npy`` header (integer dtype, the declared shape's bytes
+        within what is left) before its data, so nothing is read that could exhaust memory."""
+        if not os.path.lexists(self.path):
             return self._fail(
                 f"weight file {self.shown!r} not found (looked for {self.path})",
                 "paths are relative to the spec file's folder; check the name, or use weights random(seed = N)",
             )
-        try:
-            z = np.load(self.path, allow_pickle=False)
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise ValueError("a single .npy array, not an archive of named arrays")
-            with z:
-                return {k: z[k] for k in z.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            return self._fail(
-                f"weight file {self.shown!r} is not an .npz archive ({e})",
-                "write it with numpy.savez or mbdsl.params.save_npz",
-            )
+        with open_regular(self.path, "weight file", MAX_WEIGHT_BYTES, error=WeightFileError, span=self.span,
+                          shown=repr(self.shown)) as f:
+            head = f.read(6)
+            f.seek(0)
+            if head.startswith(b"\x93NUMPY"):
+                self._not_npz("a single .npy array, not an archive of named arrays")
+            if not head.startswith(b"PK"):
+                self._not_npz("not a zip archive")
+            try:
+                with zipfile.ZipFile(f) as z:
+                    return self._members(z, layers)
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError, ValueError) as e:
+                self._not_npz(f"a damaged zip archive: {e}")
+
+    def _not_npz(self, why: str):
+        self._fail(f"weight file {self.shown!r} is not an .npz archive ({why})",
+                   "write it with numpy.savez or mbdsl.params.save_npz")
+
+    def _members(self, z: zipfile.ZipFile, layers: set[str]) -> dict[str, np.ndarray]:
+        infos = z.infolist()
+        if len(infos) > MAX_MEMBERS:
+            self._fail(f"weight file {self.shown!r} has {len(infos):,} members; at most {MAX_MEMBERS:,} are read",
+                       "keep one array per '<layer>.<field>'")
+        keys: dict[str, zipfile.ZipInfo] = {}
+        for info in infos:
+            if not info.filename.endswith(".npy"):
+                self._fail(f"weight file {self.shown!r} has member {info.filename!r}, which is not a .npy array",
+                           "an .npz holds '<layer>.<field>.npy' members only (numpy.savez writes them)")
+            key = info.filename[: -len(".npy")]
+            if key in keys:
+                self._fail(f"weight file {self.shown!r} has array {key!r} twice", "keep one")
+            owner = key.rsplit(".", 1)[0]
+            if owner not in layers:
+                self._fail(f"weight file {self.shown!r} has array {key!r}, but the network has no layer {owner!r}",
+                           "was the layer renamed? keys are '<layer>.<field>', see docs/weights.md")
+            keys[key] = info
+        declared = sum(info.file_size for info in infos)
+        if declared > MAX_WEIGHT_BYTES:
+            self._fail(f"weight file {self.shown!r} unpacks to {declared:,} bytes; at most {MAX_WEIGHT_BYTES:,} are read",
+                       "the limits are listed in docs/dsl.md, 'Limits'")
+        return {key: self._member(z, key, info) for key, info in keys.items()}
+
+    def _member(self, z: zipfile.ZipFile, key: str, info: zipfile.ZipInfo) -> np.ndarray:
+        fmt = np.lib.format
+        with z.open(info) as m:
+            try:
+                version = fmt.read_magic(m)
+                if version == (1, 0):
+                    shape, fortran, dtype = fmt.read_array_header_1_0(m)
+                elif version in ((2, 0), (3, 0)):
+                    shape, fortran, dtype = fmt.read_array_header_2_0(m)
+                else:
+                    raise ValueError(f"unknown .npy version {version}")
+            except (ValueError, EOFError, SyntaxError, TypeError) as e:
+                self._fail(f"array {key!r} in {self.shown!r} is not a valid .npy array ({e})",
+                           "write it with numpy.savez or mbdsl.params.save_npz")
+            if dtype.hasobject or dtype.kind not in "iu":
+                what = "holds pickled Python objects" if dtype.hasobject else f"has dtype {dtype}"
+                self._fail(f"array {key!r} in {self.shown!r} {what}; layer {key.rsplit('.', 1)[0]!r} needs integers",
+                           "store the quantized integer values (e.g. numpy.rint(x).astype(numpy.int32)), not float ones")
+            nbytes = math.prod(shape) * dtype.itemsize
+            if nbytes > info.file_size or any(d < 0 for d in shape):
+                self._fail(f"array {key!r} in {self.shown!r} declares shape {shape} ({nbytes:,} bytes) but holds "
+                           f"{info.file_size:,} bytes", "write it with numpy.savez or mbdsl.params.save_npz")
+            data = m.read(nbytes)
+        if len(data) != nbytes:
+            self._fail(f"array {key!r} in {self.shown!r} is truncated", "write it with numpy.savez or mbdsl.params.save_npz")
+        a = np.frombuffer(data, dtype=dtype)
+        return a.reshape(shape[::-1]).T if fortran else a.reshape(shape)
 
     def _fail(self, message: str, hint: str):
         raise self.error(message, hint)
@@ -356,10 +457,10 @@ class _Loader:
                 f"the file holds {_preview(arrays)}; keys are '<layer>.<field>', see docs/weights.md",
             )
         a = arrays[key]
-        if a.dtype.kind not in "iu":
+        if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
             raise self.error(
-                f"array {key!r} in {self.shown!r} has dtype {a.dtype}; layer {layer.name!r} needs integers",
-                "store the quantized integer values (e.g. numpy.rint(x).astype(numpy.int32)), not float ones",
+                f"array {key!r} in {self.shown!r} has values up to {a.max()}, beyond every type of layer {layer.name!r}",
+                "re-quantize to the type the spec declares",
             )
         return a.astype(np.int64)
 
@@ -405,18 +506,9 @@ def load_npz(net: ir.Network, path: str | None = None, base_dir: str | None = No
     """
     shown = path if path is not None else net.weights.path
     ld = _Loader(net, _resolve(net, path, base_dir), shown)
-    arrays = ld.open()
+    arrays = ld.open({layer.name for layer in net.layers})
     keys = expected_keys(net)
     mult = net.quant_style == ir.MULTIPLIER
-
-    names = {layer.name for layer in net.layers}
-    for key in sorted(arrays):
-        owner = key.rsplit(".", 1)[0]
-        if owner not in names:
-            raise ld.error(
-                f"weight file {shown!r} has array {key!r}, but the network has no layer {owner!r}",
-                "was the layer renamed? keys are '<layer>.<field>', see docs/weights.md",
-            )
 
     layers: dict[str, LayerParams] = {}
     for layer in net.layers:

@@ -332,9 +332,8 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         cg = p["C"] // p["PE"]
         width = p["PE"] * p["SUM_BITS"]
         acc = _ram_cost(memory(cg, width, RAM_ASYNC), cg, width) if cg > 1 else Resources(0, width, 0, 0)
-        ofeats, ofixed = _fifo_features(p["PE"] * p["OUT_BITS"], max(2, cg))
-        out = ofixed + Resources(sum(K_UNIT["mbdsl_fifo"][k] * v for k, v in ofeats.items()), 0, 0, 0)
-        regs = Resources(0, _clog2(cg) + _clog2(p["N_PIX"]), 0, 0)
+        out = _credit_queue(p["PE"] * p["OUT_BITS"], max(2, cg) + 6)
+        regs = Resources(0, _clog2(cg) + _clog2(p["N_PIX"]) + p["PE"] * p["OUT_BITS"] + 1, 0, 0)
         return {"const": 1.0, "lane": p["PE"] * (p["SUM_BITS"] + p["OUT_BITS"])}, acc + out + regs
     if module == "mbdsl_topk":
         idx = _clog2(p["N"]) if p["N"] > 2 else 1
@@ -379,9 +378,18 @@ def tree_ff(n: int, w_in: int) -> int:
     return total
 
 
-def mac_latency(simd: int, n_thres: int) -> int:
+MUL_DIGIT = 4
+"""mbdsl_mac_core multiplies in digits of this many bits (its DG)."""
+
+
+def digit_products(in_bits: int, w_bits: int) -> int:
+    """Digit products per MAC lane in mbdsl_mac_core (its NPP): 1 up to 4 x 4 bits."""
+    return -(-in_bits // MUL_DIGIT) * -(-w_bits // MUL_DIGIT)
+
+
+def mac_latency(simd: int, n_thres: int, npp: int = 1) -> int:
     """Cycles from issue to the credit queue in mbdsl_mac_core (its LATENCY)."""
-    return 7 + tree_levels(simd) + tree_levels(n_thres)
+    return 7 + tree_levels(simd * npp) + tree_levels(n_thres)
 
 
 def _credit_queue(width: int, depth: int) -> Resources:
@@ -401,8 +409,9 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
     dsps = lanes if _uses_dsp(ib, wb, dsp) else 0
     xw = (simd if shared_x else lanes) * ib
-    ff = 2 * xw + 2 * lanes * wb + lanes * pw          # S1, S2 (input and weight word), S3 products
-    ff += pe * tree_ff(simd, pw) + 3 * tree_levels(simd)  # adder trees and their tags
+    npp = digit_products(ib, wb)
+    ff = 2 * xw + 2 * lanes * wb + lanes * npp * pw      # S1, S2 (input and weight word), S3 products
+    ff += pe * tree_ff(simd * npp, pw) + 3 * tree_levels(simd * npp)  # adder trees and their tags
     ff += 2 * pe * acc + 12 + 2 * _clog2(nf * sf) + _clog2(nf)  # ST, SA, valid bits, counters
     if p.get("HAS_BIAS"):
         ff += pe * acc
@@ -414,7 +423,7 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
         ff += rom_logic(nf * sf, lanes * wb)[1]
     if nt and tmem.style == "logic":
         ff += rom_logic(nf, pe * nt * acc)[1]
-    queue = _credit_queue(pe * ob, mac_latency(simd, nt) + 3)
+    queue = _credit_queue(pe * ob, mac_latency(simd, nt, npp) + 3)
     return Resources(wmem.mux_luts + tmem.mux_luts, ff, wmem.bram18 + tmem.bram18, dsps) + queue
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "truncate_shift",
     "topk",
     "nv12_to_rgb",
+    "rgb_to_nv12",
     "accumulator_range",
 ]
 
@@ -176,6 +177,30 @@ def nv12_to_rgb(y: np.ndarray, uv: np.ndarray) -> np.ndarray:
     g = (298 * yy - 100 * d - 208 * e + 128) >> 8
     b = (298 * yy + 516 * d + 128) >> 8
     return np.clip(np.stack([r, g, b], axis=-1), 0, 255).astype(np.uint8)
+
+
+def rgb_to_nv12(rgb: np.ndarray) -> np.ndarray:
+    """RGB (H, W, 3) uint8, H and W even -> a flat NV12 frame (H*W*3/2,) uint8.
+
+    The inverse of :func:`nv12_to_rgb` (integer BT.601 limited range, as a camera ISP such
+    as the RDK X5's writes it): per pixel
+    ``Y = ((66 R + 129 G + 25 B + 128) >> 8) + 16``,
+    ``U = ((-38 R - 74 G + 112 B + 128) >> 8) + 128``,
+    ``V = ((112 R - 94 G - 18 B + 128) >> 8) + 128``;
+    U and V of each 2x2 block are the rounded mean of its four pixels' values.
+    """
+    x = np.asarray(rgb).astype(np.int64)
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
+    u = ((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128
+    v = ((112 * r - 94 * g - 18 * b + 128) >> 8) + 128
+    h, w = y.shape
+
+    def block_mean(c: np.ndarray) -> np.ndarray:
+        return (c.reshape(h // 2, 2, w // 2, 2).sum(axis=(1, 3)) + 2) >> 2
+
+    uv = np.stack([block_mean(u), block_mean(v)], axis=-1)
+    return np.concatenate([y.reshape(-1), uv.reshape(-1)]).astype(np.uint8)
 
 
 def accumulator_range(fan_in: int, wtype: IntType, xtype: IntType) -> tuple[int, int]:

@@ -72,6 +72,8 @@ def write_spec(net: ir.Network, path: str | None = None, header: str = "") -> st
         settings.append("mean " + " ".join(map(_num, pre.mean)))
     if pre.std != (1.0,):
         settings.append("std " + " ".join(map(_num, pre.std)))
+    if inp.resize is not None:
+        settings.append(f"resize {inp.resize}")
     lines.append(f"  input {size} {inp.format}" + (" { " + "; ".join(settings) + " }" if settings else ""))
     lines.append(f"  defaults {{ weights {_type(wdef)}; activations {_type(adef)}; quant {net.quant_style} }}")
     if isinstance(net.weights, ir.RandomWeights):

@@ -33,6 +33,10 @@ LINT = {
         dict(MH=10, MW=256, PE=2, SIMD=8, IN_BITS=4, W_BITS=4, ACC_BITS=16, N_THRES=0, HAS_BIAS=1),
         dict(MH=4, MW=4, PE=1, SIMD=1, IN_BITS=3, IN_SIGNED=1, W_BITS=2, ACC_BITS=8,
              N_THRES=7, OUT_BITS=3, OUT_MIN=-4),
+        # digit products: 5-bit signed x 7-bit, 8-bit signed x 3-bit
+        dict(MH=4, MW=6, PE=2, SIMD=3, IN_BITS=5, IN_SIGNED=1, W_BITS=7, ACC_BITS=20, N_THRES=3,
+             OUT_BITS=2),
+        dict(MH=4, MW=6, PE=2, SIMD=3, IN_BITS=8, IN_SIGNED=1, W_BITS=3, ACC_BITS=20, N_THRES=0),
     ],
     "mbdsl_vvau": [
         dict(C=32, K2=9, PE=32, SIMD=1, IN_BITS=4, W_BITS=4, ACC_BITS=12, N_THRES=15,

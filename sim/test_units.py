@@ -53,6 +53,9 @@ MVAU = [
     dict(I=9, K=3, IMG=3, STRIDE=1, PAD=1, MH=2, PE=1, SIMD=1, **_U4, W_BITS=4, OUT_BITS=4),
     dict(I=4, K=3, IMG=4, STRIDE=2, PAD=1, MH=4, PE=2, SIMD=12, **_U4, W_BITS=4, OUT_BITS=4,
          N_THRES=7),
+    # products of wide operands as sums of 4-bit digit products: 5-bit signed x 7-bit
+    dict(I=6, K=1, IMG=3, STRIDE=1, PAD=0, MH=4, PE=2, SIMD=3, IN_BITS=5, IN_SIGNED=1, W_BITS=7,
+         OUT_BITS=3, OUT_SIGNED=1),
 ]
 
 VVAU = [
@@ -84,6 +87,9 @@ POOL = [
     dict(C=4, PE=4, H=1, W=1, IN_BITS=4, SHIFT=0, OUT_BITS=4),
     dict(C=6, PE=1, H=3, W=3, IN_BITS=4, SHIFT=1, OUT_BITS=4),
     dict(C=16, PE=4, H=7, W=7, IN_BITS=4, SHIFT=5, OUT_BITS=4),
+    # three channel groups: the accumulator RAM's read-add-write pipeline at its closest
+    dict(C=6, PE=2, H=2, W=3, IN_BITS=4, SHIFT=1, OUT_BITS=4),
+    dict(C=4, PE=2, H=3, W=1, IN_BITS=4, SHIFT=0, OUT_BITS=4),
 ]
 
 TOPK = [

@@ -79,4 +79,4 @@ def test_check_errors_exit_2_without_traceback(tmp_path):
 def test_check_missing_file(tmp_path, capsys):
     assert main(["check", str(tmp_path / "nope.mbn")]) == 2
     err = capsys.readouterr().err
-    assert re.fullmatch(r"error: cannot read spec .*nope\.mbn: No such file or directory\n", err)
+    assert re.fullmatch(r"error: cannot read spec .*nope\.mbn: no such file or directory\nhint: check the path of the spec\n", err)

@@ -138,9 +138,10 @@ def _words(*valid: str, wrong: tuple[str, ...] = ("x", "convv")) -> st.SearchStr
 
 _KWARG_KEYS = ("pe", "simd", "dw_pe", "dw_simd", "seed", "alpha", "resolution", "classes", "topk", "pad0", "fold", "fc_bias")
 _SETTING_KEYS = ("clock", "part", "fps", "mac_lanes", "lut", "bram", "l1", "l2", "l3", "cores", "l1_reserve", "scale", "mean", "std")
-_SIZES = ["1x1", "3x3", "5x5", "2x2", "3x5", "32x32x3", "16x16x3", "8x8x3", "32x32", "31x32", "8x8x1", "1x1x1", "3x3x3", "0x0x3"]
-_INTS = ["0", "1", "2", "3", "4", "5", "8", "10", "16", "32", "64", "1000", "1000000000000"]
-_NUMBERS = ["0", "1", "2", "-1", "0.5", "255", "0.485", "8", "200", "1e3", "1000000000000"]
+_SIZES = ["1x1", "3x3", "5x5", "2x2", "3x5", "32x32x3", "16x16x3", "8x8x3", "32x32", "31x32", "8x8x1", "1x1x1", "3x3x3", "0x0x3",
+          "16384x16384x3", "65536x1x1", "9" * 40 + "x3", "\u0663x\u0663"]
+_INTS = ["0", "1", "2", "3", "4", "5", "8", "10", "16", "32", "64", "1000", "1000000000000", "9" * 5000, "\u0661\u0666", "\uff18"]
+_NUMBERS = ["0", "1", "2", "-1", "0.5", "255", "0.485", "8", "200", "1e3", "1000000000000", "1e-300", "9" * 5000, "\u0968.5"]
 _VALUE_WORDS = ("auto", "none", "MHz", "kHz", "KiB", "kB", "MiB", "x")
 
 
@@ -214,7 +215,10 @@ _SIZE = re.compile(r"\d+(?:x\d+)+$")
 _VOCAB = ["{", "}", "(", ")", ";", "=", ",", "->", "/", "x", "stride", "pad", "fold", "weights", "acc", "bias", "global",
           "repeat", "network", "input", "target", "include", "narrow", "auto", "int4", "uint9", "int0", '"', "#",
           "@", "3x3", "0x0", "1", "-", ".", "\t", "\f", "\r", "é", "mobilenet_v1(alpha = 0.5)"]  # fmt: skip
-_HUGE = ["0", "-1", "-5", "1000000000000", "10" * 20, "99999999", "65537", "16385", "1e400", "0.0", "2.5", "1/0", "7"]
+_HUGE = ["0", "-1", "-5", "1000000000000", "10" * 20, "99999999", "65537", "16385", "1e400", "0.0", "2.5", "1/0", "7",
+         "9" * 5000, "1" + "0" * 4400, "16384", "65536", "100000", "1e-300", "1e300",
+         "\u0661\u0666", "\uff18", "\u0968\u0968\u096a", "3\u0663"]  # very long numbers, huge sizes, non-ASCII digits
+_DEPTHS = [2, 31, 32, 33, 100, 2000]
 
 
 def _misspell(word: str, rng: random.Random) -> str:
@@ -239,7 +243,7 @@ def mutate(text: str, rng: random.Random, rounds: int | None = None) -> str:
             pieces.append((m.start(), m.end()))
         if not pieces:
             return text + rng.choice(_VOCAB)
-        op = rng.choices(range(9), weights=(2, 1, 1, 3, 3, 2, 1, 1, 1))[0]
+        op = rng.choices(range(10), weights=(2, 1, 1, 3, 3, 2, 1, 1, 1, 1))[0]
         i = rng.randrange(len(pieces))
         a, b = pieces[i]
         tok = text[a:b]
@@ -267,6 +271,15 @@ def mutate(text: str, rng: random.Random, rounds: int | None = None) -> str:
                 text = text[:s] + _misspell(text[s:e], rng) + text[e:]
         elif op == 6:  # insert a token from the vocabulary
             text = text[:a] + rng.choice(_VOCAB) + " " + text[a:]
+        elif op == 9:  # nest a line in repeat blocks, or open many braces
+            lines = text.split("\n")
+            j = rng.randrange(len(lines))
+            depth = rng.choice(_DEPTHS)
+            if rng.random() < 0.7:
+                lines[j] = "repeat 1 { " * depth + lines[j] + " }" * depth
+            else:
+                lines[j] += " " + "{" * depth
+            text = "\n".join(lines)
         else:  # drop, duplicate or swap lines
             lines = text.split("\n")
             j = rng.randrange(len(lines))

@@ -70,3 +70,60 @@ def test_failed_generation_writes_nothing(tmp_path, capsys):
     assert f"{bad}:7:" in err and "error:" in err  # 8 output channels do not split over PE 3
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.mbn"]
+
+
+def test_a_killed_write_leaves_nothing_after_the_next_one(tmp_path):
+    """gen killed by SIGKILL between writing its staging tree and renaming it leaves a hidden
+    .mbdsl-<pid>-* folder; the next write into the same folder removes it (the process is
+    gone), and keeps one of a process that still runs."""
+    import signal
+    import subprocess
+    import sys
+
+    dest = tmp_path / "out" / "rtl"
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, signal\n"
+        "os.rename = lambda *a: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from mbdsl.output import write_tree\n"
+        f"write_tree({str(dest)!r}, {{'a.sv': 'module a; endmodule'}})\n")])
+    assert killed.returncode == -signal.SIGKILL
+    left = [p.name for p in (tmp_path / "out").iterdir()]
+    assert len(left) == 1 and left[0].startswith(".mbdsl-")
+    alive = tmp_path / "out" / ".mbdsl-1-kept"  # pid 1 always runs
+    alive.mkdir()
+    write_tree(str(dest), {"b.sv": "module b; endmodule"})
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [".mbdsl-1-kept", "rtl"]
+    assert _tree(dest) == {"b.sv": b"module b; endmodule"}
+
+
+def test_write_file_refuses_a_fifo_and_a_folder(tmp_path):
+    from mbdsl.errors import MbdslError
+
+    os.mkfifo(tmp_path / "p")
+    (tmp_path / "d").mkdir()
+    with pytest.raises(MbdslError, match=r"cannot write .*/p: it is not a regular file"):
+        write_file(str(tmp_path / "p"), "x")
+    with pytest.raises(MbdslError, match=r"cannot write .*/d: it is a folder"):
+        write_file(str(tmp_path / "d"), "x")
+    with pytest.raises(MbdslError, match=r"cannot write .*/nowhere/x: the folder .*/nowhere does not exist"):
+        write_file(str(tmp_path / "nowhere" / "x"), "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "p"]
+
+
+def test_sigterm_during_gen_leaves_nothing(tmp_path):
+    """SIGTERM arriving while gen renames its tree into place: the staging tree is removed
+    and the command exits with 128 + SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    code = (
+        "import os, signal, sys\n"
+        "os.rename = lambda *a: os.kill(os.getpid(), signal.SIGTERM)\n"
+        "from mbdsl.cli import main\n"
+        f"sys.exit(main(['gen', {os.path.abspath(SPEC)!r}, '-o', {str(out)!r}]))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr
+    assert [p.name for p in out.rglob("*")] == ["mobilenet_v1_w025_32"]  # the network's folder, empty

@@ -11,27 +11,32 @@ import attrs
 from .. import backends
 from ..backends.hls import csim
 from ..images import random_images, read_image
-from ..output import write_tree
+from ..output import check_folder, write_tree
 from ..params import make_params
-from .common import console, load_checked
+from .common import MAX_IMAGES, check_image_batch, console, count, load_checked, seed
 
 
 def register(sub) -> None:
     p = sub.add_parser("csim", help="compile the generated HLS C++ with g++ and run it, bit-exact against the reference")
     p.add_argument("spec")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--images", type=int, default=4, metavar="N", help="N seeded random images (default 4)")
-    group.add_argument("--image", action="append", metavar="FILE", help=".npy, .ppm, or raw .nv12 bytes (repeatable)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random images")
+    group.add_argument("--images", type=count(1, MAX_IMAGES), default=4, metavar="N", help="N seeded random images (default 4)")
+    group.add_argument("--image", action="append", metavar="FILE", help="a photo (PNG, JPEG, BMP, PPM), a uint8 .npy (H, W, C), or a raw .nv12 frame (repeatable)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the random images")
     p.add_argument("--all-layers", action="store_true", help="compare every layer's output on every image (default: the final output, and the layers of a mismatching image)")
-    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N", help="parallel g++ processes (default: one per core)")
+    p.add_argument("-j", "--jobs", type=count(1, 256), default=None, metavar="N", help="parallel g++ processes (default: one per core)")
     p.add_argument("-o", "--output", default="generated", metavar="DIR", help="output root of the sources (default: generated)")
+    p.add_argument("--ap-types", default=None, metavar="DIR", help="folder of the Vitis HLS type headers ap_int.h, hls_stream.h (default: the copy in the installed hls4ml package, see mbdsl[hls])")
     p.add_argument("--build-dir", default=os.path.join("build", "hls"), metavar="DIR", help="objects and testbench (default: build/hls)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    for folder in (args.output, args.build_dir):
+        check_folder(folder)
     net = load_checked(args.spec)
+    ap_types = csim.find_ap_types(args.ap_types)
+    check_image_batch(net, len(args.image) if args.image else args.images)
     params = make_params(net)
     if args.image:
         images = [read_image(path, net.input) for path in args.image]
@@ -48,9 +53,9 @@ def run(args) -> int:
         def compiled(_what, done, total):
             status.update(f"compiling with g++: {done}/{total} translation units")
 
-        b = csim.build(files, os.path.join(args.build_dir, net.name), jobs=args.jobs, progress=compiled)
+        b = csim.build(files, os.path.join(args.build_dir, net.name), jobs=args.jobs, progress=compiled, ap_types=ap_types)
         cached = f", {b.cached} cached" if b.cached else ""
-        console.print(f"compiled in {b.seconds:.1f} s ({b.compiled} translation unit(s){cached}; g++ {' '.join(b.manifest['cxxflags'])})")
+        console.print(f"compiled in {b.seconds:.1f} s ({b.compiled} translation unit(s){cached}; g++ {' '.join(b.manifest['cxxflags'])}; ap types from {ap_types})")
 
         def frame(i, ms):
             status.update(f"running: image {i + 1}/{len(images)} ({ms:.1f} ms)")

@@ -8,7 +8,7 @@ one, the goal of the spec's ``target fpga`` block, else its own MAC-lane count.
 
 from __future__ import annotations
 
-import re
+import argparse
 
 import attrs
 from rich.table import Table
@@ -18,34 +18,23 @@ from ..autofold import MAC_KINDS, Coster, Infeasible, describe, explain, solve
 from ..dataflow import input_cycles, layer_cycles
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ
-from ..output import write_file
+from ..output import check_writable, write_file
 from ..resources import DSP_POLICIES
 from ..spec_writer import write_spec
-from .common import console, load_checked
-
-_CLOCK = re.compile(r"^\s*([0-9.]+(?:e[0-9]+)?)\s*(hz|khz|mhz|ghz)?\s*$", re.IGNORECASE)
-_UNITS = {"hz": 1, "khz": 1e3, "mhz": 1e6, "ghz": 1e9}
-
-
-def _clock(text: str) -> float:
-    m = _CLOCK.match(text)
-    if not m:
-        raise MbdslError(f"cannot read the clock {text!r}", hint="write e.g. 200MHz or '250 MHz'")
-    return float(m.group(1)) * _UNITS[(m.group(2) or "mhz").lower()]
-
+from .common import clock, console, count, load_checked, positive
 
 def register(sub) -> None:
     p = sub.add_parser("fold", help="choose PE/SIMD per layer for an FPS goal or a MAC-lane budget")
     p.add_argument("spec")
     goal = p.add_mutually_exclusive_group()
-    goal.add_argument("--fps", type=float, help="frames per second to reach with the fewest MAC lanes")
-    goal.add_argument("--mac-lanes", type=int, metavar="N", help="the fastest II with at most N MAC lanes (default: the goal in the spec's target fpga, else its own lane count)")
+    goal.add_argument("--fps", type=positive(*ir.FPS_RANGE), help="frames per second to reach with the fewest MAC lanes")
+    goal.add_argument("--mac-lanes", type=count(1, ir.MAX_BUDGET), metavar="N", help="the fastest II with at most N MAC lanes (default: the goal in the spec's target fpga, else its own lane count)")
     p.add_argument("--lut", type=_count, metavar="L", help="the fastest II whose estimated LUTs fit L (e.g. 364000 or 364k)")
     p.add_argument("--bram", type=_count, metavar="B", help="the fastest II whose estimated BRAM18s fit B")
     p.add_argument("--dsp", choices=DSP_POLICIES, default="auto",
                    help="multipliers in the estimates: lut (all LUTs, as synth -nodsp), auto (DSPs for operands over 4 bits, "
                         "FINN's convention; default), yosys (DSPs wherever yosys maps them)")
-    p.add_argument("--clock", help="clock for --fps and the FPS figures (default: the spec's fpga target, else 200 MHz)")
+    p.add_argument("--clock", type=clock, help="clock for --fps and the FPS figures (default: the spec's fpga target, else 200 MHz)")
     p.add_argument("-o", "--output", metavar="OUT.mbn", help="write the spec with the chosen folding")
     p.set_defaults(func=run)
 
@@ -61,8 +50,8 @@ def _count(text: str) -> int:
         value = float(t) * scale
     except ValueError:
         raise ValueError(text) from None
-    if value < 0:
-        raise ValueError(text)
+    if not 1 <= value <= ir.MAX_BUDGET:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{text} is outside 1..{ir.MAX_BUDGET:,}")
     return int(value)
 
 
@@ -70,15 +59,17 @@ _count.__name__ = "count"  # argparse names the type in its error: "invalid coun
 
 
 def run(args) -> int:
+    if args.output:
+        check_writable([args.output])  # before the search, not after it
     net = load_checked(args.spec)
-    clock = _clock(args.clock) if args.clock else (net.fpga.clock_hz if net.fpga else DEFAULT_CLOCK_HZ)
+    clock = args.clock if args.clock else (net.fpga.clock_hz if net.fpga else DEFAULT_CLOCK_HZ)
     before_lanes = sum(l.fold.lanes() for l in net.layers if isinstance(l, MAC_KINDS))
     before_ii = max(input_cycles(net.input), max(layer_cycles(l) for l in net.layers))
     budgets = args.lut is not None or args.bram is not None
-    if budgets and (args.fps or args.mac_lanes):
+    if budgets and (args.fps is not None or args.mac_lanes is not None):
         raise MbdslError("--lut/--bram budgets choose the fastest II themselves; they do not combine with --fps or --mac-lanes",
                          hint="give either a goal (--fps, --mac-lanes) or resource budgets (--lut, --bram)")
-    if args.fps or args.mac_lanes or budgets:
+    if args.fps is not None or args.mac_lanes is not None or budgets:
         target = ir.FoldGoal(fps=args.fps, mac_lanes=args.mac_lanes, lut=args.lut, bram=args.bram)
     elif net.fpga is not None and net.fpga.goal is not None:
         target = net.fpga.goal

@@ -8,21 +8,25 @@ import time
 from ..backends.gap8 import host, plan_network
 from ..errors import MbdslError
 from ..images import random_images
+from ..output import check_folder
 from ..params import make_params
-from .common import console, load_checked
+from .common import MAX_IMAGES, check_image_batch, console, count, load_checked, seed
 
 
 def register(sub) -> None:
     p = sub.add_parser("gap8-run", help="run the generated GAP8 C on the host (checking shim) against the reference")
     p.add_argument("spec")
-    p.add_argument("--images", type=int, default=2, metavar="N", help="number of seeded random images (default 2)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random images")
+    p.add_argument("--images", type=count(1, MAX_IMAGES), default=2, metavar="N", help="number of seeded random images (default 2)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the random images")
     p.add_argument("--keep", metavar="DIR", help="build in DIR and keep it (default: a temporary directory)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.keep:
+        check_folder(args.keep)
     net = load_checked(args.spec)
+    check_image_batch(net, args.images)
     params = make_params(net)
     plan = plan_network(net)
     images = random_images(net.input, args.images, seed=args.seed)

@@ -6,7 +6,7 @@ import os
 
 from .. import backends
 from ..params import make_params
-from ..output import write_tree
+from ..output import check_folder, write_tree
 from .common import console, load_checked
 
 
@@ -19,6 +19,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    check_folder(args.output)
     net = load_checked(args.spec)
     params = make_params(net)
     targets = args.target or list(backends.TARGETS[:1])

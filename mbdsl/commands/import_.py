@@ -1,4 +1,4 @@
-"""``mbdsl import``: a QONNX model (Brevitas export) -> a spec and its weight file.
+"""``mbdsl import``: a QONNX model (Brevitas export) or an int8 QDQ ONNX -> a spec and its weight file.
 
 The spec and the ``.npz`` are written only after the import has been checked: read back
 through the frontend and the weight loader, and (unless ``--verify 0``) compared layer by
@@ -7,29 +7,39 @@ layer with QONNX's own execution of the graph on random images.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
 
-from .common import console
+from ..files import check_utf8_path
+from ..output import check_writable
+from .common import console, count, seed
+
+MAX_VERIFY = 1000
+"""Most images --verify runs through QONNX's execution (about a second each for MobileNet)."""
+MAX_VERIFY_BYTES = 256 << 20
+"""Most bytes the --verify images may hold together."""
 
 
 def register(sub) -> None:
-    p = sub.add_parser("import", help="import a QONNX model (Brevitas export) as a spec + .npz")
-    p.add_argument("model", help="a QONNX .onnx file")
+    p = sub.add_parser("import", help="import a QONNX model (Brevitas export) or an int8 QDQ ONNX as a spec + .npz")
+    p.add_argument("model", help="a QONNX .onnx file, or an int8 QDQ one (QuantizeLinear/DequantizeLinear)")
     p.add_argument("-o", "--output", required=True, metavar="SPEC", help="the spec to write (its .npz goes beside it)")
     p.add_argument("--name", help="network name (default: the spec's file name)")
     p.add_argument("--fold", choices=("auto", "none"), default="auto",
                    help="'auto': fold(auto) in the defaults (default); 'none': no fold, to edit by hand")
-    p.add_argument("--verify", type=int, default=2, metavar="N",
-                   help="random images to compare with QONNX's execution, layer by layer (default 2; 0 skips)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the verification images")
+    p.add_argument("--verify", type=count(0, MAX_VERIFY), default=2, metavar="N",
+                   help="random images to compare with QONNX's (onnxruntime's for QDQ) execution, layer by layer (default 2; 0 skips)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the verification images")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from ..qonnx_import import QonnxImportError, import_model, load_model, verify
 
+    check_utf8_path(args.output, "spec", "choose a UTF-8 name: the spec names its weight file")
+    check_writable([args.output])  # before the import's work, not after it
     model = load_model(args.model)
     imp = import_model(model, args.output, name=args.name, fold=args.fold, source=os.path.basename(args.model))
     net = imp.net
@@ -38,10 +48,13 @@ def run(args) -> int:
     negated = sum(r.negated for r in imp.records)
     if negated:
         console.print(f"{negated} output channels of negative slope: their weights are negated, thresholds count up")
+    if imp.lowered.quant == "multiplier":
+        return _finish_qdq(args, model, imp)
     if args.verify > 0 and not _has_qonnx():
         console.print("qonnx is not installed: the import is not compared with QONNX's execution "
                       "(pip install 'mbdsl[qonnx]')")
     elif args.verify > 0:
+        _check_verifiable(net, args.verify)
         s = net.input.shape
         images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
         report = verify(model, imp, images)
@@ -50,6 +63,46 @@ def run(args) -> int:
             raise QonnxImportError(
                 f"the import differs from QONNX's execution beyond rounding ties ({report.failures} codes; final "
                 f"output equal on {report.outputs_agree}/{report.images} images); nothing was written",
+                hint="please report this model: the importer should have refused it",
+            )
+    imp.write(args.output)
+    console.print(f"wrote {args.output} and {os.path.join(os.path.dirname(args.output), imp.weights_file)}")
+    return 0
+
+
+def _check_verifiable(net, count: int) -> None:
+    """The reference must be able to run the network, and the images fit in memory."""
+    from ..errors import MbdslError
+    from ..params import check_size
+
+    try:
+        check_size(net)
+    except MbdslError as e:  # located in the spec that is not written: say it without the place
+        raise MbdslError(f"cannot verify the import: {e.message}", hint="import with --verify 0") from None
+    need = count * net.input.shape.size
+    if need > MAX_VERIFY_BYTES:
+        raise MbdslError(f"--verify {count} needs {need:,} bytes of images, more than {MAX_VERIFY_BYTES:,}",
+                         hint=f"verify at most {MAX_VERIFY_BYTES // net.input.shape.size:,} images")
+
+
+def _finish_qdq(args, model, imp) -> int:
+    """An int8 QDQ graph: compared with onnxruntime's execution (ties and multiplier
+    roundings are expected differences, see docs/eval.md)."""
+    from ..qonnx_import import QonnxImportError, verify_qdq
+
+    if args.verify > 0 and importlib.util.find_spec("onnxruntime") is None:
+        console.print("onnxruntime is not installed: the import is not compared with onnxruntime's execution "
+                      "(pip install 'mbdsl[qonnx]')")
+    elif args.verify > 0:
+        _check_verifiable(imp.net, args.verify)
+        s = imp.net.input.shape
+        images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
+        report = verify_qdq(model, imp, images)
+        console.print(report.table())
+        if not report.exact:
+            raise QonnxImportError(
+                f"the import differs from onnxruntime's execution beyond rounding ties and multiplier roundings "
+                f"({report.failures} codes); nothing was written",
                 hint="please report this model: the importer should have refused it",
             )
     imp.write(args.output)

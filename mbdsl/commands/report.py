@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..output import write_file
+from ..output import check_destination, write_files
 from ..resources import DSP_POLICIES
 from .common import console, load_checked
 
@@ -21,14 +21,14 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..report import build_report
 
+    check_destination(args.output)  # before the report's work, not after it
     net = load_checked(args.spec)
     report = build_report(net, args.spec, args.dsp)
     out = os.path.abspath(args.output)
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    write_file(out, report.html)
+    files = {out: report.html}
     if args.png:
         stem = os.path.splitext(out)[0]
-        for name, data in report.images.items():
-            write_file(f"{stem}_{name}", data)
+        files |= {f"{stem}_{name}": data for name, data in report.images.items()}
+    write_files(files, make_folders=True)
     console.print(f"wrote {args.output}" + (f" and {len(report.images)} PNGs beside it" if args.png else ""))
     return 0

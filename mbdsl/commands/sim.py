@@ -9,19 +9,19 @@ import time
 from .. import backends
 from ..estimates import estimate
 from ..images import random_images
-from ..output import write_tree
+from ..output import check_folder, write_tree
 from ..params import make_params
 from ..backends.rtl import netsim
 from ..backends.rtl.impl import throughput_clock
-from .common import console, load_checked
+from .common import MAX_IMAGES, check_image_batch, console, count, fraction, load_checked, seed
 
 
 def register(sub) -> None:
     p = sub.add_parser("sim", help="simulate the generated Verilog with Verilator, bit-exact against the reference")
     p.add_argument("spec")
-    p.add_argument("--images", type=int, default=4, metavar="N", help="random images streamed back to back (default 4)")
-    p.add_argument("--stall", type=float, default=0.0, metavar="P", help="probability of a stall on input valid and output ready per cycle")
-    p.add_argument("--seed", type=int, default=0, help="seed of the images and stalls")
+    p.add_argument("--images", type=count(1, MAX_IMAGES), default=4, metavar="N", help="random images streamed back to back (default 4)")
+    p.add_argument("--stall", type=fraction(0.9), default=0.0, metavar="P", help="probability of a stall on input valid and output ready per cycle (0 to 0.9)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the images and stalls")
     p.add_argument("--no-trace", action="store_true", help="do not record per-layer streams (faster; a mismatch then names no layer)")
     p.add_argument("-o", "--output", default="generated", metavar="DIR", help="output root (default: generated)")
     p.add_argument("--build-dir", default=os.path.join("build", "sim"), metavar="DIR")
@@ -29,7 +29,10 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    for folder in (args.output, args.build_dir):
+        check_folder(folder)
     net = load_checked(args.spec)
+    check_image_batch(net, args.images)
     params = make_params(net)
     rtl_dir = os.path.join(args.output, net.name, "rtl")
     write_tree(rtl_dir, backends.generate("rtl", net, params))

@@ -15,7 +15,8 @@ from .names import did_you_mean
 from .parser import parse
 from .. import devices, ir
 from ..dtypes import IntType
-from ..errors import IncludeError, MbdslError, QuantError, ShapeError, Span, SpecNameError, TargetError
+from ..errors import IncludeError, QuantError, ShapeError, Span, SpecNameError, SpecSyntaxError, TargetError
+from ..files import MAX_SPEC_BYTES, check_utf8_path, read_text
 
 __all__ = ["load", "load_string", "elaborate"]
 
@@ -34,6 +35,10 @@ MAX_REPEAT = 1024
 """Largest repeat count."""
 MAX_LAYERS = 4096
 """Most layers a network may elaborate to."""
+MAX_INCLUDE_DEPTH = 16
+"""Deepest chain of includes (a spec including a file that includes another is depth 2)."""
+MAX_INCLUDES = 256
+"""Most files one spec may include, directly or not."""
 
 # Arguments each layer kind accepts, and the fold keys it takes.
 _LAYER_ARGS = {
@@ -84,27 +89,39 @@ _CLOCK_UNITS = {"Hz": 1, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9}
 
 def load(path: str) -> ir.Network:
     """Read, parse and elaborate a spec file (with its includes)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MbdslError(f"cannot read spec {path}: {exc.strerror if isinstance(exc, OSError) else exc}") from None
-    return load_string(text, path)
+    check_utf8_path(path, "spec", "rename the file: its path is written into generated files, which are UTF-8")
+    return load_string(read_text(path, "spec", hint="check the path of the spec"), path)
 
 
 def load_string(text: str, path: str = "<string>") -> ir.Network:
     """Parse and elaborate spec text; includes resolve relative to ``path``."""
-    items = _collect(parse(text, path), [os.path.abspath(path)], path)
+    size = len(text.encode("utf-8", "surrogateescape"))
+    if size > MAX_SPEC_BYTES:
+        raise SpecSyntaxError(f"the spec holds {size:,} bytes, more than the limit of {MAX_SPEC_BYTES:,}", None,
+                              "the limits are listed in docs/dsl.md, 'Limits'")
+    items = _collect(parse(text, path), [os.path.abspath(path)], path, _Included({}, size))
     return elaborate(items, path, Span(path, 1, 1, None, text.split("\n", 1)[0].rstrip("\r")))
 
 
-def _collect(spec: ast.SpecFile, stack: list[str], shown: str) -> list:
+@attrs.define
+class _Included:
+    seen: dict[str, ast.Include]
+    """Every file included so far, and the include statement that included it."""
+    size: int
+    """Bytes of text read so far, the spec's included."""
+
+
+def _collect(spec: ast.SpecFile, stack: list[str], shown: str, state: _Included) -> list:
     """Items of a file with its includes spliced in, depth first.
 
     ``shown`` is how the file is named in messages: the path the user gave, and for an
     included file that path's folder joined with the include's path (not a path relative
-    to the working directory, which changes with where the command runs).
+    to the working directory, which changes with where the command runs). A file is
+    included once (twice would declare everything in it twice), at most
+    ``MAX_INCLUDE_DEPTH`` deep and ``MAX_INCLUDES`` in all, and the spec with its includes
+    holds at most ``MAX_SPEC_BYTES``.
     """
+    seen = state.seen
     out = []
     for item in spec.items:
         if not isinstance(item, ast.Include):
@@ -114,18 +131,32 @@ def _collect(spec: ast.SpecFile, stack: list[str], shown: str) -> list:
         if target in stack:
             chain = " -> ".join(os.path.basename(p) for p in stack[stack.index(target) :] + [target])
             raise IncludeError(f"include cycle: {chain}", item.span, "remove one of the includes")
-        try:
-            with open(target, encoding="utf-8") as f:
-                text = f.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        if target in seen:
             raise IncludeError(
-                f"cannot read included file '{item.path}': {why}",
+                f"'{item.path}' is already included at {seen[target].span}",
                 item.span,
-                f"looked for {target}; include paths are relative to the including file's folder",
-            ) from None
+                "include a file once: everything it declares would be declared twice",
+            )
+        if len(stack) > MAX_INCLUDE_DEPTH:
+            raise IncludeError(f"includes nested more than {MAX_INCLUDE_DEPTH} deep", item.span, "include the files from one place")
+        if len(seen) >= MAX_INCLUDES:
+            raise IncludeError(f"more than {MAX_INCLUDES} included files", item.span, "merge some of the included files")
+        seen[target] = item
+        text = read_text(
+            target,
+            "included file",
+            MAX_SPEC_BYTES,
+            error=IncludeError,
+            span=item.span,
+            shown=f"'{item.path}'",
+            hint=f"looked for {target}; include paths are relative to the including file's folder",
+        )
+        state.size += len(text.encode())
+        if state.size > MAX_SPEC_BYTES:
+            raise IncludeError(f"with '{item.path}' the spec and its included files hold {state.size:,} bytes, "
+                               f"more than the limit of {MAX_SPEC_BYTES:,}", item.span, "the limits are listed in docs/dsl.md, 'Limits'")
         display = item.path if os.path.isabs(item.path) else os.path.normpath(os.path.join(os.path.dirname(shown), item.path))
-        out.extend(_collect(parse(text, display), stack + [target], display))
+        out.extend(_collect(parse(text, display), stack + [target], display, state))
     return out
 
 
@@ -255,14 +286,16 @@ class _NetworkBuilder:
         call = stmt.call
         if call.name != "random":
             raise SpecNameError(f"unknown weight source '{call.name}'", call.name_span or call.span, "use random(seed = N) or a quoted .npz path")
-        seed = 0
+        seed = None
         for key, value, span in call.kwargs:
             if key != "seed":
                 raise SpecNameError(f"random() has no argument '{key}'", span, did_you_mean(key, ("seed",)))
+            if seed is not None:
+                raise SpecNameError("'seed' is given twice", span, "keep one")
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 0:
                 raise ShapeError(f"the seed must be a whole number >= 0, not {_show(value)}", value.span, "e.g. random(seed = 1)")
             seed = value.value
-        return ir.RandomWeights(seed, stmt.span)
+        return ir.RandomWeights(seed or 0, stmt.span)
 
     def _input(self, decl: ast.InputDecl | None, macro_resolution) -> ir.Input:
         if decl is None:
@@ -304,7 +337,8 @@ class _NetworkBuilder:
                 macro_resolution[1],
                 f"set resolution = {shape.h} or change the input",
             )
-        return ir.Input(shape, decl.format, _preprocess(decl.preprocess, shape.c), decl.span)
+        pre, resize = _preprocess(decl.preprocess, shape)
+        return ir.Input(shape, decl.format, pre, decl.span, resize=resize)
 
     def _statement(self, stmt, depth: int, suffix: str = "") -> list:
         """Layers of a statement; inside ``repeat N`` (N > 1) explicit names get ``_i``,
@@ -552,11 +586,13 @@ def _bias_type(t: ast.DType) -> IntType:
     return it
 
 
-def _preprocess(settings: tuple[ast.Setting, ...], channels: int) -> ir.Preprocess:
+def _preprocess(settings: tuple[ast.Setting, ...], shape: ir.Shape) -> tuple[ir.Preprocess, int | None]:
+    """The float preprocessing and the photo's resize (shorter side), if any."""
+    keys = ("scale", "mean", "std", "resize")
     values: dict[str, tuple[float, ...]] = {}
     for s in settings:
-        if s.key not in ("scale", "mean", "std"):
-            raise SpecNameError(f"unknown preprocessing setting '{s.key}'", s.span, did_you_mean(s.key, ("scale", "mean", "std")))
+        if s.key not in keys:
+            raise SpecNameError(f"unknown preprocessing setting '{s.key}'", s.span, did_you_mean(s.key, keys))
         if s.key in values:
             raise SpecNameError(f"'{s.key}' is given twice", s.span)
         nums = []
@@ -564,13 +600,24 @@ def _preprocess(settings: tuple[ast.Setting, ...], channels: int) -> ir.Preproce
             if v.kind != "number":
                 raise ShapeError(f"'{s.key}' takes numbers, not {v.value!r}", v.span)
             nums.append(float(v.value))
-        allowed = (1,) if s.key == "scale" else (1, channels)
+        allowed = (1,) if s.key in ("scale", "resize") else (1, shape.c)
         if len(nums) not in allowed:
             raise ShapeError(f"'{s.key}' takes {' or '.join(map(str, sorted(set(allowed))))} value(s), not {len(nums)}", s.span)
         if s.key in ("scale", "std") and any(n <= 0 for n in nums):
             raise ShapeError(f"'{s.key}' must be positive", s.span)
+        if s.key == "resize":
+            side = s.values[0].value
+            if not isinstance(side, int) or not max(shape.h, shape.w) <= side <= MAX_SIZE:
+                raise ShapeError(
+                    f"'resize' takes the shorter side of the resized photo, a whole number from "
+                    f"{max(shape.h, shape.w)} (the input's larger side, so that the center crop fits) "
+                    f"to {MAX_SIZE}, not {_show(s.values[0])}",
+                    s.span,
+                    f"e.g. 'resize {max(shape.h, shape.w) * 8 // 7}' (torchvision's ImageNet ratio 256/224)",
+                )
         values[s.key] = tuple(nums)
-    return ir.Preprocess(values.get("scale", (1.0,))[0], values.get("mean", (0.0,)), values.get("std", (1.0,)))
+    pre = ir.Preprocess(values.get("scale", (1.0,))[0], values.get("mean", (0.0,)), values.get("std", (1.0,)))
+    return pre, int(values["resize"][0]) if "resize" in values else None
 
 
 # --- targets --------------------------------------------------------------------------
@@ -592,7 +639,8 @@ def _targets(decls: list[ast.TargetDecl]):
     return fpga, gap8
 
 
-def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str) -> float:
+def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str, bounds: tuple[float, float, str] | None = None) -> float:
+    """A number with an optional unit; ``bounds`` = (low, high, how the range is said)."""
     if not s.values or s.values[0].kind != "number":
         raise TargetError(f"'{s.key}' takes a number", s.span)
     if len(s.values) > 2:
@@ -607,6 +655,8 @@ def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str) -> flo
     value = s.values[0].value * factor
     if value <= 0:
         raise TargetError(f"'{s.key}' must be positive", s.values[0].span)
+    if bounds is not None and not bounds[0] <= value <= bounds[1]:
+        raise TargetError(f"'{s.key}' must lie between {bounds[2]}", s.values[0].span)
     return value
 
 
@@ -614,12 +664,22 @@ _GOALS = ("fps", "mac_lanes", "lut", "bram")
 _FPGA_SETTINGS = ("clock", "part", "device") + _GOALS
 
 
+def _given_once(decl: ast.TargetDecl) -> None:
+    """A setting written twice would silently override the first: refuse the second."""
+    seen: dict[str, ast.Setting] = {}
+    for s in decl.settings:
+        if s.key in seen:
+            raise TargetError(f"'{s.key}' is given twice (first at {seen[s.key].span})", s.span, "keep one")
+        seen[s.key] = s
+
+
 def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
+    _given_once(decl)
     fields: dict = {"span": decl.span}
     goal: dict = {}
     for s in decl.settings:
         if s.key == "clock":
-            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz")
+            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz", (*ir.CLOCK_RANGE, "1 kHz and 10 GHz"))
         elif s.key == "part":
             if len(s.values) != 1 or s.values[0].kind != "string":
                 raise TargetError("'part' takes a quoted part name", s.span, 'e.g. part "xcu250-figd2104-2L-e"')
@@ -627,9 +687,7 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
         elif s.key == "device":
             fields["device"], goal_of_device = _device(s)
         elif s.key in _GOALS:
-            if s.key in goal:
-                raise TargetError(f"'{s.key}' is given twice", s.span)
-            value = _quantity(s, {"": 1}, "") if s.key == "fps" else _count(s)
+            value = _quantity(s, {"": 1}, "", (*ir.FPS_RANGE, "0.001 and 1e9 FPS")) if s.key == "fps" else _count(s)
             goal[s.key] = (value, s.span)
         else:
             raise TargetError(f"target fpga has no setting '{s.key}'", s.span, did_you_mean(s.key, _FPGA_SETTINGS))
@@ -653,8 +711,8 @@ def _device(s: ast.Setting) -> tuple[str, ir.FoldGoal]:
 
 
 def _count(s: ast.Setting) -> int:
-    if len(s.values) != 1 or s.values[0].kind != "number" or not isinstance(s.values[0].value, int) or s.values[0].value < 1:
-        raise TargetError(f"'{s.key}' takes one whole number >= 1", s.span, f"e.g. {s.key} 5764" if s.key == "mac_lanes" else f"e.g. {s.key} 400000")
+    if len(s.values) != 1 or s.values[0].kind != "number" or not isinstance(s.values[0].value, int) or not 1 <= s.values[0].value <= ir.MAX_BUDGET:
+        raise TargetError(f"'{s.key}' takes one whole number from 1 to {ir.MAX_BUDGET:,}", s.span, f"e.g. {s.key} 5764" if s.key == "mac_lanes" else f"e.g. {s.key} 400000")
     return s.values[0].value
 
 
@@ -673,11 +731,12 @@ def _fold_goal(goal: dict) -> ir.FoldGoal:
 
 
 def _gap8(decl: ast.TargetDecl) -> ir.Gap8Target:
+    _given_once(decl)
     fields: dict = {"span": decl.span}
     sizes = ("l1", "l2", "l3", "l1_reserve", "l2_reserve")
     for s in decl.settings:
         if s.key in sizes:
-            fields[s.key] = int(_quantity(s, _SIZE_UNITS, "B"))
+            fields[s.key] = int(_quantity(s, _SIZE_UNITS, "B", (1, 2**40, "1 B and 1 TiB")))
         elif s.key == "cores":
             if len(s.values) > 1:
                 raise TargetError("'cores' takes one whole number, without a unit", s.values[1].span, "e.g. cores 8")
@@ -686,7 +745,7 @@ def _gap8(decl: ast.TargetDecl) -> ir.Gap8Target:
                 raise TargetError("the GAP8 cluster has 1 to 8 cores", s.values[0].span)
             fields["cores"] = int(n)
         elif s.key == "clock":
-            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz")
+            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz", (*ir.CLOCK_RANGE, "1 kHz and 10 GHz"))
         else:
             raise TargetError(f"target gap8 has no setting '{s.key}'", s.span, did_you_mean(s.key, sizes + ("cores", "clock")))
     target = ir.Gap8Target(**fields)

@@ -38,6 +38,24 @@ _TERMINAL_NAMES = {
 }
 
 
+MAX_NAME = 128
+"""Longest name (layer, network, setting, ...): names become identifiers of generated code."""
+MAX_STRING = 4096
+"""Longest quoted string (a path)."""
+
+
+_LONGEST = {"NAME": ("name", MAX_NAME), "STRING": ("string", MAX_STRING)}
+
+
+def _check_lengths(tree, path: str, lines: list[str]) -> None:
+    for t in tree.scan_values(lambda v: isinstance(v, Token) and v.type in _LONGEST):
+        what, limit = _LONGEST[t.type]
+        size = len(t) - 2 if t.type == "STRING" else len(t)
+        if size > limit:
+            raise SpecSyntaxError(f"a {what} of {size:,} characters; at most {limit:,} are taken",
+                                  Span(path, t.line, t.column, t.column + 1, lines[t.line - 1]), f"use a shorter {what}")
+
+
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     grammar = resources.files(__package__).joinpath("grammar.lark").read_text()
@@ -95,6 +113,7 @@ class _Builder(Transformer):
     @v_args(meta=True)
     def dtype(self, meta, items):
         name, narrow = items
+        _check_digits(str(name), self._tok(name))
         return ast.DType(str(name), narrow is not None, self._meta(meta))
 
     @v_args(meta=True)
@@ -224,14 +243,20 @@ def _size(tok: Token) -> tuple[int, ...]:
     return tuple(int(p) for p in str(tok).split("x"))
 
 
+MAX_NESTING = 32
+"""Deepest nesting of braces ({ ... }) in a spec: network, repeat, defaults, target blocks."""
+
+
 def parse(text: str, path: str = "<string>") -> ast.SpecFile:
     """Parse spec text; raise SpecSyntaxError located at the offending token."""
     text = text.removeprefix("\ufeff")  # a byte-order mark, as some editors write: not text
     lines = _lines(text)
+    _check_nesting(lines, path)
     try:
         tree = _parser().parse(text)
     except lark.UnexpectedInput as exc:
         raise _syntax_error(exc, path, lines, text) from None
+    _check_lengths(tree, path, lines)
     try:
         return ast.SpecFile(path, _Builder(path, lines).transform(tree))
     except lark.exceptions.VisitError as exc:
@@ -277,6 +302,9 @@ def _syntax_error(exc: lark.UnexpectedInput, path: str, lines: list[str], source
             message = "unterminated string"
             end = len(text) + 1
             hint = "close the string with '\"' on the same line (strings cannot span lines)"
+        elif bad.isdigit():
+            message = f"unexpected character {bad!r}: a digit other than 0-9"
+            hint = "write numbers with the ASCII digits 0-9"
         else:
             message = f"unexpected character {bad!r}"
     else:
@@ -314,10 +342,9 @@ def _found(token, at_end: bool) -> str:
     return repr(str(token))
 
 
-def _unclosed_brace(text: str) -> tuple[int, int] | None:
-    """(line, column) of the innermost '{' left open, ignoring comments and strings."""
-    stack = []
-    for number, line in enumerate(text.split("\n"), start=1):
+def _braces(lines: list[str]):
+    """(line, column, brace) of every '{' and '}' outside comments and strings."""
+    for number, line in enumerate(lines, start=1):
         in_string = False
         for col, ch in enumerate(line, start=1):
             if in_string:
@@ -326,10 +353,32 @@ def _unclosed_brace(text: str) -> tuple[int, int] | None:
                 in_string = True
             elif ch == "#":
                 break
-            elif ch == "{":
-                stack.append((number, col))
-            elif ch == "}" and stack:
-                stack.pop()
+            elif ch in "{}":
+                yield number, col, ch
+
+
+def _check_nesting(lines: list[str], path: str) -> None:
+    """Refuse blocks nested deeper than MAX_NESTING before parsing: the tree is built
+    recursively, and a deep one would exhaust Python's stack."""
+    depth = 0
+    for number, col, ch in _braces(lines):
+        depth = depth + 1 if ch == "{" else max(0, depth - 1)
+        if depth > MAX_NESTING:
+            raise SpecSyntaxError(
+                f"blocks nested more than {MAX_NESTING} deep",
+                Span(path, number, col, col + 1, lines[number - 1]),
+                "nest fewer repeat blocks; a repeat count multiplies the layers already",
+            )
+
+
+def _unclosed_brace(text: str) -> tuple[int, int] | None:
+    """(line, column) of the innermost '{' left open, ignoring comments and strings."""
+    stack = []
+    for number, col, ch in _braces(text.split("\n")):
+        if ch == "{":
+            stack.append((number, col))
+        elif stack:
+            stack.pop()
     return stack[-1] if stack else None
 
 

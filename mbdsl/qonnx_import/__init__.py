@@ -9,11 +9,14 @@
 
 The conversion is mbdsl's own (``onnx`` reads the file); ``qonnx`` is used only to execute
 the graph for :func:`verify`. Both come with ``pip install 'mbdsl[qonnx]'``. See
-``docs/qonnx.md`` for the supported patterns.
+``docs/qonnx.md`` for the supported patterns. A standard int8 QDQ graph (QuantizeLinear /
+DequantizeLinear, onnxruntime's static quantization) imports in the multiplier style
+(``_qdq.py``) and is checked against onnxruntime with :func:`verify_qdq`.
 """
 
 from ._errors import QonnxImportError
 from ._import import Imported, import_model, load_model
+from ._qdq_verify import QdqReport, verify_qdq
 from ._verify import LayerCheck, VerifyReport, verify
 
 __all__ = [
@@ -24,4 +27,6 @@ __all__ = [
     "verify",
     "VerifyReport",
     "LayerCheck",
+    "verify_qdq",
+    "QdqReport",
 ]

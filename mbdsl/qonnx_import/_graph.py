@@ -10,6 +10,8 @@ branch). Shape side chains (``Shape -> Gather -> ... -> Reshape``) are ignored.
 
 from __future__ import annotations
 
+import math
+
 import attrs
 import numpy as np
 
@@ -62,12 +64,42 @@ class QConst:
 
 def quant_type(node, bits: float, signed: bool, narrow: bool) -> IntType:
     """The integer type of a Quant node; raises for bit widths that are not whole."""
-    if bits != int(bits) or bits < 1:
+    if not math.isfinite(bits) or bits != int(bits) or bits < 1:
         raise node_error(node, f"bit width {bits} is not a whole number of bits")
     bits = int(bits)
     if signed:
         return IntType(bits, True, narrow=narrow)
     return IntType(bits, False)
+
+
+MAX_NODES = 100_000
+"""Most nodes a graph may have (MobileNet-v1 exports have about 400)."""
+MAX_CONST_DEPTH = 64
+"""Deepest constant subgraph evaluated (torch exports need a handful of nodes)."""
+MAX_INITIALIZER_VALUES = 1 << 26
+"""Most values one initializer may declare."""
+
+
+def _initializer(t) -> np.ndarray:
+    """An initializer as an array; dims that do not match the data are refused."""
+    from onnx import numpy_helper
+
+    count = math.prod(t.dims)
+    if any(d < 0 for d in t.dims):
+        raise QonnxImportError(f"initializer '{t.name}' declares negative dims {list(t.dims)}",
+                               hint="the model file is damaged: export it again")
+    if count > MAX_INITIALIZER_VALUES:
+        raise QonnxImportError(f"initializer '{t.name}' declares dims {list(t.dims)}: more than {MAX_INITIALIZER_VALUES:,} values",
+                               hint="the model file is damaged or not an image network")
+    try:
+        a = numpy_helper.to_array(t)
+    except Exception as e:  # onnx raises ValueError, TypeError, KeyError... for damaged tensors
+        raise QonnxImportError(f"initializer '{t.name}' cannot be read: its dims {list(t.dims)} do not match its data ({e})",
+                               hint="the model file is damaged: export it again") from None
+    if a.size != count:
+        raise QonnxImportError(f"initializer '{t.name}' holds {a.size} values for dims {list(t.dims)}",
+                               hint="the model file is damaged: export it again")
+    return a
 
 
 class Graph:
@@ -79,7 +111,10 @@ class Graph:
         self.model = model
         g = model.graph
         self.nodes = list(g.node)
-        self.consts: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in g.initializer}
+        if len(self.nodes) > MAX_NODES:
+            raise QonnxImportError(f"the graph has {len(self.nodes):,} nodes; at most {MAX_NODES:,} are read",
+                                   hint="simplify the model before the import (qonnx cleanup)")
+        self.consts: dict[str, np.ndarray] = {t.name: _initializer(t) for t in g.initializer}
         self.producer = {}
         self.consumers: dict[str, list] = {}
         for n in self.nodes:
@@ -99,6 +134,34 @@ class Graph:
             )
         self.input = inputs[0]
         self._cache: dict[str, np.ndarray | None] = {}
+        self._depth = 0
+        self._check_wiring()
+
+    def _check_wiring(self) -> None:
+        """Every tensor a node reads is produced, a constant or the input; no cycle."""
+        known = set(self.consts) | {self.input.name} | set(self.producer)
+        for n in self.nodes:
+            for i in n.input:
+                if i and i not in known:
+                    raise node_error(n, f"it reads tensor '{i}', which no node produces and which is no input or initializer",
+                                     "export the complete graph")
+        if not self.consumers.get(self.input.name):
+            raise QonnxImportError(f"graph input '{self.input.name}' feeds no node", hint="export the complete graph")
+        # Kahn's algorithm: nodes left over sit on a cycle.
+        pending = {id(n): sum(1 for i in n.input if i in self.producer) for n in self.nodes}
+        ready = [n for n in self.nodes if pending[id(n)] == 0]
+        done = 0
+        while ready:
+            n = ready.pop()
+            done += 1
+            for o in n.output:
+                for user in self.consumers.get(o, []):
+                    pending[id(user)] -= sum(1 for i in user.input if i == o)
+                    if pending[id(user)] == 0:
+                        ready.append(user)
+        if done != len(self.nodes):
+            stuck = next(n for n in self.nodes if pending[id(n)] > 0)
+            raise node_error(stuck, "the graph has a cycle through this node", "an ONNX graph is acyclic: export it again")
 
     # --- shapes -----------------------------------------------------------------------
 
@@ -129,9 +192,21 @@ class Graph:
             return self._cache[name]
         self._cache[name] = None  # cycles and data tensors stay None
         node = self.producer.get(name)
-        value = None if node is None else self._eval(node, name)
+        self._deeper(node)
+        try:
+            value = None if node is None else self._eval(node, name)
+        finally:
+            self._depth -= 1
         self._cache[name] = value
         return value
+
+    def _deeper(self, node) -> None:
+        """Constant subgraphs are evaluated recursively: refuse one deeper than MAX_CONST_DEPTH."""
+        self._depth += 1
+        if self._depth > MAX_CONST_DEPTH:
+            self._depth = 0
+            raise node_error(node, f"a constant is computed through more than {MAX_CONST_DEPTH} nodes",
+                             "fold the constants before the import (qonnx FoldConstants)")
 
     def _eval(self, node, name: str):
         from onnx import numpy_helper
@@ -192,10 +267,15 @@ class Graph:
         the integers and the scale.
         """
         node = self.producer.get(name)
+        hops = 0
+        while node is not None and node.op_type == "Identity":
+            hops += 1
+            if hops > MAX_CONST_DEPTH:
+                raise node_error(node, f"more than {MAX_CONST_DEPTH} Identity nodes in a row",
+                                 "remove identities before the import (qonnx RemoveIdentityOps)")
+            node = self.producer.get(node.input[0])
         if node is None:
             return None
-        if node.op_type == "Identity":
-            return self.qconst(node.input[0])
         if node.op_type == "Transpose":
             q = self.qconst(node.input[0])
             return None if q is None else q.transpose(attr(node, "perm"))
@@ -228,8 +308,14 @@ class Graph:
             raise node_error(node, f"rounding mode {mode} is not supported", f"use one of {', '.join(ROUNDING_MODES)}")
         lo = t.min if not (not t.signed and bool(attr(node, "narrow", 0))) else 0
         hi = t.max - (1 if (not t.signed and bool(attr(node, "narrow", 0))) else 0)
+        if not np.all(np.isfinite(np.asarray(x, dtype=np.float64))):
+            raise node_error(node, "the quantized constant holds nan or inf", "export the model again")
         # QONNX semantics in float32: clip(x / scale) to [lo, hi], then round.
-        q = np.asarray(x, dtype=np.float32) / np.asarray(scale, dtype=np.float32)
+        try:
+            q = np.asarray(x, dtype=np.float32) / np.asarray(scale, dtype=np.float32)
+        except ValueError:
+            raise node_error(node, f"the scale's shape {np.shape(scale)} does not fit the tensor's {np.shape(x)}",
+                             "a scale is one value, or one per output channel") from None
         q = np.clip(q, lo, hi)
         ints = _round(q.astype(np.float64), mode).astype(np.int64)
         sc = np.broadcast_to(np.asarray(scale, dtype=np.float64), ints.shape).copy()

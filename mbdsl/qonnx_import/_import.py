@@ -14,13 +14,15 @@ import tempfile
 import attrs
 from .. import ir
 from ..errors import MbdslError
+from ..files import MAX_MODEL_BYTES, read_bytes
 from ..frontend import load_string
-from ..output import write_file
+from ..output import write_files
 from ..params import LayerParams, Params, load_npz, save_npz
 from ..passes import check
 from ._errors import QonnxImportError
 from ._graph import Graph
 from ._lower import Lowered, Record, lower
+from ._qdq import is_qdq, lower_qdq, set_multipliers
 from ._spec import FOLDS, assign_names, spec_name, write_spec
 
 __all__ = ["Imported", "load_model", "import_model"]
@@ -29,12 +31,11 @@ __all__ = ["Imported", "load_model", "import_model"]
 def load_model(path: str):
     """Read an ONNX file (needs the optional ``onnx`` package)."""
     onnx = require_onnx()
+    data = read_bytes(path, "model", MAX_MODEL_BYTES, error=QonnxImportError, hint="give the path of a QONNX .onnx file")
     try:
-        return onnx.load(path)
-    except FileNotFoundError:
-        raise QonnxImportError(f"cannot read {path}: no such file") from None
-    except Exception as e:  # onnx raises DecodeError, OSError, ...
-        raise QonnxImportError(f"cannot read {path} as an ONNX model: {e}") from None
+        return onnx.load_model_from_string(data)
+    except Exception as e:  # onnx raises DecodeError, ValueError, ...
+        raise QonnxImportError(f"cannot read {path} as an ONNX model: {e}", hint="export it with brevitas' export_qonnx") from None
 
 
 def require_onnx():
@@ -71,8 +72,7 @@ class Imported:
         folder = os.path.dirname(os.path.abspath(spec_path))
         npz = io.BytesIO()
         save_npz(npz, self.net, self.params)
-        write_file(os.path.join(folder, self.weights_file), npz.getvalue())
-        write_file(spec_path, self.spec)
+        write_files({os.path.join(folder, self.weights_file): npz.getvalue(), spec_path: self.spec})
 
 
 def import_model(
@@ -98,7 +98,7 @@ def import_model(
     stem = os.path.splitext(os.path.basename(spec_path))[0]
     weights_file = f"{stem}.npz"
     graph = Graph(model)
-    lowered = lower(graph)
+    lowered = lower_qdq(graph) if is_qdq(graph) else lower(graph)
     groups = assign_names(lowered.records)
     net_name = spec_name(name or stem)  # graph names of exports are generic (main_graph, torch_jit)
     text = write_spec(lowered, groups, net_name, weights_file, source or "a QONNX model", fold)
@@ -110,14 +110,20 @@ def import_model(
             hint="the spec was:\n" + text,
         ) from None
     records = tuple(r for g in groups for r in g)
+    if lowered.quant == "multiplier":
+        set_multipliers(net, records)
     params = Params({r.name: _layer_params(r) for r in records})
     _round_trip(net, params, records)
     return Imported(text, net, params, records, lowered, weights_file)
 
 
 def _layer_params(r: Record) -> LayerParams:
+    if r.kind in ("conv", "dwconv", "fc") and r.m0 is not None:
+        return LayerParams(weights=r.weights, bias=r.bias, m0=r.m0, shift=r.shift)
     if r.kind in ("conv", "dwconv", "fc"):
         return LayerParams(weights=r.weights, thresholds=r.thresholds, bias=r.bias)
+    if r.kind == "avgpool" and r.m0 is not None:
+        return LayerParams(m0=r.m0, shift=r.shift)
     if r.kind == "avgpool":
         return LayerParams(shift=r.shift)
     return LayerParams()

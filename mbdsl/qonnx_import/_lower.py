@@ -71,6 +71,7 @@ class Record:
     rounding: str | None = None
     logit_scale: float | None = None
     negated: int = 0
+    m0: int | np.ndarray | None = None  # int8 QDQ graphs: m0 / 2**shift ~ step (there the real multiplier M)
 
 
 @attrs.frozen(eq=False)
@@ -81,6 +82,7 @@ class Lowered:
     input_chw: tuple[int, int, int]
     preprocess: Preprocess
     input_name: str
+    quant: str = "thresholds"  # "multiplier" for int8 QDQ graphs
 
 
 @attrs.define
@@ -461,8 +463,12 @@ class _Lowering:
 
     def affine(self, st: Acc, node, a, b) -> Acc:
         a = np.broadcast_to(np.asarray(a, float), st.a.shape)
-        return attrs.evolve(st, a=a * st.a, b=a * st.b + b, tensor=node.output[0],
-                            rec=_with_node(st.rec, node))
+        with np.errstate(all="ignore"):
+            new_a, new_b = a * st.a, a * st.b + b
+        if not (np.all(np.isfinite(new_a)) and np.all(np.isfinite(new_b))):
+            raise node_error(node, "its constants make the scale or offset infinite or not a number",
+                             "export the model again: a constant holds nan or inf, or is out of range")
+        return attrs.evolve(st, a=new_a, b=new_b, tensor=node.output[0], rec=_with_node(st.rec, node))
 
     def activation(self, st: Acc, node) -> Codes:
         rec = st.rec
@@ -559,7 +565,10 @@ class _Lowering:
             kv = self.g.const(node.input[1]) if len(node.input) > 1 else attr(node, "k")
             if kv is None:
                 raise node_error(node, "its k is not a constant")
-            k = int(np.asarray(kv).reshape(-1)[0])
+            kv = np.asarray(kv).reshape(-1)
+            if kv.size != 1 or not np.isfinite(kv[0]):
+                raise node_error(node, f"its k is not one number ({_show(kv) if kv.size else 'empty'})")
+            k = int(kv[0])
             if not int(attr(node, "largest", 1)):
                 raise node_error(node, "largest=0 (the k smallest) is not supported")
             if not int(attr(node, "sorted", 1)):
@@ -638,6 +647,8 @@ class _Lowering:
             )
         it = st.in_type
         lo, hi = st.n * it.min, st.n * it.max
+        if not all(np.isfinite(b) and b == int(b) and b >= 1 for b in (in_bits, out_bits)):
+            raise node_error(node, f"bit widths {in_bits} and {out_bits} are not whole numbers of bits")
         if version == 1:  # v1: drop in_bits - out_bits bits, keep the input scale
             shift = int(in_bits) - int(out_bits)
             if shift != in_bits - out_bits or shift < 0:

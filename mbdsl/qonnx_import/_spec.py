@@ -117,14 +117,21 @@ def write_spec(
     if adef is None:
         adef = IntType(8, False)
     c, h, w = lowered.input_chw
+    mult = lowered.quant == "multiplier"
     lines = [
+        f"# Imported from {source} (int8 QDQ) by 'mbdsl import': each layer's scales s_in * s_w / s_out",
+        "# become an integer multiplier m0 / 2^shift (GAP8 style), a Relu its clamp at 0.",
+        f"# Weights, biases and multipliers: {weights_file}. Layer comments name the ONNX nodes.",
+    ] if mult else [
         f"# Imported from {source} (QONNX) by 'mbdsl import': BatchNorm, scales and quantized ReLUs",
         "# are folded into integer thresholds, the input preprocessing into the first layer's.",
         f"# Weights and thresholds: {weights_file}. Layer comments name the ONNX nodes.",
+    ]
+    lines += [
         f"network {name} {{",
         f"  input {h}x{w}x{c} u8{_preprocess(lowered.preprocess)}",
     ]
-    defaults = [f"weights {_dtype(wdef)}", f"activations {_dtype(adef)}", "quant thresholds"]
+    defaults = [f"weights {_dtype(wdef)}", f"activations {_dtype(adef)}", f"quant {lowered.quant}"]
     if fold == "auto":
         defaults.append("fold(auto)")
     lines.append("  defaults { " + "; ".join(defaults) + " }")
@@ -140,7 +147,7 @@ def write_spec(
         explicit_act = r.kind == "fc" and r is last_mac and r.act_type is not None
         if r.kind in ("conv", "dwconv", "fc") and r.act_type is not None and (r.act_type != adef or explicit_act):
             types.append(f"activations {_dtype(r.act_type)}")
-        if r.bias is not None:  # a raw classifier's integer bias (Brevitas IntBias)
+        if r.bias is not None and not mult:  # a raw classifier's integer bias (Brevitas IntBias)
             types.append(f"bias {_dtype(bits_for_range(min(int(r.bias.min()), -2), int(r.bias.max())))}")
         if len(g) == 2:
             pw = g[1]
@@ -166,7 +173,7 @@ def write_spec(
             stmt = f"topk    {r.name} {r.k}"
             nodes = r.nodes[:1]
         if r.kind == "avgpool":
-            stmt += _pool_args(r)
+            stmt += _pool_args(r, mult)
         if types:
             stmt += " " + " ".join(types)
         rows.append((stmt, ", ".join(n for n in nodes if n)))
@@ -177,8 +184,8 @@ def write_spec(
     return "\n".join(lines) + "\n"
 
 
-def _pool_args(r: Record) -> str:
-    out = f" shift {r.shift}"
+def _pool_args(r: Record, mult: bool = False) -> str:
+    out = "" if mult else f" shift {r.shift}"  # multiplier style: m0 and shift are in the npz
     if r.act_type != r.in_type:
         out += f" activations {_dtype(r.act_type)}"
     return out

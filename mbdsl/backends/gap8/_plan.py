@@ -17,6 +17,7 @@ import attrs
 
 from ... import ir
 from ...errors import MemoryBudgetError, QuantError
+from ...params import check_size
 from ._geometry import Geom, fused, geometry
 from ._model import MBDSL_COSTS, Costs, LayerCycles, TileStats, layer_cycles, tile_stats
 from ._tiling import Tiling, candidates, align4
@@ -207,9 +208,11 @@ def plan_network(
     ``fuse``: the indices of the depthwise layers to fuse with the pointwise layer after
     them (True: all, False: none). None (default): plan without fusion, then fuse each pair
     whose fused step is modeled faster than its two layers with the same placement, and
-    keep whichever whole plan is faster."""
+    keep whichever whole plan is faster. A network beyond the sizes mbdsl computes is refused
+    first (:func:`mbdsl.params.check_size`): the tiling search grows with the image."""
     target = target or budgets(net)
     if fuse is None:
+        check_size(net)
         plain = plan_network(net, costs, target, fuse=False)
         geoms = _geoms(net)
         chosen = set()

@@ -110,43 +110,56 @@ def run(net: ir.Network, params, images, workdir: str | None = None, plan: Netwo
         t0 = time.perf_counter()
         exe = build(net, params, workdir, plan)
         built = time.perf_counter() - t0
-        xs = reference.prepare_inputs(net, images)
-        first = plan.layers[0].geom
-        with open(os.path.join(workdir, "images.bin"), "wb") as f:
-            f.write(np.ascontiguousarray(xs).astype(_dtype(first.in_ctype)).tobytes())
-        p = c_name(net.name)
-        trace = os.path.join(workdir, "trace.bin")
-        proc = subprocess.run(
-            [exe, os.path.join(workdir, f"{p}_weights.bin"), os.path.join(workdir, "images.bin"), str(len(xs)), trace],
-            capture_output=True,
-            text=True,
-        )
-        if proc.returncode != 0:
-            raise HostBuildError(
-                f"the generated GAP8 code failed on the host (exit {proc.returncode}):\n{(proc.stderr or proc.stdout)[-4000:]}"
-            )
-        seconds = [float(line.split(":")[1].split()[0]) / 1e3 for line in proc.stdout.splitlines() if line.startswith("image")]
-        raw = open(trace, "rb").read()
-        pos = 0
-        layers, results = [], []
-        last = plan.layers[-1].geom
-        for _ in range(len(xs)):
-            outs = {}
-            for lp in plan.layers:
-                g = lp.geom
-                n = g.oh * g.ow * g.cout
-                dt = np.dtype(_dtype(g.out_ctype))
-                outs[lp.members[-1]] = np.frombuffer(raw, dtype=dt, count=n, offset=pos).astype(np.int64)
-                pos += n * dt.itemsize
-            dt = np.dtype(_dtype(last.out_ctype))
-            n = last.oh * last.ow * last.cout
-            results.append(np.frombuffer(raw, dtype=dt, count=n, offset=pos).astype(np.int64))
-            pos += n * dt.itemsize
-            layers.append(outs)
+        layers, results, seconds = execute(net, images, exe, weights_file(net, workdir), workdir, plan)
         return HostRun(layers, results, seconds, built)
     finally:
         if own:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def weights_file(net: ir.Network, workdir: str) -> str:
+    """Where :func:`build` writes the weights blob the host program loads."""
+    return os.path.join(workdir, f"{c_name(net.name)}_weights.bin")
+
+
+def execute(net: ir.Network, images, exe: str, weights: str, scratch: str, plan: NetworkPlan | None = None):
+    """Run a built host program on ``images`` (its inputs and trace go to ``scratch``):
+    (per image {layer index -> flat output}, per image the result, per image seconds)."""
+    plan = plan or plan_network(net)
+    xs = reference.prepare_inputs(net, images)
+    first = plan.layers[0].geom
+    with open(os.path.join(scratch, "images.bin"), "wb") as f:
+        f.write(np.ascontiguousarray(xs).astype(_dtype(first.in_ctype)).tobytes())
+    trace = os.path.join(scratch, "trace.bin")
+    proc = subprocess.run(
+        [exe, weights, os.path.join(scratch, "images.bin"), str(len(xs)), trace],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise HostBuildError(
+            f"the generated GAP8 code failed on the host (exit {proc.returncode}):\n{(proc.stderr or proc.stdout)[-4000:]}"
+        )
+    seconds = [float(line.split(":")[1].split()[0]) / 1e3 for line in proc.stdout.splitlines() if line.startswith("image")]
+    with open(trace, "rb") as f:
+        raw = f.read()
+    pos = 0
+    layers, results = [], []
+    last = plan.layers[-1].geom
+    for _ in range(len(xs)):
+        outs = {}
+        for lp in plan.layers:
+            g = lp.geom
+            n = g.oh * g.ow * g.cout
+            dt = np.dtype(_dtype(g.out_ctype))
+            outs[lp.members[-1]] = np.frombuffer(raw, dtype=dt, count=n, offset=pos).astype(np.int64)
+            pos += n * dt.itemsize
+        dt = np.dtype(_dtype(last.out_ctype))
+        n = last.oh * last.ow * last.cout
+        results.append(np.frombuffer(raw, dtype=dt, count=n, offset=pos).astype(np.int64))
+        pos += n * dt.itemsize
+        layers.append(outs)
+    return layers, results, seconds
 
 
 @attrs.frozen

@@ -5,7 +5,7 @@ path -> text). The Python side only decides constants, types and array layouts; 
 itself is in the jinja2 templates next to this module and the two headers in
 ``include/``. Layout of the output:
 
-``mbdsl_hls.h``     ap_int/ap_uint/hls::stream (vendor headers under synthesis, ours on a host)
+``mbdsl_hls.h``     the vendor's ap_int/ap_uint/hls::stream, plus mbdsl::vec (beats) and mbdsl::rom
 ``mbdsl_units.h``   data-width converters and the NV12 front end
 ``<net>.h``         stream beat types, the top function and the layer functions
 ``<net>.cpp``       the top: ``#pragma HLS DATAFLOW``, AXI-Stream ports, FIFOs between layers
@@ -30,15 +30,24 @@ from ... import ir
 from ...dataflow import fifo_depth, input_beat, layer_cycles, unit_cycles, window
 from ...dtypes import UINT8, IntType, bits_for_range
 from ...errors import MbdslError, QuantError
+from ..names import identifier
 
-__all__ = ["generate", "HlsError", "HOST_MAX_BITS", "CXXFLAGS"]
+__all__ = ["generate", "HlsError", "MAX_BITS", "CXXFLAGS"]
 
-HOST_MAX_BITS = 64
-"""Widest ap_int the host types (and the generated arithmetic) support; ap_uint: 63."""
+MAX_BITS = 4096
+"""Widest ap_int Vitis HLS accepts (its ``AP_INT_MAX_W`` may be raised up to this)."""
 
-CXXFLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas")
-"""Host compile flags. ``-Wno-unknown-pragmas``: g++ does not know ``#pragma HLS``, and
-g++ 12 ignores ``#pragma GCC diagnostic`` for that warning (GCC bug 53431)."""
+DEFAULT_MAX_BITS = 1024
+"""``AP_INT_MAX_W`` of the vendor headers unless defined before them (done in ``<net>.h``
+when a wider type is emitted)."""
+
+CXXFLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unknown-pragmas", "-Wno-uninitialized", "-Wno-maybe-uninitialized")
+"""Host compile flags (the vendor headers' folder is added with ``-isystem``).
+``-Wno-unknown-pragmas``: g++ does not know ``#pragma HLS``, and g++ 12 ignores ``#pragma
+GCC diagnostic`` for that warning (GCC bug 53431). ``-Wno-(maybe-)uninitialized``: the
+vendor's constructors read an ap_int's value before writing it (``ap_int(int)`` and the
+default constructor run ``ap_private()``, whose ``clearUnusedBits()`` reads ``VAL``), and
+g++ 12 reports that from ``ap_private.h`` wherever it is inlined, ``-isystem`` or not."""
 
 
 class HlsError(MbdslError):
@@ -57,14 +66,10 @@ def _vec(t: IntType, n: int) -> str:
     return f"mbdsl::vec<{ctype(t)}, {n}>"
 
 
-def _fits_host(t: IntType) -> bool:
-    return t.bits <= (HOST_MAX_BITS if t.signed else HOST_MAX_BITS - 1)
-
-
 def _check_width(layer: ir.Layer, t: IntType, what: str) -> IntType:
-    if not _fits_host(t):
+    if t.bits > MAX_BITS:
         raise QuantError(
-            f"the {what} of layer {layer.name} needs {t}, wider than the {HOST_MAX_BITS}-bit integers the HLS backend emits",
+            f"the {what} of layer {layer.name} needs {t}, wider than the {MAX_BITS}-bit ap_int of Vitis HLS",
             span=layer.span,
             hint="narrow the weight or activation types (or the fan-in) of this layer",
         )
@@ -143,9 +148,12 @@ class Activation:
     m0_array: bool = False
     m0: int = 0
     shift: int = 0
-    rnd: int = 0
     sum_t: str = ""
     prod_t: str = ""
+
+    def array(self, what: str) -> Array:
+        """The constant array ``<prefix>_<what>`` (thresholds, bias, m0)."""
+        return next(a for a in self.arrays if a.name.endswith("_" + what))
 
 
 def _bias_range(bias) -> tuple[int, int]:
@@ -197,7 +205,6 @@ def _multiplier(layer, acc: IntType, bias, m0, shift: int, out: IntType, pe: int
         m0_array=per_channel,
         m0=int(m[0]),
         shift=int(shift),
-        rnd=rnd,
         sum_t=ctype(sum_t if bias is not None else acc),
         prod_t=ctype(prod_t),
     )
@@ -208,18 +215,26 @@ def _multiplier(layer, acc: IntType, bias, m0, shift: int, out: IntType, pe: int
 
 
 def _ident(name: str, taken: set[str]) -> str:
-    base = re.sub(r"[^0-9A-Za-z_]", "_", name)
-    if not base or base[0].isdigit():
-        base = "l_" + base
+    """A C++ identifier for a layer or the network: keywords get a prefix
+    (:func:`mbdsl.backends.names.identifier`); one already taken, or one whose derived
+    names (``x_weights``, ``x_in``, ...) meet another's, gets a number."""
+    base = identifier(name)
     ident, n = base, 1
-    while ident in taken or ident in _RESERVED:
+    while ident in _RESERVED or any(_meets(ident, t) for t in taken):
         n += 1
         ident = f"{base}_{n}"
     taken.add(ident)
     return ident
 
 
-_RESERVED = {"main", "in", "out", "int", "char", "float", "double", "long", "short", "auto", "vec", "mbdsl", "hls", "top"}
+_RESERVED = {"in", "out", "vec", "mbdsl", "top"}
+_DERIVED = re.compile(r"_(swg|weights|mvau|vvau|in|out|dwc\d+|thresholds|bias|m0|windows|in_t|out_t|prj)")
+"""Suffixes of the names the templates derive from an identifier."""
+
+
+def _meets(a: str, b: str) -> bool:
+    """Whether identifiers ``a`` and ``b``, or the names derived from them, coincide."""
+    return a == b or (a.startswith(b) and _DERIVED.fullmatch(a[len(b):])) or (b.startswith(a) and _DERIVED.fullmatch(b[len(a):]))
 
 
 @attrs.frozen
@@ -468,16 +483,19 @@ def generate(net: ir.Network, params) -> dict[str, str | bytes]:
         ii=max(u.cycles for u in units),
         cxxflags=" ".join(CXXFLAGS),
     )
+    layers = {f"layers/{u.ident}.cpp": env.get_template(u.template).render(ctx, u=u, a=u.act, c=u.consts, swg=u.swg) for u in units}
+    top_cpp = env.get_template("top.cpp.j2").render(ctx)
+    widest = max(int(w) for text in (*layers.values(), top_cpp) for w in re.findall(r"\bap_u?int<(\d+)>", text))
+    ctx["ap_int_max_w"] = widest if widest > DEFAULT_MAX_BITS else None
     files: dict[str, str | bytes] = {
         "mbdsl_hls.h": _include("mbdsl_hls.h"),
         "mbdsl_units.h": _include("mbdsl_units.h"),
         f"{top}.h": env.get_template("top.h.j2").render(ctx),
-        f"{top}.cpp": env.get_template("top.cpp.j2").render(ctx),
+        f"{top}.cpp": top_cpp,
         "tb/tb.cpp": env.get_template("tb.cpp.j2").render(ctx),
         "vitis_hls.tcl": env.get_template("vitis_hls.tcl.j2").render(ctx),
+        **layers,
     }
-    for u in units:
-        files[f"layers/{u.ident}.cpp"] = env.get_template(u.template).render(ctx, u=u, a=u.act, c=u.consts, swg=u.swg)
     manifest = dict(
         network=net.name,
         top=top,

@@ -1,5 +1,9 @@
 """C simulation of the generated HLS C++ on the host: compile with g++, run, compare.
 
+The sources are compiled against the vendor's ``ap_int.h`` and ``hls_stream.h``
+(:func:`find_ap_types`: a folder given by the user, or the open-source copies shipped in
+the ``hls4ml`` package, installed by ``pip install mbdsl[hls]``).
+
 The generated testbench (``tb/tb.cpp``) reads frames from a file and writes the outputs
 (and, on request, every layer's output) as int64; :func:`compare` checks them against
 :func:`mbdsl.reference.run_batch`, bit for bit, and names the first layer that diverged.
@@ -7,7 +11,9 @@ The generated testbench (``tb/tb.cpp``) reads frames from a file and writes the 
 
 from __future__ import annotations
 
+import glob
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -24,7 +30,7 @@ from ... import ir, reference
 from ...errors import MbdslError
 from ...output import write_tree
 
-__all__ = ["Build", "Run", "Mismatch", "CompileError", "build", "run", "compare", "frame_bytes"]
+__all__ = ["find_ap_types", "Build", "Run", "Mismatch", "CompileError", "build", "run", "compare", "frame_bytes"]
 
 
 class CompileError(MbdslError):
@@ -72,6 +78,30 @@ class Mismatch:
         )
 
 
+AP_TYPES_HEADERS = ("ap_int.h", "hls_stream.h")
+HLS4ML_AP_TYPES = ("templates", "vivado", "ap_types")
+"""Where the hls4ml package keeps its copy of Xilinx's open-source HLS type headers."""
+
+
+def find_ap_types(folder: str | None = None) -> str:
+    """The folder of the vendor's ``ap_int.h`` and ``hls_stream.h``: ``folder`` if given
+    (``mbdsl csim --ap-types``), else the copy in the installed hls4ml package (found
+    without importing it)."""
+    hint = "pip install 'mbdsl[hls]' (it installs hls4ml, which ships Xilinx's headers), or pass --ap-types DIR"
+    if folder is None:
+        spec = importlib.util.find_spec("hls4ml")
+        if spec is None or not spec.submodule_search_locations:
+            raise MbdslError("the Vitis HLS type headers (ap_int.h, hls_stream.h) were not found", hint=hint)
+        folder = os.path.join(list(spec.submodule_search_locations)[0], *HLS4ML_AP_TYPES)
+        where = "the installed hls4ml package"
+    else:
+        where = "--ap-types"
+    missing = [h for h in AP_TYPES_HEADERS if not os.path.isfile(os.path.join(folder, h))]
+    if missing:
+        raise MbdslError(f"{where}: no {' or '.join(missing)} in {folder}", hint=hint)
+    return os.path.abspath(folder)
+
+
 def _compiler() -> str:
     cxx = os.environ.get("CXX") or shutil.which("g++")
     if not cxx:
@@ -84,8 +114,10 @@ def build(
     workdir: str,
     jobs: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    ap_types: str | None = None,
 ) -> Build:
-    """Write ``files`` under ``workdir/src``, compile them with g++ and link the testbench
+    """Write ``files`` under ``workdir/src``, compile them with g++ against the vendor
+    headers in ``ap_types`` (default: :func:`find_ap_types`) and link the testbench
     ``workdir/tb``.
 
     The sources are compiled as ``jobs`` unity files (default: one per core) in parallel;
@@ -97,8 +129,13 @@ def build(
     write_tree(src, files)
     manifest = json.loads(files["mbdsl_hls.json"])
     cxx = _compiler()
-    flags = list(manifest["cxxflags"])
+    ap_types = find_ap_types(ap_types)
+    # -isystem: the vendor headers' own warnings are theirs, not the generated code's
+    flags = list(manifest["cxxflags"]) + ["-isystem", ap_types]
     headers = b"".join(_bytes(files[k]) for k in sorted(files) if k.endswith(".h"))
+    for h in sorted(glob.glob(os.path.join(ap_types, "**", "*.h"), recursive=True)):
+        with open(h, "rb") as f:
+            headers += f.read()
     units = _unity_chunks(files, manifest["sources"] + [manifest["testbench"]], jobs or os.cpu_count() or 1)
     todo, objects = [], []
     for k, chunk in enumerate(units):
@@ -178,16 +215,20 @@ def run(
                 f.write(frame_bytes(net, image))
         cmd = [b.exe, inp, out] + ([trc] if trace else [])
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        frame_ms = []
+        frame_ms, other = [], []
         for line in proc.stdout:
             parts = line.split()
             if len(parts) == 3 and parts[0] == "frame":
                 frame_ms.append(float(parts[2]))
                 if on_frame:
                     on_frame(int(parts[1]), float(parts[2]))
+            else:
+                other.append(line)  # e.g. the vendor hls::stream's "read while empty" warning
         err = proc.stderr.read()
         if proc.wait() != 0:
             raise MbdslError(f"the HLS testbench failed (exit {proc.returncode}):\n{err[-4000:]}", hint="this is a bug of the HLS backend")
+        if other:
+            raise MbdslError(f"the HLS testbench printed:\n{''.join(other[:20])[-4000:]}", hint="this is a bug of the HLS backend")
         n = len(frame_ms)
         outputs = np.fromfile(out, dtype="<i8").reshape(n, -1)
         traces = None

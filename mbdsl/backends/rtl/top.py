@@ -19,6 +19,7 @@ from .verilator import HDL_DIR, hdl_sources
 from ... import ir
 from ...dataflow import fifo_depth, input_beat, window
 from ...errors import MbdslError
+from ..names import identifier
 from ...params import Params
 
 __all__ = ["Stage", "Stream", "plan", "generate", "top_name", "MAX_PORT_BITS"]
@@ -52,9 +53,14 @@ class Stage:
     """Zero bits prepended to the input data (unsigned values into a signed unit)."""
 
 
+_SIGNALS = re.compile(r"clk|rst_n|[sm]_axis_\w*|s\d+_t\w*|trace_\w*")
+"""Identifiers of the top's own ports and signals (see templates/top.sv.j2)."""
+
+
 def ident(name: str) -> str:
-    """A layer name as a Verilog identifier (``b3.dw`` -> ``b3_dw``)."""
-    return re.sub(r"\W", "_", name)
+    """A layer or network name as a Verilog identifier (``b3.dw`` -> ``b3_dw``; keywords
+    and the top's own signal names get a prefix, see :mod:`mbdsl.backends.names`)."""
+    return identifier(name, _SIGNALS.fullmatch)
 
 
 def top_name(net: ir.Network) -> str:
@@ -100,9 +106,16 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
     else:
         head = Stream(net.input.shape.c, 8, False)
     cur = stages[-1].out if stages else head
+    owners: dict[str, ir.Layer | None] = {s.instance: None for s in stages}
+    owner = None
 
     def add(module: str, instance: str, params: dict, out: Stream, layer: str | None = None, zero_extend: int = 0) -> None:
         nonlocal cur
+        if instance in owners:  # two layers whose names give the same identifier
+            first, second = (f"layer '{o.name}'" if o else "the top's own stage" for o in (owners[instance], owner))
+            raise _rtl_error(f"{first} and {second} both give the Verilog instance name '{instance}'",
+                             (owner or owners[instance]).span, "rename the layer")
+        owners[instance] = owner
         stages.append(Stage(module, instance, tuple(params.items()), out, layer, zero_extend))
         cur = out
 
@@ -111,6 +124,7 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
             add("mbdsl_dwc", f"{name}_dwc", {"IN_ELEMS": cur.elems, "OUT_ELEMS": elems, "BITS": cur.bits, "TOTAL": total}, Stream(elems, cur.bits, cur.signed))
 
     for layer in net.layers:
+        owner = layer
         name = ident(layer.name)
         total = layer.in_shape.size if isinstance(layer, ir.FC) else layer.in_shape.c
         if isinstance(layer, ir.TopK):
@@ -155,6 +169,7 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
             shape = {"MH": mh, "MW": mw}
             module = "mbdsl_mvau"
         add(module, name, shape | common, _out_stream(layer, f.pe), layer.name)
+    owner = None
     if cur.elems != 1:
         convert("out", 1, net.layers[-1].out_shape.size)
     if cur.width > MAX_PORT_BITS:

@@ -59,7 +59,7 @@ _DEPS: dict[str, tuple[str, ...]] = {
     "mbdsl_vvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mac_core"),
     "mbdsl_mac_core": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo"),
     "mbdsl_credit_fifo": ("mbdsl_fifo",),
-    "mbdsl_pool": ("mbdsl_fifo",),
+    "mbdsl_pool": ("mbdsl_fifo", "mbdsl_credit_fifo"),
     "mbdsl_swg": ("mbdsl_fifo", "mbdsl_credit_fifo"),
     "mbdsl_nv12": ("mbdsl_fifo", "mbdsl_credit_fifo"),
 }

@@ -17,6 +17,7 @@ void dwc_split(hls::stream<vec<T, IN> >& in, hls::stream<vec<T, OUT> >& out) {
     static_assert(IN % OUT == 0 && TOTAL % IN == 0, "dwc_split: OUT must divide IN, IN must divide TOTAL");
     T buf[IN];
 #pragma HLS ARRAY_PARTITION variable=buf complete
+    const int PARTS = IN / OUT;  // output beats per input beat
     int part = 0;
     for (int i = 0; i < TOTAL / OUT; i++) {
 #pragma HLS PIPELINE II=1
@@ -33,7 +34,7 @@ void dwc_split(hls::stream<vec<T, IN> >& in, hls::stream<vec<T, OUT> >& out) {
             o.v[j] = buf[part * OUT + j];
         }
         out.write(o);
-        part = part == IN / OUT - 1 ? 0 : part + 1;
+        part = part == PARTS - 1 ? 0 : part + 1;
     }
 }
 
@@ -44,6 +45,7 @@ void dwc_gather(hls::stream<vec<T, IN> >& in, hls::stream<vec<T, OUT> >& out) {
     static_assert(OUT % IN == 0 && TOTAL % OUT == 0, "dwc_gather: IN must divide OUT, OUT must divide TOTAL");
     T buf[OUT];
 #pragma HLS ARRAY_PARTITION variable=buf complete
+    const int PARTS = OUT / IN;  // input beats per output beat
     int part = 0;
     for (int i = 0; i < TOTAL / IN; i++) {
 #pragma HLS PIPELINE II=1
@@ -52,7 +54,7 @@ void dwc_gather(hls::stream<vec<T, IN> >& in, hls::stream<vec<T, OUT> >& out) {
 #pragma HLS UNROLL
             buf[part * IN + j] = x.v[j];
         }
-        if (part == OUT / IN - 1) {
+        if (part == PARTS - 1) {
             vec<T, OUT> o;
             for (int j = 0; j < OUT; j++) {
 #pragma HLS UNROLL
@@ -82,6 +84,10 @@ void nv12_to_rgb(hls::stream<vec<ap_uint<8>, 1> >& in, hls::stream<vec<ap_uint<8
     int col = 0;
     for (int i = 0; i < H / 2 * 3 * W; i++) {
 #pragma HLS PIPELINE II=1
+        // u[c] and v[c] are written in a UV row and read in the two Y rows after it: a write
+        // and a read of the same entry are at least W - 1 iterations apart, either way.
+#pragma HLS DEPENDENCE variable=u type=inter dependent=true distance=W-1
+#pragma HLS DEPENDENCE variable=v type=inter dependent=true distance=W-1
         const int b = static_cast<int>(in.read().v[0]);
         if (phase == 0) {
             if (col % 2 == 0) {

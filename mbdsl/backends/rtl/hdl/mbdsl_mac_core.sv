@@ -13,8 +13,8 @@
 // A beat that completes an accumulation is issued only with a credit, so the downstream
 // ready reaches no pipeline register; o_ready depends on registers only.
 //   S1 weight-ROM read (registered, block-RAM friendly), input register
-//   S2 ROM output register           S3 PE*SIMD products
-//   adder trees, one register per level ($clog2(SIMD) stages)
+//   S2 ROM output register           S3 PE*SIMD products (4-bit digit products if wider)
+//   adder trees, one register per level ($clog2(SIMD * digit products) stages)
 //   ST tree output, bias-ROM read    SA accumulators, threshold-ROM read
 //   SB threshold register            SC PE*N_THRES comparisons
 //   popcount trees, one register per level ($clog2(N_THRES) stages), then the queue
@@ -58,9 +58,13 @@ module mbdsl_mac_core #(
     localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
     localparam int WW  = PE * SIMD * W_BITS;
     localparam int PW  = IN_BITS + W_BITS + 2;   // a product, exact
+    localparam int DG  = 4;                      // multiplier digit (bits)
+    localparam int NDX = (IN_BITS + DG - 1) / DG;
+    localparam int NDW = (W_BITS + DG - 1) / DG;
+    localparam int NPP = NDX * NDW;              // digit products per lane
     localparam int CW  = $clog2(N_THRES + 1);    // a count of thresholds passed
     // issue to queue write: S1 S2 S3, tree levels, ST SA SB SC, popcount levels
-    localparam int TREE_LAT = (SIMD > 1) ? $clog2(SIMD) : 0;
+    localparam int TREE_LAT = (SIMD*NPP > 1) ? $clog2(SIMD*NPP) : 0;
     localparam int CNT_LAT  = (N_THRES > 1) ? $clog2(N_THRES) : 0;
     localparam int LATENCY  = 7 + TREE_LAT + CNT_LAT;
 
@@ -112,20 +116,32 @@ module mbdsl_mac_core #(
     end
 
     // ---------------- S3: products ----------------
-    logic [PE*SIMD*PW-1:0] prod3;
-
+    logic [PE*SIMD*NPP*PW-1:0] prod3;
+    // A product of wide operands is the sum of its DG-bit digit products (the top digit of a
+    // signed operand signed, the others unsigned), each a small LUT multiplier; the adder
+    // tree sums them with the lanes, so no multiplier is wider than (DG+1) x (DG+1) bits.
+    // Operands of at most DG bits give one product per lane, the plain x * w.
     for (genvar p = 0; p < PE; p++) begin : g_pe
         for (genvar s = 0; s < SIMD; s++) begin : g_simd
             localparam int XI = X_SHARED ? s : p*SIMD + s;
             logic [IN_BITS-1:0] xr;
             logic [W_BITS-1:0] wr;
-            logic signed [IN_BITS:0] xe;
-            logic signed [W_BITS:0] we;
             assign xr = x2[XI*IN_BITS +: IN_BITS];
             assign wr = w2[(p*SIMD + s)*W_BITS +: W_BITS];
-            assign xe = $signed({IN_SIGNED ? xr[IN_BITS-1] : 1'b0, xr});
-            assign we = $signed({W_SIGNED ? wr[W_BITS-1] : 1'b0, wr});
-            always_ff @(posedge clk) prod3[(p*SIMD + s)*PW +: PW] <= PW'(xe) * PW'(we);
+            for (genvar i = 0; i < NDX; i++) begin : g_xd
+                localparam int XB = (IN_BITS - i*DG < DG) ? IN_BITS - i*DG : DG;
+                logic signed [XB:0] xd;
+                assign xd = $signed({(IN_SIGNED && i == NDX - 1) ? xr[IN_BITS-1] : 1'b0, xr[i*DG +: XB]});
+                for (genvar j = 0; j < NDW; j++) begin : g_wd
+                    localparam int WB = (W_BITS - j*DG < DG) ? W_BITS - j*DG : DG;
+                    logic signed [WB:0] wd;
+                    logic signed [XB+WB+1:0] pp;
+                    assign wd = $signed({(W_SIGNED && j == NDW - 1) ? wr[W_BITS-1] : 1'b0, wr[j*DG +: WB]});
+                    assign pp = xd * wd;
+                    always_ff @(posedge clk)
+                        prod3[((p*SIMD + s)*NPP + i*NDW + j)*PW +: PW] <= PW'(pp) << (DG*(i + j));
+                end
+            end
         end
     end
 
@@ -134,7 +150,7 @@ module mbdsl_mac_core #(
     logic [2:0] tag_t;
     logic vT, firstT, lastT;
 
-    mbdsl_addtree #(.LANES(PE), .N(SIMD), .W_IN(PW), .W(ACC_BITS), .TAG(3)) u_tree (
+    mbdsl_addtree #(.LANES(PE), .N(SIMD*NPP), .W_IN(PW), .W(ACC_BITS), .TAG(3)) u_tree (
         .clk, .i_terms(prod3), .i_tag({v3, first3, last3}), .o_sum(sum_t), .o_tag(tag_t)
     );
 
