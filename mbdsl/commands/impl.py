@@ -4,14 +4,11 @@ critical path by layer and unit."""
 
 from __future__ import annotations
 
-import json
-import math
-
 from ..backends.rtl import impl
 from ..devices import DEFAULT_DEVICE, DEVICES, device
-from ..errors import MbdslError
 from ..estimates import estimate
-from .common import console, load_checked
+from ..output import check_folder
+from .common import clock, console, load_checked
 
 
 def register(sub) -> None:
@@ -19,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("spec")
     p.add_argument("--device", metavar="D", help=f"the FPGA ({', '.join(DEVICES)}, or an ordering code such as LFE5U-85F-8BG381C; "
                                                  f"default: the spec's target fpga device, else {DEFAULT_DEVICE})")
-    p.add_argument("--clock", metavar="MHZ", help="the clock constraint in MHz (default: the spec's target fpga clock, else 200)")
+    p.add_argument("--clock", type=clock, metavar="MHZ", help="the clock constraint, e.g. 150 or 150MHz (default: the spec's target fpga clock, else 200 MHz)")
     p.add_argument("--dsp", choices=impl.DSP_CHOICES, default="lut",
                    help="multipliers from LUTs (lut: synth_ecp5 -nodsp, default) or MULT18X18D blocks wherever yosys maps them (dsp)")
     p.add_argument("-o", "--output", default="generated", metavar="DIR",
@@ -27,19 +24,14 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _clock_mhz(text: str | None, net) -> float:
-    if text is None:
+def _clock_mhz(hz: float | None, net) -> float:
+    if hz is None:
         return net.fpga.clock_hz / 1e6 if net.fpga is not None else 200.0
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value <= 0:
-        raise MbdslError(f"--clock {text}: expected a positive number of MHz", hint="e.g. --clock 150")
-    return value
+    return hz / 1e6
 
 
 def run(args) -> int:
+    check_folder(args.output)
     net = load_checked(args.spec)
     spec_device = net.fpga.device if net.fpga is not None else None
     dev = device(args.device or spec_device or DEFAULT_DEVICE)
