@@ -255,6 +255,9 @@ class FoldGoal:
 class FpgaTarget:
     clock_hz: float = 200e6
     part: str | None = None
+    device: str | None = None
+    """A device ``mbdsl impl`` knows (``mbdsl.devices``); without a goal it gives fold(auto)
+    its LUT and BRAM budgets."""
     goal: FoldGoal | None = None
     span: Span | None = attrs.field(default=None, eq=False)
 

@@ -3,4 +3,4 @@
 ``COMMANDS`` is the order in which they appear in ``mbdsl --help``.
 """
 
-COMMANDS = ("check", "run", "eval", "gen", "sim", "fold", "report", "gap8-plan", "gap8-run", "csim", "import")
+COMMANDS = ("check", "run", "eval", "gen", "sim", "impl", "fold", "report", "gap8-plan", "gap8-run", "csim", "import")

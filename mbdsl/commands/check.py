@@ -8,6 +8,7 @@ from rich.table import Table
 
 from .. import ir
 from ..backends.gap8 import plan_network
+from ..backends.rtl.impl import throughput_clock
 from ..estimates import estimate
 from .gap8_plan import render as render_gap8_plan
 from ..params import make_params, summary
@@ -48,14 +49,13 @@ def run(args) -> int:
             "<- bottleneck" if f is bottleneck else "",
         )
     console.print(table)
-    clock = net.fpga.clock_hz if net.fpga else None
     console.print(f"MACs per frame       {figures.macs:,} ({si(figures.macs)})")
     console.print(f"weight memory        {figures.weight_bytes:,} B" + (f" + thresholds {figures.threshold_bytes:,} B" if figures.threshold_bytes else ""))
     console.print(f"MAC lanes (PE*SIMD)  {figures.mac_lanes:,}")
     console.print(f"input port           {figures.input_cycles:,} cycles per frame ({net.input.format})")
     console.print(f"initiation interval  {figures.ii:,} cycles (bottleneck {figures.bottleneck_name})")
-    clock_note = "" if clock else " (no fpga target: default clock)"
-    console.print(f"throughput           {figures.fps:,.1f} FPS at {figures.clock_hz / 1e6:g} MHz{clock_note}")
+    hz, what = throughput_clock(net)
+    console.print(f"throughput           {hz / figures.ii:,.1f} FPS at {hz / 1e6:g} MHz ({what})")
     console.print(f"checked in           {elapsed * 1000:.1f} ms")
     if net.gap8 is not None and net.quant_style == ir.MULTIPLIER:
         plan = plan_network(net)

@@ -12,6 +12,7 @@ from ..images import random_images
 from ..output import check_folder, write_tree
 from ..params import make_params
 from ..backends.rtl import netsim
+from ..backends.rtl.impl import throughput_clock
 from .common import MAX_IMAGES, check_image_batch, console, count, fraction, load_checked, seed
 
 
@@ -47,7 +48,7 @@ def run(args) -> int:
             trace=not args.no_trace, log=lambda s: status.update(s),
         )
     figures = estimate(net)
-    clock = figures.clock_hz
+    clock, clock_what = throughput_clock(net, args.output)
     for i, (got, want) in enumerate(zip(result.outputs, result.expected)):
         mark = "ok" if list(got) == list(want) else "MISMATCH"
         console.print(f"image {i}: RTL {' '.join(map(str, got))}   reference {' '.join(map(str, want))}   {mark}")
@@ -56,7 +57,7 @@ def run(args) -> int:
     if result.ii is not None:
         error = (result.ii - figures.ii) / figures.ii * 100
         console.print(f"initiation interval  {result.ii:,.0f} cycles measured, {figures.ii:,} analytic ({error:+.1f}%), bottleneck {figures.bottleneck_name}")
-        console.print(f"throughput           {clock / result.ii:,.1f} FPS measured, {figures.fps:,.1f} analytic, at {clock / 1e6:g} MHz")
+        console.print(f"throughput           {clock / result.ii:,.1f} FPS measured, {clock / figures.ii:,.1f} analytic, at {clock / 1e6:g} MHz ({clock_what})")
         if args.stall:
             console.print(f"                     (the analytic figures assume no stalls; with the input valid on {1 - args.stall:.0%} "
                           f"of cycles the input port alone needs {figures.input_cycles / (1 - args.stall):,.0f} cycles per frame)")

@@ -13,7 +13,7 @@ import attrs
 from . import ast, macros
 from .names import did_you_mean
 from .parser import parse
-from .. import ir
+from .. import devices, ir
 from ..dtypes import IntType
 from ..errors import IncludeError, QuantError, ShapeError, Span, SpecNameError, SpecSyntaxError, TargetError
 from ..files import MAX_SPEC_BYTES, check_utf8_path, read_text
@@ -661,7 +661,7 @@ def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str, bounds
 
 
 _GOALS = ("fps", "mac_lanes", "lut", "bram")
-_FPGA_SETTINGS = ("clock", "part") + _GOALS
+_FPGA_SETTINGS = ("clock", "part", "device") + _GOALS
 
 
 def _given_once(decl: ast.TargetDecl) -> None:
@@ -684,6 +684,8 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
             if len(s.values) != 1 or s.values[0].kind != "string":
                 raise TargetError("'part' takes a quoted part name", s.span, 'e.g. part "xcu250-figd2104-2L-e"')
             fields["part"] = s.values[0].value
+        elif s.key == "device":
+            fields["device"], goal_of_device = _device(s)
         elif s.key in _GOALS:
             value = _quantity(s, {"": 1}, "", (*ir.FPS_RANGE, "0.001 and 1e9 FPS")) if s.key == "fps" else _count(s)
             goal[s.key] = (value, s.span)
@@ -691,7 +693,21 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
             raise TargetError(f"target fpga has no setting '{s.key}'", s.span, did_you_mean(s.key, _FPGA_SETTINGS))
     if goal:
         fields["goal"] = _fold_goal(goal)
+    elif "device" in fields:
+        fields["goal"] = goal_of_device
     return ir.FpgaTarget(**fields)
+
+
+def _device(s: ast.Setting) -> tuple[str, ir.FoldGoal]:
+    """A device setting: its name, and the budgets it gives fold(auto) without another goal."""
+    if len(s.values) != 1 or s.values[0].kind != "string":
+        raise TargetError("'device' takes a quoted device name", s.span, 'e.g. device "LFE5U-85F"')
+    try:
+        dev = devices.device(s.values[0].value)
+    except MbdslError as exc:
+        raise TargetError(exc.message, s.values[0].span, exc.hint) from None
+    lut, bram = devices.budget(dev)
+    return dev.name, ir.FoldGoal(lut=lut, bram=bram, span=s.span)
 
 
 def _count(s: ast.Setting) -> int:
