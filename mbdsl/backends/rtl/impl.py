@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from ... import ir
-from ...devices import Device
+from ...devices import DEFAULT_DEVICE, Device, device
 from ...errors import MbdslError
-from ...estimates import DEFAULT_CLOCK_HZ
+from ...estimates import DEFAULT_CLOCK_HZ, estimate
 from ...params import make_params
 from ...resources import run_yosys
 from ._depth import instance_of, net_names, netlist_depth
@@ -264,8 +264,7 @@ def implement_network(net: ir.Network, dev: Device, clock_mhz: float, out_dir: s
         top = top_name(net)
         sources = sorted(f"hdl/{p.name}" for p in (folder / "hdl").glob("*.sv")) + [f"{top}.sv"]
         result = implement(folder, sources, top, dev, clock_mhz, dsp, unit_names(net), timeout)
-        result |= {"network": net.name, "key": design_key(net, dev, dsp), "mac_lanes": sum(
-            l.fold.pe * l.fold.simd for l in net.layers if isinstance(l, (ir.Conv, ir.DwConv, ir.FC)))}
+        result |= {"network": net.name, "key": design_key(net, dev, dsp), "mac_lanes": estimate(net).mac_lanes}
         (folder / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
         (folder / "impl.md").write_text(table(result) + "\n")
         keep = [RESULT_FILE, "impl.md", result["bitstream"], "report.json", "nextpnr.log", "log.txt", f"{top}.config"]
@@ -283,8 +282,6 @@ def implement_network(net: ir.Network, dev: Device, clock_mhz: float, out_dir: s
 def measured_fmax(net: ir.Network, root: str | os.PathLike = "generated") -> tuple[float, str] | None:
     """(Fmax in Hz, device) of the network's implementation under ``root`` if one exists for
     the current design and the spec's device (``LFE5U-85F`` without one); else None."""
-    from ...devices import DEFAULT_DEVICE, device
-
     dev = device(net.fpga.device if net.fpga is not None and net.fpga.device else DEFAULT_DEVICE)
     path = result_path(root, net, dev)
     if not path.exists():
