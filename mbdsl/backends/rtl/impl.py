@@ -116,12 +116,14 @@ def _run(cmd: list[str], folder: Path, what: str, timeout: float, log: str | Non
 
 
 def implement(folder: str | os.PathLike, sources: list[str], top: str, dev: Device, clock_mhz: float,
-              dsp: str = "lut", units: dict[str, tuple[str, str]] | None = None, timeout: float = 6 * 3600) -> dict:
+              dsp: str = "lut", units: dict[str, tuple[str, str]] | None = None, timeout: float = 6 * 3600,
+              name: str | None = None) -> dict:
     """Synthesize, place and route and pack ``top`` from ``sources`` (paths relative to
     ``folder``, which the tools see as their working folder) for ``dev`` at a ``clock_mhz``
     constraint. Leaves ``TOP.json`` (netlist), ``TOP.config``, ``TOP.bit``, ``report.json`` and
     the tools' logs in ``folder``; returns the result (see ``_result``). ``units`` maps
-    instance names of the top to (layer, unit) for naming the critical path."""
+    instance names of the top to (layer, unit) for naming the critical path; ``name`` is what
+    messages call the design (default: the top)."""
     folder = Path(folder)
     t0 = time.perf_counter()
     try:
@@ -129,7 +131,7 @@ def implement(folder: str | os.PathLike, sources: list[str], top: str, dev: Devi
     except RuntimeError as exc:  # a design yosys refuses
         raise ImplError(str(exc).splitlines()[0][:2000]) from None
     t_synth = time.perf_counter() - t0
-    check_fit(cells, dev, top)
+    check_fit(cells, dev, name or top)
     _run([*_tool(dev.nextpnr), dev.size_flag, "--package", dev.package, "--speed", str(dev.speed),
           "--json", f"{top}.json", "--freq", f"{clock_mhz:g}", "--textcfg", f"{top}.config",
           "--report", "report.json", "--timing-allow-fail", "-l", "nextpnr.log", "-q"], folder, dev.nextpnr, timeout, "nextpnr.log")
@@ -263,7 +265,7 @@ def implement_network(net: ir.Network, dev: Device, clock_mhz: float, out_dir: s
             (folder / name).write_text(content)
         top = top_name(net)
         sources = sorted(f"hdl/{p.name}" for p in (folder / "hdl").glob("*.sv")) + [f"{top}.sv"]
-        result = implement(folder, sources, top, dev, clock_mhz, dsp, unit_names(net), timeout)
+        result = implement(folder, sources, top, dev, clock_mhz, dsp, unit_names(net), timeout, f"network {net.name}")
         result |= {"network": net.name, "key": design_key(net, dev, dsp), "mac_lanes": estimate(net).mac_lanes}
         (folder / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
         (folder / "impl.md").write_text(table(result) + "\n")
