@@ -28,7 +28,7 @@ from ...params import make_params
 from ...resources import run_yosys
 from ._depth import instance_of, net_names, netlist_depth
 from .top import generate, ident, plan, top_name
-from .verilator import HDL_DIR
+from .verilator import HDL_DIR, hdl_sources
 
 __all__ = [
     "ImplError", "implement", "implement_network", "check_fit", "unit_names", "design_key", "result_path",
@@ -181,11 +181,31 @@ def _src(attrs: dict) -> str:
     return ""
 
 
+def _owner(stage: str, source: str, units: dict) -> str:
+    """The stage whose RTL holds a cell: flattening names a register after the wire it
+    drives, which for a unit's output register is the next stage's input port; its source
+    file then belongs to the stage before (or after), not to the one in its name."""
+    file = source.partition(":")[0]
+    order = list(units)
+    if not file.startswith("mbdsl_") or stage not in units:
+        return stage
+    def holds(name: str) -> bool:
+        return file in {p.name for p in hdl_sources(f"mbdsl_{units[name][1]}")}
+    if holds(stage):
+        return stage
+    i = order.index(stage)
+    return next((order[j] for j in (i - 1, i + 1) if 0 <= j < len(order) and holds(order[j])), stage)
+
+
 def _endpoint(cell: str, netlist: dict, names: dict, units: dict) -> dict:
     info = netlist["cells"].get(cell)
     inst = instance_of(cell, info, names)
-    layer, unit = units.get(inst.split(".")[0], (None, None)) if inst else (None, None)
-    return {"cell": cell, "instance": inst, "layer": layer, "unit": unit, "source": _src(info["attributes"]) if info else ""}
+    source = _src(info["attributes"]) if info else ""
+    stage = _owner(inst.split(".")[0], source, units) if inst else ""
+    if stage and stage != inst.split(".")[0]:
+        inst = stage  # the inner path of the named stage says nothing about the owner
+    layer, unit = units.get(stage, (None, None)) if stage else (None, None)
+    return {"cell": cell, "instance": inst, "layer": layer, "unit": unit, "source": source}
 
 
 def _critical_path(segments: list[dict], netlist: dict, units: dict) -> dict:
