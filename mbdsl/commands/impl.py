@@ -4,7 +4,6 @@ critical path by layer and unit."""
 
 from __future__ import annotations
 
-import json
 import math
 
 from ..backends.rtl import impl

@@ -27,7 +27,7 @@ from ...estimates import DEFAULT_CLOCK_HZ, estimate
 from ...params import make_params
 from ...resources import run_yosys
 from ._depth import instance_of, net_names, netlist_depth
-from .top import generate, ident, plan, top_name
+from .top import generate, plan, top_name
 from .verilator import HDL_DIR, hdl_sources
 
 __all__ = [
