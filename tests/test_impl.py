@@ -205,3 +205,15 @@ def test_depth_runs_through_a_dsp_without_registers():
             "b": _cell("LUT1", {"I0": [3]}, {"O": [4]}), "ff1": _cell("FDRE", {"D": [4], "C": [9]}, {"Q": [5]})}
     assert netlist_depth({"cells": base | {"m": dsp("0")}, "netnames": {}})["luts"] == 2  # a, m, b
     assert netlist_depth({"cells": base | {"m": dsp("1")}, "netnames": {}})["luts"] == 1  # a | m | b
+
+
+def test_a_register_named_after_the_next_stage_belongs_to_its_writer():
+    # flattening names the MVAU's output register after the FIFO's input port it drives
+    units = {"b10_pw": ("b10.pw", "mvau"), "b11_dw_fifo": ("b11.dw", "fifo"), "b11_dw_swg": ("b11.dw", "swg")}
+    cell = "b11_dw_fifo.s_axis_tdata_TRELLIS_FF_Q_3"
+    netlist = {"cells": {cell: {"type": "TRELLIS_FF", "attributes": {"src": "hdl/mbdsl_mac_core.sv:207.9-207.30|/share/x.v:1"},
+                                "port_directions": {}, "connections": {}}}, "netnames": {}}
+    end = impl._endpoint(cell, netlist, {}, units)
+    assert (end["layer"], end["unit"], end["source"]) == ("b10.pw", "mvau", "mbdsl_mac_core.sv:207")
+    netlist["cells"][cell]["attributes"]["src"] = "hdl/mbdsl_fifo.sv:40.5-40.9"
+    assert impl._endpoint(cell, netlist, {}, units)["unit"] == "fifo"

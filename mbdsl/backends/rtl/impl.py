@@ -21,14 +21,14 @@ import time
 from pathlib import Path
 
 from ... import ir
-from ...devices import Device
+from ...devices import DEFAULT_DEVICE, Device, device
 from ...errors import MbdslError
-from ...estimates import DEFAULT_CLOCK_HZ
+from ...estimates import DEFAULT_CLOCK_HZ, estimate
 from ...params import make_params
 from ...resources import run_yosys
 from ._depth import instance_of, net_names, netlist_depth
-from .top import generate, ident, plan, top_name
-from .verilator import HDL_DIR
+from .top import generate, plan, top_name
+from .verilator import HDL_DIR, hdl_sources
 
 __all__ = [
     "ImplError", "implement", "implement_network", "check_fit", "unit_names", "design_key", "result_path",
@@ -116,12 +116,14 @@ def _run(cmd: list[str], folder: Path, what: str, timeout: float, log: str | Non
 
 
 def implement(folder: str | os.PathLike, sources: list[str], top: str, dev: Device, clock_mhz: float,
-              dsp: str = "lut", units: dict[str, tuple[str, str]] | None = None, timeout: float = 6 * 3600) -> dict:
+              dsp: str = "lut", units: dict[str, tuple[str, str]] | None = None, timeout: float = 6 * 3600,
+              name: str | None = None) -> dict:
     """Synthesize, place and route and pack ``top`` from ``sources`` (paths relative to
     ``folder``, which the tools see as their working folder) for ``dev`` at a ``clock_mhz``
     constraint. Leaves ``TOP.json`` (netlist), ``TOP.config``, ``TOP.bit``, ``report.json`` and
     the tools' logs in ``folder``; returns the result (see ``_result``). ``units`` maps
-    instance names of the top to (layer, unit) for naming the critical path."""
+    instance names of the top to (layer, unit) for naming the critical path; ``name`` is what
+    messages call the design (default: the top)."""
     folder = Path(folder)
     t0 = time.perf_counter()
     try:
@@ -129,7 +131,7 @@ def implement(folder: str | os.PathLike, sources: list[str], top: str, dev: Devi
     except RuntimeError as exc:  # a design yosys refuses
         raise ImplError(str(exc).splitlines()[0][:2000]) from None
     t_synth = time.perf_counter() - t0
-    check_fit(cells, dev, top)
+    check_fit(cells, dev, name or top)
     _run([*_tool(dev.nextpnr), dev.size_flag, "--package", dev.package, "--speed", str(dev.speed),
           "--json", f"{top}.json", "--freq", f"{clock_mhz:g}", "--textcfg", f"{top}.config",
           "--report", "report.json", "--timing-allow-fail", "-l", "nextpnr.log", "-q"], folder, dev.nextpnr, timeout, "nextpnr.log")
@@ -179,11 +181,31 @@ def _src(attrs: dict) -> str:
     return ""
 
 
+def _owner(stage: str, source: str, units: dict) -> str:
+    """The stage whose RTL holds a cell: flattening names a register after the wire it
+    drives, which for a unit's output register is the next stage's input port; its source
+    file then belongs to the stage before (or after), not to the one in its name."""
+    file = source.partition(":")[0]
+    order = list(units)
+    if not file.startswith("mbdsl_") or stage not in units:
+        return stage
+    def holds(name: str) -> bool:
+        return file in {p.name for p in hdl_sources(f"mbdsl_{units[name][1]}")}
+    if holds(stage):
+        return stage
+    i = order.index(stage)
+    return next((order[j] for j in (i - 1, i + 1) if 0 <= j < len(order) and holds(order[j])), stage)
+
+
 def _endpoint(cell: str, netlist: dict, names: dict, units: dict) -> dict:
     info = netlist["cells"].get(cell)
     inst = instance_of(cell, info, names)
-    layer, unit = units.get(inst.split(".")[0], (None, None)) if inst else (None, None)
-    return {"cell": cell, "instance": inst, "layer": layer, "unit": unit, "source": _src(info["attributes"]) if info else ""}
+    source = _src(info["attributes"]) if info else ""
+    stage = _owner(inst.split(".")[0], source, units) if inst else ""
+    if stage and stage != inst.split(".")[0]:
+        inst = stage  # the inner path of the named stage says nothing about the owner
+    layer, unit = units.get(stage, (None, None)) if stage else (None, None)
+    return {"cell": cell, "instance": inst, "layer": layer, "unit": unit, "source": source}
 
 
 def _critical_path(segments: list[dict], netlist: dict, units: dict) -> dict:
@@ -263,9 +285,8 @@ def implement_network(net: ir.Network, dev: Device, clock_mhz: float, out_dir: s
             (folder / name).write_text(content)
         top = top_name(net)
         sources = sorted(f"hdl/{p.name}" for p in (folder / "hdl").glob("*.sv")) + [f"{top}.sv"]
-        result = implement(folder, sources, top, dev, clock_mhz, dsp, unit_names(net), timeout)
-        result |= {"network": net.name, "key": design_key(net, dev, dsp), "mac_lanes": sum(
-            l.fold.pe * l.fold.simd for l in net.layers if isinstance(l, (ir.Conv, ir.DwConv, ir.FC)))}
+        result = implement(folder, sources, top, dev, clock_mhz, dsp, unit_names(net), timeout, f"network {net.name}")
+        result |= {"network": net.name, "key": design_key(net, dev, dsp), "mac_lanes": estimate(net).mac_lanes}
         (folder / RESULT_FILE).write_text(json.dumps(result, indent=1) + "\n")
         (folder / "impl.md").write_text(table(result) + "\n")
         keep = [RESULT_FILE, "impl.md", result["bitstream"], "report.json", "nextpnr.log", "log.txt", f"{top}.config"]
@@ -283,8 +304,6 @@ def implement_network(net: ir.Network, dev: Device, clock_mhz: float, out_dir: s
 def measured_fmax(net: ir.Network, root: str | os.PathLike = "generated") -> tuple[float, str] | None:
     """(Fmax in Hz, device) of the network's implementation under ``root`` if one exists for
     the current design and the spec's device (``LFE5U-85F`` without one); else None."""
-    from ...devices import DEFAULT_DEVICE, device
-
     dev = device(net.fpga.device if net.fpga is not None and net.fpga.device else DEFAULT_DEVICE)
     path = result_path(root, net, dev)
     if not path.exists():
