@@ -19,7 +19,8 @@ import attrs
 from .errors import MbdslError
 from .frontend.names import did_you_mean
 
-__all__ = ["Device", "DEVICES", "DEFAULT_DEVICE", "device", "budget", "MODEL_LUT_PER_LUT4", "MODEL_BRAM_PER_DP16KD", "FILL"]
+__all__ = ["Device", "DEVICES", "DEFAULT_DEVICE", "device", "budget", "max_clock_mhz", "UNIT_FMAX_MHZ",
+           "MODEL_LUT_PER_LUT4", "MODEL_BRAM_PER_DP16KD", "FILL"]
 
 
 @attrs.frozen
@@ -92,6 +93,20 @@ def device(name: str) -> Device:
         f"unknown device '{name}'",
         hint=f"{did_you_mean(name.upper(), DEVICES)}, or an ordering code such as LFE5U-85F-8BG381C",
     )
+
+
+UNIT_FMAX_MHZ: dict[int, float] = {}
+"""Measured, per ECP5 speed grade: the lowest routed Fmax over every unit kind of the
+pipelined RTL, each placed alone on an LFE5U-85F at the smallest and largest folding of the
+small example specs (``bench/impl.py --units``; docs/results.md, "Timing closure"). A unit's
+logic depth does not grow with its folding (adder and popcount trees have a register per
+level, window-generator addresses come from counters), so no folding of a network closes
+timing above this clock; a whole network routes lower (paths across the die)."""
+
+
+def max_clock_mhz(dev: Device) -> float | None:
+    """The clock above which no folding closes timing on ``dev``, where measured."""
+    return UNIT_FMAX_MHZ.get(dev.speed)
 
 
 FILL = 0.8

@@ -145,10 +145,13 @@ def test_a_differing_backend_is_counted_and_fails(tmp_path, capsys, monkeypatch)
     assert "against reference: 1 differing image(s) of 5" in text and "differs: #3" in text
 
 
-def test_bad_command_line_values(tmp_path, capsys):
+@pytest.mark.parametrize("option, value", [("-j", "0"), ("--limit", "0"), ("--shard-size", "-1")])
+def test_bad_command_line_values(tmp_path, capsys, option, value):
     spec = write_tiny(tmp_path)
-    assert main(["eval", spec, npz_dataset(tmp_path), "-j", "0"]) == 2
-    assert capsys.readouterr().err.strip() == "error: -j must be at least 1, not 0"
+    with pytest.raises(SystemExit) as exc:
+        main(["eval", spec, npz_dataset(tmp_path), option, value])
+    assert exc.value.code == 2
+    assert f"error: argument {option}" in capsys.readouterr().err
 
 
 def test_photos_of_a_folder_become_nv12_frames_for_an_nv12_network(tmp_path):

@@ -15,7 +15,7 @@ from .names import did_you_mean
 from .parser import parse
 from .. import devices, ir
 from ..dtypes import IntType
-from ..errors import IncludeError, QuantError, ShapeError, Span, SpecNameError, SpecSyntaxError, TargetError
+from ..errors import IncludeError, MbdslError, QuantError, ShapeError, Span, SpecNameError, SpecSyntaxError, TargetError
 from ..files import MAX_SPEC_BYTES, check_utf8_path, read_text
 
 __all__ = ["load", "load_string", "elaborate"]
@@ -695,7 +695,22 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
         fields["goal"] = _fold_goal(goal)
     elif "device" in fields:
         fields["goal"] = goal_of_device
+    if "device" in fields and "clock_hz" in fields:
+        _check_clock(decl, fields["device"], fields["clock_hz"])
     return ir.FpgaTarget(**fields)
+
+
+def _check_clock(decl: ast.TargetDecl, name: str, clock_hz: float) -> None:
+    """No folding closes timing above the clock the slowest unit kind reaches on the device."""
+    dev = devices.device(name)
+    limit = devices.max_clock_mhz(dev)
+    if limit is not None and clock_hz > limit * 1e6:
+        span = next(s.span for s in decl.settings if s.key == "clock")
+        raise TargetError(
+            f"no folding closes timing at {clock_hz / 1e6:g} MHz on {dev.name}: its slowest unit kind routes at "
+            f"{limit:g} MHz (measured alone, bench/impl.py), and a unit's logic depth does not depend on its folding",
+            span, f"use a clock of at most {limit:g} MHz; mbdsl impl measures what a whole network reaches",
+        )
 
 
 def _device(s: ast.Setting) -> tuple[str, ir.FoldGoal]:
