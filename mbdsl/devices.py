@@ -95,7 +95,7 @@ def device(name: str) -> Device:
     )
 
 
-UNIT_FMAX_MHZ: dict[int, float] = {}
+UNIT_FMAX_MHZ: dict[int, float] = {8: 155.4}
 """Measured, per ECP5 speed grade: the lowest routed Fmax over every unit kind of the
 pipelined RTL, each placed alone on an LFE5U-85F at the smallest and largest folding of the
 small example specs (``bench/impl.py --units``; docs/results.md, "Timing closure"). A unit's

@@ -179,7 +179,7 @@ def test_fps_uses_the_measured_fmax_only_for_the_same_design(tmp_path):
 
 def test_device_gives_fold_auto_its_budgets():
     text = re.sub(r"(?m)^(\s*(?:conv|dwsep|repeat).*)fold\([^)]*\)", r"\1fold(auto)", SMALL.read_text())
-    text = text.replace("target fpga { clock 200 MHz }", 'target fpga { clock 200 MHz; device "LFE5U-85F" }')
+    text = text.replace("target fpga { clock 200 MHz }", 'target fpga { clock 150 MHz; device "LFE5U-85F" }')
     net = check(load_string(text, "dev.mbn"))
     lut, bram = devices.budget(devices.device("LFE5U-85F"))
     assert (net.fpga.goal.lut, net.fpga.goal.bram) == (lut, bram)

@@ -17,16 +17,18 @@
 // A single signed counter d = rows written minus the reader's frame base row decides
 // both sides: the reader may emit output row oh when row hi(oh) is complete (d > hi);
 // the writer may write when the ring slot it overwrites is no longer needed
-// (d - lo < R, with lo as it was one cycle ago: the oldest read still in flight).
+// (d < lo + R, with lo as it was two cycles ago: the oldest read still in flight).
 // Cycles per frame ~ OH*max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF) plus a fill of about
 // K - STRIDE rows.
 //
-// The reader never stalls: each issued beat (go) passes four register stages, every
+// The reader never stalls: each issued beat (go) passes five register stages, every
 // cycle, into a credit queue (mbdsl_credit_fifo) that absorbs output backpressure; a beat
 // is issued only with a credit. Read addresses come from counters stepped by constants
-// (row base, column base, channel group): no multiply or modulo before the memory.
-//   A window counters   B padding, slot base, column   C address   D memory read
-//   E zeroed padding -> queue
+// (row base, column base, channel group) and, per kernel lane, constants selected by the
+// kernel group: no multiply or modulo before the memory, and the issue (go) enables only
+// the shared window counters.
+//   A window counters   B the issued window   C padding, slot base, column   D address
+//   E memory read   F zeroed padding -> queue
 module mbdsl_swg #(
     parameter int IFM_H  = 8,
     parameter int IFM_W  = 8,
@@ -70,7 +72,7 @@ module mbdsl_swg #(
 
     // address arithmetic: signed, wide enough for -PAD*CF .. 2*DEPTH
     localparam int AB    = AW + 2;
-    localparam int RD_LAT = 4;   // go to queue write: stages B C D E
+    localparam int RD_LAT = 5;   // go to queue write: stages B C D E F
 
     // (a + b) mod DEPTH for a, b < DEPTH
     function automatic logic [AW-1:0] addmod_depth(input logic [AW-1:0] a, input logic [AW-1:0] b);
@@ -85,14 +87,18 @@ module mbdsl_swg #(
     logic signed [CB-1:0] d;      // rows written - reader frame base
     logic signed [CB-1:0] ih0;    // input row of kernel row 0 for the current output row
     logic signed [CB-1:0] iw0;    // input column of kernel column 0
-    logic signed [CB-1:0] lo, hi, lo_q;
-    assign lo = (ih0 < 0) ? '0 : ih0;
-    assign hi = (ih0 + CB'(K - 1) > CB'(IFM_H - 1)) ? CB'(IFM_H - 1) : ih0 + CB'(K - 1);
+    // the lowest and highest input row the current output row reads (ih0 clamped to the
+    // image), registers stepped with ih0, so that the reader's go compares two registers
+    logic signed [CB-1:0] lo, hi, lo_q1, lim;
+    localparam int HI0 = (K - 1 - PAD > IFM_H - 1) ? IFM_H - 1 : K - 1 - PAD;
+    logic signed [CB-1:0] lo_step, hi_step;
+    assign lo_step = (ih0 + CB'(STRIDE) < 0) ? '0 : ih0 + CB'(STRIDE);
+    assign hi_step = (hi + CB'(STRIDE) > CB'(IFM_H - 1)) ? CB'(IFM_H - 1) : hi + CB'(STRIDE);
 
     // ---------------- writer ----------------
     logic [AW-1:0] waddr;
     logic [RWW-1:0] wcnt;
-    assign s_axis_tready = (d - lo_q) < CB'(R);
+    assign s_axis_tready = d < lim;
     wire push = s_axis_tvalid && s_axis_tready;
     wire row_done = push && (wcnt == RWW'(ROWW - 1));
 
@@ -133,19 +139,30 @@ module mbdsl_swg #(
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             d <= '0;
-            lo_q <= '0;
+            lo_q1 <= '0;
+            lim <= CB'(R);
             cg <= '0;
             kpg <= '0;
             ow <= '0;
             oh <= '0;
             ih0 <= -CB'(PAD);
+            lo <= '0;
+            hi <= CB'(HI0);
             iw0 <= -CB'(PAD);
             col0 <= -AB'(PAD * CF);
             fb_base <= '0;
             row0_base <= AW'(ROW0_OFS);
         end else begin
-            d <= d + (row_done ? CB'(1) : CB'(0)) - (frame_done ? CB'(IFM_H) : CB'(0));
-            lo_q <= lo - (frame_done ? CB'(IFM_H) : CB'(0));
+            // d + row_done - frame_done*IFM_H, its sums formed from registers ahead of the select
+            case ({row_done, frame_done})
+                2'b10: d <= d + CB'(1);
+                2'b01: d <= d - CB'(IFM_H);
+                2'b11: d <= d + CB'(1 - IFM_H);
+                default: d <= d;
+            endcase
+            // lo two cycles ago (the oldest read in flight), in the current frame's rows, plus R
+            lo_q1 <= frame_done ? lo - CB'(IFM_H) : lo;
+            lim <= frame_done ? lo_q1 + CB'(R - IFM_H) : lo_q1 + CB'(R);
             if (go) begin
                 if (cg_step) cg <= cg_last ? '0 : cg + 1'b1;
                 if (kpg_step) kpg <= kpg_last ? '0 : kpg + 1'b1;
@@ -157,11 +174,15 @@ module mbdsl_swg #(
                         if (oh_last) begin
                             oh <= '0;
                             ih0 <= -CB'(PAD);
+                            lo <= '0;
+                            hi <= CB'(HI0);
                             fb_base <= fb_base_next;
                             row0_base <= addmod_depth(fb_base_next, AW'(ROW0_OFS));
                         end else begin
                             oh <= oh + 1'b1;
                             ih0 <= ih0 + CB'(STRIDE);
+                            lo <= lo_step;
+                            hi <= hi_step;
                             row0_base <= addmod_depth(row0_base, AW'((STRIDE % R) * ROWW));
                         end
                     end else begin
@@ -174,72 +195,66 @@ module mbdsl_swg #(
         end
     end
 
-    // ---------------- valid bits of stages B .. E ----------------
-    logic [RD_LAT-1:0] v;   // v[0]: stage B ... v[3]: stage E
+    // ---------------- valid bits of stages B .. F ----------------
+    logic [RD_LAT-1:0] v;   // v[0]: stage B ... v[4]: stage F
     always_ff @(posedge clk) begin
         if (!rst_n) v <= '0;
         else v <= {v[RD_LAT-2:0], go};
     end
 
+    // ---------------- B: the issued window ----------------
+    logic signed [CB-1:0] ih0B, iw0B;
+    logic [AW-1:0] row0B;
+    logic signed [AB-1:0] colB;   // col0 + cg
+    logic [KGW-1:0] kpgB;
+    always_ff @(posedge clk) begin
+        {ih0B, iw0B, row0B, kpgB} <= {ih0, iw0, row0_base, kpg};
+        colB <= col0 + AB'(cg);
+    end
+
     // ---------------- per kernel lane: position, address, bank ----------------
-    logic [KPAR*EW-1:0] dataE;
+    logic [KPAR*EW-1:0] dataF;
 
     for (genvar kp = 0; kp < KPAR; kp++) begin : g_lane
-        localparam int KH0 = kp / K;
-        localparam int KW0 = kp % K;
-        localparam int DKH = KPAR / K;
-        localparam int DKW = KPAR % K;
-        logic signed [CB-1:0] kh, kw, kw_n, ih, iw;
+        // this lane's kernel position in kernel group kpgB: kpgB*KPAR + kp = kh*K + kw
+        logic signed [CB-1:0] kh, kw, ih, iw;
         logic [AW-1:0] kh_base;         // kh * ROWW
         logic signed [AB-1:0] kw_col;   // kw * CF
-        logic padB, padC, padD;
-        logic [AW-1:0] slotB, colB, raddrC;   // colB is in range when the read is not padding
-        logic [EW-1:0] mem [DEPTH];
-        logic [EW-1:0] rdata;
-
-        assign kw_n = kw + CB'(DKW);
-        always_ff @(posedge clk) begin
-            if (!rst_n) begin
-                kh <= CB'(KH0);
-                kw <= CB'(KW0);
-                kh_base <= AW'(KH0 * ROWW);
-                kw_col <= AB'(KW0 * CF);
-            end else if (go && kpg_step) begin
-                if (kpg_last) begin
-                    kh <= CB'(KH0);
-                    kw <= CB'(KW0);
-                    kh_base <= AW'(KH0 * ROWW);
-                    kw_col <= AB'(KW0 * CF);
-                end else if (kw_n >= CB'(K)) begin
-                    kh <= kh + CB'(DKH + 1);
-                    kw <= kw_n - CB'(K);
-                    kh_base <= kh_base + AW'((DKH + 1) * ROWW);
-                    kw_col <= kw_col + AB'((DKW - K) * CF);
-                end else begin
-                    kh <= kh + CB'(DKH);
-                    kw <= kw_n;
-                    kh_base <= kh_base + AW'(DKH * ROWW);
-                    kw_col <= kw_col + AB'(DKW * CF);
+        always_comb begin
+            kh = '0;
+            kw = '0;
+            kh_base = '0;
+            kw_col = '0;
+            for (int g = 0; g < KG; g++) begin
+                if (kpgB == KGW'(g)) begin
+                    kh = CB'((g*KPAR + kp) / K);
+                    kw = CB'((g*KPAR + kp) % K);
+                    kh_base = AW'((g*KPAR + kp) / K * ROWW);
+                    kw_col = AB'((g*KPAR + kp) % K * CF);
                 end
             end
         end
+        assign ih = ih0B + kh;
+        assign iw = iw0B + kw;
 
-        assign ih = ih0 + kh;
-        assign iw = iw0 + kw;
+        logic padC, padD, padE;
+        logic [AW-1:0] slotC, colC, raddrD;   // colC is in range when the read is not padding
+        logic [EW-1:0] mem [DEPTH];
+        logic [EW-1:0] rdata;
 
-        // B: padding, the slot's base address, the column's offset in the row
+        // C: padding, the slot's base address, the column's offset in the row
         always_ff @(posedge clk) begin
-            padB <= (ih < 0) || (ih >= CB'(IFM_H)) || (iw < 0) || (iw >= CB'(IFM_W));
-            slotB <= addmod_depth(row0_base, kh_base);
-            colB <= AW'(col0 + kw_col + AB'(cg));
+            padC <= (ih < 0) || (ih >= CB'(IFM_H)) || (iw < 0) || (iw >= CB'(IFM_W));
+            slotC <= addmod_depth(row0B, kh_base);
+            colC <= AW'(colB + kw_col);
         end
-        // C: the address; D: the memory read; E: padding reads as zero
+        // D: the address; E: the memory read; F: padding reads as zero
         always_ff @(posedge clk) begin
-            raddrC <= padB ? '0 : slotB + colB;
-            padC <= padB;
-            rdata <= mem[raddrC];
+            raddrD <= padC ? '0 : slotC + colC;
             padD <= padC;
-            dataE[kp*EW +: EW] <= padD ? '0 : rdata;
+            rdata <= mem[raddrD];
+            padE <= padD;
+            dataF[kp*EW +: EW] <= padE ? '0 : rdata;
         end
         always_ff @(posedge clk) begin
             if (push) mem[waddr] <= s_axis_tdata;
@@ -249,7 +264,7 @@ module mbdsl_swg #(
     mbdsl_credit_fifo #(.WIDTH(KPAR*EW), .DEPTH(RD_LAT + 4)) u_out (
         .clk, .rst_n,
         .i_reserve(go), .o_credit(credit),
-        .i_valid(v[RD_LAT-1]), .i_data(dataE),
+        .i_valid(v[RD_LAT-1]), .i_data(dataF),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
     );
 endmodule
