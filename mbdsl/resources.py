@@ -333,7 +333,12 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
     if module == "mbdsl_pool":
         cg = p["C"] // p["PE"]
         width = p["PE"] * p["SUM_BITS"]
-        acc = _ram_cost(memory(cg, width, RAM_ASYNC), cg, width) if cg > 1 else Resources(0, width, 0, 0)
+        if cg >= 3:  # a RAM read through two registers (the first inside a block RAM), input and flags staged twice
+            m = memory(cg, width, RAM)
+            staged = (0 if m.style == "bram" else width) + width + 2 * (p["PE"] * p["IN_BITS"] + _clog2(cg) + 3)
+            acc = _sync_ram_cost(m, cg, width) + Resources(0, staged, 0, 0)
+        else:  # one or two words of registers
+            acc = Resources(width * (cg - 1), cg * width, 0, 0)
         out = _credit_queue(p["PE"] * p["OUT_BITS"], max(2, cg) + 6)
         regs = Resources(0, _clog2(cg) + _clog2(p["N_PIX"]) + p["PE"] * p["OUT_BITS"] + 1, 0, 0)
         return {"const": 1.0, "lane": p["PE"] * (p["SUM_BITS"] + p["OUT_BITS"])}, acc + out + regs
