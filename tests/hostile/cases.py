@@ -454,8 +454,8 @@ case("image", "dev-zero-path", ["run", "s.mbn", "--image", "/dev/zero"], r"image
 case("image", "dev-urandom-path", ["run", "s.mbn", "--image", "/dev/urandom"], r"image /dev/urandom is a character device")
 for suffix in ("npy", "ppm", "raw", "nv12"):
     case("image", f"too-large-{suffix}", ["run", "s.mbn", "--image", f"big.{suffix}"], r"more than the limit of 67,108,864", sparse(f"big.{suffix}", (64 << 20) + 1))
-case("image", "second-of-two-fifo", ["run", "s.mbn", "--image", "ok.raw", "--image", "p.raw"], r"image p\.raw is a named pipe",
-     both(data("ok.raw", bytes(16 * 16 * 3)), fifo("p.raw")))
+case("image", "second-of-two-fifo", ["run", "s.mbn", "--image", "ok.npy", "--image", "p.npy"], r"image p\.npy is a named pipe",
+     both(data("ok.npy", npy(np.zeros((16, 16, 3), np.uint8))), fifo("p.npy")))
 
 # 6. QONNX models (file-level here; graph-level cases need onnx and are built in the test).
 for kind, (make, regex) in NOT_FILES.items():
