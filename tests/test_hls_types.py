@@ -118,7 +118,7 @@ def test_run_fails_on_stream_warning(tmp_path):
     script.write_text("#!/bin/sh\necho \"frame 0 1.0\"\necho \"WARNING: Hls::stream 'b1_in' is read while empty, which may result in RTL simulation hanging.\"\n")
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     b = csim.Build(str(script), str(tmp_path), {"layers": []}, 0.0, 0, 0)
-    with pytest.raises(MbdslError, match=r"the HLS testbench printed:\nWARNING: Hls::stream 'b1_in' is read while empty"):
+    with pytest.raises(MbdslError, match=r"the HLS testbench printed:\\nWARNING: Hls::stream 'b1_in' is read while empty"):
         csim.run(b, None, [])
 
 

@@ -90,8 +90,8 @@ def run_case(case: Case, root: Path) -> Outcome:
 @pytest.fixture(scope="session")
 def outcomes(request):
     """The outcome of every case the session selected (all of them if test_figures runs)."""
-    selected = {item.callspec.params["case"].id for item in request.session.items
-                if getattr(item, "callspec", None) and "case" in item.callspec.params}
+    selected = {item.callspec.params["case"].id for item in request.session.items  # other modules have a "case" too
+                if getattr(item, "callspec", None) and isinstance(item.callspec.params.get("case"), Case)}
     if any(item.name == "test_figures" for item in request.session.items):
         selected = {c.id for c in CASES}
     root = Path(tempfile.mkdtemp(prefix="mbdsl-hostile-"))
