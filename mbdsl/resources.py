@@ -259,10 +259,12 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
     return f
 
 
-def _ram_cost(m: Memory, depth: int, width: int) -> Resources:
-    """A RAM read asynchronously at a registered address (FIFO storage, input buffers)."""
-    if m.style == "bram":  # yosys adds a soft bypass for same-cycle writes: a register and a mux
-        return Resources(m.mux_luts, width + _clog2(depth), m.bram18, 0)
+def _ram_cost(m: Memory, depth: int, width: int, read_async: bool) -> Resources:
+    """A RAM read asynchronously at a registered address (``RAM_ASYNC``: the MVAU's input
+    buffer, NV12's chroma row) or through a register of its own (``RAM``: FIFOs, the pool's
+    accumulators)."""
+    if m.style == "bram":  # read asynchronously, yosys adds a soft bypass: a register and a mux
+        return Resources(m.mux_luts, width + _clog2(depth) if read_async else 0, m.bram18, 0)
     if m.style == "lutram":
         return Resources(m.lutram_luts + m.mux_luts, 0, 0, 0)
     # registers, and a read multiplexer of depth inputs per bit (a LUT6 + MUXF7/F8 takes 16)
@@ -288,7 +290,7 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         fixed = Resources(p["SIMD"] * p["IN_BITS"], 0, 0, 0)  # the fold-0 bypass multiplexer
         if sf > 1:  # the input-vector buffer, replayed for every neuron fold
             width = p["SIMD"] * p["IN_BITS"]
-            fixed = fixed + _ram_cost(memory(sf, width, RAM_ASYNC), sf, width)
+            fixed = fixed + _ram_cost(memory(sf, width, RAM_ASYNC), sf, width, True)
         return mac_features(p, nf, sf, dsp), fixed + _mac_fixed(p, nf, sf, True, dsp)
     if module == "mbdsl_vvau":
         nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
@@ -336,7 +338,7 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         if cg >= 3:  # a RAM read through two registers (the first inside a block RAM), input and flags staged twice
             m = memory(cg, width, RAM)
             staged = (0 if m.style == "bram" else width) + width + 2 * (p["PE"] * p["IN_BITS"] + _clog2(cg) + 3)
-            acc = _sync_ram_cost(m, cg, width) + Resources(0, staged, 0, 0)
+            acc = _ram_cost(m, cg, width, False) + Resources(0, staged, 0, 0)
         else:  # one or two words of registers
             acc = Resources(width * (cg - 1), cg * width, 0, 0)
         out = _credit_queue(p["PE"] * p["OUT_BITS"], max(2, cg) + 6)
@@ -350,7 +352,7 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         half = p["W"] // 2
         # Y, U, V; five products, three sums, the clipped pixel, valid bits; the credit queue
         regs = Resources(0, 24 + 5 * 20 + 3 * 20 + 24 + 4, 0, 0)
-        return {"const": 1.0}, _ram_cost(memory(half, 16, RAM_ASYNC), half, 16) + regs + _credit_queue(24, 8)
+        return {"const": 1.0}, _ram_cost(memory(half, 16, RAM_ASYNC), half, 16, True) + regs + _credit_queue(24, 8)
     raise ValueError(f"no resource model for module {module}")
 
 
@@ -360,16 +362,7 @@ def _fifo_features(width: int, depth: int) -> tuple[dict, Resources]:
     m = memory(depth, width, RAM)
     aw = _clog2(depth)
     regs = Resources(0, 2 * aw + _clog2(depth + 1) + 1 + (0 if m.style == "bram" else width), 0, 0)
-    return {"const": 1.0, "aw": aw}, _sync_ram_cost(m, depth, width) + regs
-
-
-def _sync_ram_cost(m: Memory, depth: int, width: int) -> Resources:
-    """A RAM read through a register (the FIFOs' storage): no soft bypass."""
-    if m.style == "bram":
-        return Resources(m.mux_luts, 0, m.bram18, 0)
-    if m.style == "lutram":
-        return Resources(m.lutram_luts + m.mux_luts, 0, 0, 0)
-    return Resources(width * max(0, math.ceil((depth - 1) / 3)) if depth > 1 else 0, depth * width, 0, 0)
+    return {"const": 1.0, "aw": aw}, _ram_cost(m, depth, width, False) + regs
 
 
 def tree_levels(n: int) -> int:
