@@ -48,21 +48,27 @@ def run(args) -> int:
     negated = sum(r.negated for r in imp.records)
     if negated:
         console.print(f"{negated} output channels of negative slope: their weights are negated, thresholds count up")
-    if imp.lowered.quant == "multiplier":
-        return _finish_qdq(args, model, imp)
-    if args.verify > 0 and not _has_qonnx():
-        console.print("qonnx is not installed: the import is not compared with QONNX's execution "
+    from ..qonnx_import import verify_qdq
+
+    if imp.lowered.quant == "multiplier":  # an int8 QDQ graph: ties and short-m0 roundings are expected (docs/eval.md)
+        runtime, available, check = "onnxruntime", importlib.util.find_spec("onnxruntime") is not None, verify_qdq
+        expected, outputs = "rounding ties and multiplier roundings", lambda r: ""
+    else:
+        runtime, available, check, expected = "QONNX", _has_qonnx(), verify, "rounding ties"
+        outputs = lambda r: f"; final output equal on {r.outputs_agree}/{r.images} images"  # noqa: E731
+    if args.verify > 0 and not available:
+        console.print(f"{runtime} is not installed: the import is not compared with {runtime}'s execution "
                       "(pip install 'mbdsl[qonnx]')")
     elif args.verify > 0:
         _check_verifiable(net, args.verify)
         s = net.input.shape
         images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
-        report = verify(model, imp, images)
+        report = check(model, imp, images)
         console.print(report.table())
         if not report.exact:
             raise QonnxImportError(
-                f"the import differs from QONNX's execution beyond rounding ties ({report.failures} codes; final "
-                f"output equal on {report.outputs_agree}/{report.images} images); nothing was written",
+                f"the import differs from {runtime}'s execution beyond {expected} ({report.failures} codes"
+                f"{outputs(report)}); nothing was written",
                 hint="please report this model: the importer should have refused it",
             )
     imp.write(args.output)
@@ -83,31 +89,6 @@ def _check_verifiable(net, count: int) -> None:
     if need > MAX_VERIFY_BYTES:
         raise MbdslError(f"--verify {count} needs {need:,} bytes of images, more than {MAX_VERIFY_BYTES:,}",
                          hint=f"verify at most {MAX_VERIFY_BYTES // net.input.shape.size:,} images")
-
-
-def _finish_qdq(args, model, imp) -> int:
-    """An int8 QDQ graph: compared with onnxruntime's execution (ties and multiplier
-    roundings are expected differences, see docs/eval.md)."""
-    from ..qonnx_import import QonnxImportError, verify_qdq
-
-    if args.verify > 0 and importlib.util.find_spec("onnxruntime") is None:
-        console.print("onnxruntime is not installed: the import is not compared with onnxruntime's execution "
-                      "(pip install 'mbdsl[qonnx]')")
-    elif args.verify > 0:
-        _check_verifiable(imp.net, args.verify)
-        s = imp.net.input.shape
-        images = np.random.default_rng(args.seed).integers(0, 256, size=(args.verify, s.h, s.w, s.c), dtype=np.uint8)
-        report = verify_qdq(model, imp, images)
-        console.print(report.table())
-        if not report.exact:
-            raise QonnxImportError(
-                f"the import differs from onnxruntime's execution beyond rounding ties and multiplier roundings "
-                f"({report.failures} codes); nothing was written",
-                hint="please report this model: the importer should have refused it",
-            )
-    imp.write(args.output)
-    console.print(f"wrote {args.output} and {os.path.join(os.path.dirname(args.output), imp.weights_file)}")
-    return 0
 
 
 def _has_qonnx() -> bool:
