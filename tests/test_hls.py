@@ -77,7 +77,7 @@ def test_mismatch_names_first_diverging_layer(simulated):
     bad = Params({**params.layers, victim.name: attrs.evolve(lp, weights=w)})
     found = csim.compare(net, bad, images, result)
     assert found and all(m.layer == victim.name for m in found)
-    assert re.match(rf"image \d: layer {re.escape(victim.name)} \(.*:\d+\) differs in \d+ of \d+ values", found[0].describe())
+    assert re.match(rf"image \d: layer {re.escape(victim.name)} \(.*:\d+\) differs in \d+ of \d+ values", str(found[0]))
 
 
 def test_streams_and_pragmas(simulated):
