@@ -27,10 +27,9 @@ from .. import ir
 from ..dtypes import UINT8, IntType, bits_for_range
 from ..params import LayerParams
 from ..preprocess import fold_thresholds, preprocess_affine
-from ..semantics import accumulator_range
 from ._errors import node_error
 from ._graph import QUANT_DOMAINS, Graph, attr, quant_type
-from ._mac import acc_type, conv, dense, fc
+from ._mac import acc_range, acc_type, conv, dense, fc
 from ._model import Lowered, LoweredLayer, Site
 from ._operands import HINTS, MAX_BITS, const_scalar, const_vec, operand, quant_params, show, unsupported
 from ._states import Acc, Codes, Pixels, Sum, pixels_after_quant
@@ -193,7 +192,7 @@ class _Lowering:
         site = Site((node.name,), node.op_type, in_tensor, None if first else st.scale)
         if first:
             try:
-                s, o = preprocess_affine(dense(layer, weights), ws, st.preprocess(), getattr(layer, "pad", 0))
+                s, o = preprocess_affine(dense(layer, weights), ws, st.preprocess(), 0 if isinstance(layer, ir.FC) else layer.pad)
             except ValueError as e:
                 raise node_error(node, f"the input preprocessing cannot be folded exactly: {e}") from None
         else:
@@ -267,8 +266,7 @@ class _Lowering:
             out = IntType(tp.bits - 1, False)  # ReLU then a signed quantizer: codes 0..max
         if out.bits > MAX_BITS:
             raise node_error(node, f"activations of {tp.bits} bits are not supported", f"use 2 to {MAX_BITS} bits")
-        fan_in = int(np.prod(st.weights.shape[1:]))
-        rng = accumulator_range(fan_in, layer.weight_type, layer.in_type)
+        rng = acc_range(layer, st.weights)
         uniform = bool(np.all(step == step[0]))
         a, b = (st.a, st.b) if uniform else (st.a / step, st.b / step)
         folded = fold_thresholds(st.s, st.o, out, rng, a=a, b=b, step=float(step[0]) if uniform else 1.0,

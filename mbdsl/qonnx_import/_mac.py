@@ -12,7 +12,7 @@ from ._errors import node_error
 from ._graph import Graph, attr
 from ._operands import MAX_BITS
 
-__all__ = ["conv", "fc", "padding", "quantized_weights", "bias", "out_scale", "weight_type", "dense", "acc_type"]
+__all__ = ["conv", "fc", "padding", "quantized_weights", "bias", "out_scale", "weight_type", "dense", "acc_range", "acc_type"]
 
 
 def conv(g: Graph, node, in_type: IntType, chw):
@@ -181,7 +181,11 @@ def dense(layer: ir.Layer, weights: np.ndarray) -> np.ndarray:
     return weights[:, None, None, :]
 
 
+def acc_range(layer: ir.Layer, weights: np.ndarray) -> tuple[int, int]:
+    """The range of the layer's integer accumulator."""
+    return accumulator_range(int(np.prod(weights.shape[1:])), layer.weight_type, layer.in_type)
+
+
 def acc_type(layer: ir.Layer, weights: np.ndarray) -> IntType:
     """The type of the layer's integer accumulator."""
-    fan_in = int(np.prod(weights.shape[1:]))
-    return bits_for_range(*accumulator_range(fan_in, layer.weight_type, layer.in_type))
+    return bits_for_range(*acc_range(layer, weights))
