@@ -48,7 +48,7 @@ def bench(spec: str, n: int, jobs: int | None, workdir: str, ap_types: str) -> d
     traced = csim.run(b, net, images[:1], trace=True)
     bad_layers = csim.compare(net, params, images[:1], traced)
     for m in bad + bad_layers:
-        print("  MISMATCH", m.describe())
+        print("  MISMATCH", m)
     exact = not bad and not bad_layers
     ms = result.frame_ms
     print(f"  {'bit-exact' if exact else 'NOT bit-exact'} on {n} images (every layer on image 0); "

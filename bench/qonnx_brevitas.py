@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     onnx_model = load_model(onnx_path)
     imp = import_model(onnx_model, spec_path, source=os.path.basename(onnx_path))
     print(f"imported in {time.perf_counter() - t0:.1f} s: {len(imp.net.layers)} layers, "
-          f"{sum(r.negated for r in imp.records)} channels negated")
+          f"{sum(site.negated for site in imp.sites)} channels negated")
     print(imp.spec)
     rng = np.random.default_rng(args.seed + 1)
     images = []

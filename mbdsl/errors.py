@@ -17,12 +17,15 @@ __all__ = [
     "SpecSyntaxError",
     "SpecNameError",
     "ShapeError",
+    "SpecValueError",
+    "SpecStructureError",
     "QuantError",
     "FoldingError",
     "MemoryBudgetError",
     "WeightFileError",
     "IncludeError",
     "TargetError",
+    "UnsupportedByBackend",
 ]
 
 
@@ -102,6 +105,17 @@ class ShapeError(MbdslError):
     """A layer cannot be applied to the tensor it receives."""
 
 
+class SpecValueError(MbdslError):
+    """A value the spec gives that its construct does not take: a number out of range or
+    above a limit, a size or kernel written in the wrong form, a setting with the wrong
+    count of values."""
+
+
+class SpecStructureError(MbdslError):
+    """A network missing a part it needs (an input, layers), or with a layer where none
+    may stand (after topk)."""
+
+
 class QuantError(MbdslError):
     """A bit width out of range, or an accumulator that could overflow."""
 
@@ -124,3 +138,8 @@ class IncludeError(MbdslError):
 
 class TargetError(MbdslError):
     """A target block with an unknown or impossible setting."""
+
+
+class UnsupportedByBackend(MbdslError):
+    """A valid network that the chosen backend cannot implement (a quantization style, a
+    type width, a layer kind or a port it has no hardware or kernel for)."""

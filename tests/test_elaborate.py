@@ -9,7 +9,7 @@ import pytest
 
 from mbdsl import ir
 from mbdsl.dtypes import IntType
-from mbdsl.errors import IncludeError, MbdslError, QuantError, ShapeError, SpecNameError, TargetError
+from mbdsl.errors import IncludeError, MbdslError, QuantError, ShapeError, SpecNameError, SpecStructureError, SpecValueError, TargetError
 from mbdsl.frontend import load, load_string
 from mbdsl.frontend.elaborate import MAX_CHANNELS, MAX_LAYERS, MAX_REPEAT
 from mbdsl.frontend.macros import MOBILENET_V1_BLOCKS
@@ -84,7 +84,7 @@ def test_default_fold_keeps_the_keys_each_kind_takes():
 
 def test_default_fold_keys_are_checked():
     raises(SpecNameError, r"no layer kind has a fold parameter 'pex'", "network t { defaults { fold(pex = 2) }; input 8x8x3 u8; fc -> 2 }", r"did you mean 'pe'\? .*")
-    raises(ShapeError, r"dw_pe must be a whole number >= 1, not 0", "network t { defaults { fold(dw_pe = 0) }; input 8x8x3 u8; fc -> 2 }")
+    raises(SpecValueError, r"dw_pe must be a whole number >= 1, not 0", "network t { defaults { fold(dw_pe = 0) }; input 8x8x3 u8; fc -> 2 }")
 
 
 def test_fold_auto_default_and_per_layer():
@@ -276,19 +276,19 @@ HEAD = "network t {\n  input 32x32x3 u8\n"
         (SpecNameError, "conv 3x3 stride 1 stride 2 -> 8", r"'stride' is given twice", r"keep one"),
         (SpecNameError, "conv 3x3 -> 8 fold(pe = 2, pe = 4)", r"fold parameter 'pe' is given twice", None),
         (SpecNameError, "fc -> 8 fold(dw_pe = 2)", r"fc has no fold parameter 'dw_pe'", r"expected one of: 'pe', 'simd'"),
-        (ShapeError, "conv 3x5 -> 8", r"kernels are square \(KxK\), not 3x5", None),
-        (ShapeError, "conv 99x99 -> 8", r"the kernel 99x99 is larger than the largest supported, 64x64", None),
-        (ShapeError, "conv 3x3 stride 0 -> 8", r"'stride' must be at least 1, not 0", None),
-        (ShapeError, "conv 3x3 -> 0", r"'->' \(output channels\) must be at least 1, not 0", None),
-        (ShapeError, f"fc -> {MAX_CHANNELS + 1}", rf"'->' \(output channels\) {MAX_CHANNELS + 1} is larger than the limit {MAX_CHANNELS}", rf"use at most {MAX_CHANNELS}"),
-        (ShapeError, f"repeat {MAX_REPEAT + 1} {{ fc -> 2 }}", rf"repeat count {MAX_REPEAT + 1} is larger than {MAX_REPEAT}", r".*"),
-        (ShapeError, "repeat 100 { repeat 100 { fc -> 2 } }", rf"network 't' has more than {MAX_LAYERS} layers", r"use fewer or smaller repeat blocks"),
-        (ShapeError, "conv 3x3 -> 8 fold(pe = 0)", r"pe must be a whole number >= 1, not 0", r"e\.g\. pe = 4"),
-        (ShapeError, "conv 3x3 -> 8 fold(simd = two)", r"simd must be a whole number >= 1, not two", r"e\.g\. simd = 4"),
+        (SpecValueError, "conv 3x5 -> 8", r"kernels are square \(KxK\), not 3x5", None),
+        (SpecValueError, "conv 99x99 -> 8", r"the kernel 99x99 is larger than the largest supported, 64x64", None),
+        (SpecValueError, "conv 3x3 stride 0 -> 8", r"'stride' must be at least 1, not 0", None),
+        (SpecValueError, "conv 3x3 -> 0", r"'->' \(output channels\) must be at least 1, not 0", None),
+        (SpecValueError, f"fc -> {MAX_CHANNELS + 1}", rf"'->' \(output channels\) {MAX_CHANNELS + 1} is larger than the limit {MAX_CHANNELS}", rf"use at most {MAX_CHANNELS}"),
+        (SpecValueError, f"repeat {MAX_REPEAT + 1} {{ fc -> 2 }}", rf"repeat count {MAX_REPEAT + 1} is larger than {MAX_REPEAT}", r".*"),
+        (SpecValueError, "repeat 100 { repeat 100 { fc -> 2 } }", rf"network 't' has more than {MAX_LAYERS} layers", r"use fewer or smaller repeat blocks"),
+        (SpecValueError, "conv 3x3 -> 8 fold(pe = 0)", r"pe must be a whole number >= 1, not 0", r"e\.g\. pe = 4"),
+        (SpecValueError, "conv 3x3 -> 8 fold(simd = two)", r"simd must be a whole number >= 1, not two", r"e\.g\. simd = 4"),
         (SpecNameError, "repeat 2 { input 8x8x3 u8 }", r"only layers may stand inside repeat", r"move input, defaults and weights out of the repeat block"),
         (SpecNameError, "repeat 2 { mobilenet_v1() }", r"a network macro cannot stand inside repeat", None),
         (SpecNameError, "weights random(sed = 1)\n fc -> 2", r"random\(\) has no argument 'sed'", r"did you mean 'seed'\? .*"),
-        (ShapeError, "weights random(seed = -1)\n fc -> 2", r"the seed must be a whole number >= 0, not -1", r"e\.g\. random\(seed = 1\)"),
+        (SpecValueError, "weights random(seed = -1)\n fc -> 2", r"the seed must be a whole number >= 0, not -1", r"e\.g\. random\(seed = 1\)"),
         (QuantError, "fc -> 2 activations uint9", r"activations of 9 bits are not supported", r"use 1 to 8 bits"),
         (QuantError, "fc -> 2 acc uint32", r"accumulators are signed: uint32 is not supported", r"use int32"),
         (QuantError, "fc -> 2 acc int65", r"accumulators of 65 bits are not supported", r"use 2 to 64 bits"),
@@ -296,12 +296,12 @@ HEAD = "network t {\n  input 32x32x3 u8\n"
         (SpecNameError, "dwsep -> 8\n dwsep b1 -> 8", r"layer name 'b1' is already the automatic name of the unnamed layer at t\.mbn:3:2", r"choose another name, .*"),
         (SpecNameError, "fc x -> 2\n fc x -> 2", r"layer name 'x' is already used at t\.mbn:3:5", r"choose another name"),
         (SpecNameError, "mobilenet_v1(resolution = 32)\n mobilenet_v1(resolution = 32)", r"a network holds one macro call, and one is already at t\.mbn:3:2", r"remove one call; .*"),
-        (ShapeError, "mobilenet_v1(alpha = 5)", r"alpha must lie in \(0, 4\], not 5\.0", None),
-        (ShapeError, "mobilenet_v1(resolution = 32, classes = 10, topk = 11)", r"topk must lie in 0\.\.classes \(10\), not 11", None),
-        (ShapeError, "mobilenet_v1(resolution = 32, pad0 = 2)", r"pad0 \(padding of the first convolution\) must be 0 or 1", None),
-        (ShapeError, "mobilenet_v1(resolution = 32.5)", r"mobilenet_v1 argument 'resolution' must be a whole number", None),
+        (SpecValueError, "mobilenet_v1(alpha = 5)", r"alpha must lie in \(0, 4\], not 5\.0", None),
+        (SpecValueError, "mobilenet_v1(resolution = 32, classes = 10, topk = 11)", r"topk must lie in 0\.\.classes \(10\), not 11", None),
+        (SpecValueError, "mobilenet_v1(resolution = 32, pad0 = 2)", r"pad0 \(padding of the first convolution\) must be 0 or 1", None),
+        (SpecValueError, "mobilenet_v1(resolution = 32.5)", r"mobilenet_v1 argument 'resolution' must be a whole number", None),
         (SpecNameError, "mobilenet_v1(resolution = 32, fold = fast)", r"fold must be 'auto' or 'none', not 'fast'", None),
-        (ShapeError, "mobilenet_v1(resolution = 100000)", r"resolution 100000 is larger than the limit 16384", r"use at most 16384"),
+        (SpecValueError, "mobilenet_v1(resolution = 100000)", r"resolution 100000 is larger than the limit 16384", r"use at most 16384"),
     ],
 )
 def test_elaboration_errors(cls, body, message, hint):
@@ -311,15 +311,15 @@ def test_elaboration_errors(cls, body, message, hint):
 @pytest.mark.parametrize(
     "cls, inp, message",
     [
-        (ShapeError, "input 32x32 nv12x", None),
+        (SpecValueError, "input 32x32 nv12x", None),
         (SpecNameError, "input 32x32x3 rgb", r"unknown pixel format 'rgb'"),
-        (ShapeError, "input 32x32x3 nv12", r"an nv12 input is written HxW \(it carries 3 channels\)"),
-        (ShapeError, "input 0x32x3 u8", r"input sizes must be at least 1, not 0x32x3"),
-        (ShapeError, "input 20000x20000x3 u8", r"the input 20000x20000x3 is too large"),
+        (SpecValueError, "input 32x32x3 nv12", r"an nv12 input is written HxW \(it carries 3 channels\)"),
+        (SpecValueError, "input 0x32x3 u8", r"input sizes must be at least 1, not 0x32x3"),
+        (SpecValueError, "input 20000x20000x3 u8", r"the input 20000x20000x3 is too large"),
         (SpecNameError, "input 8x8x3 u8 { scal 1 }", r"unknown preprocessing setting 'scal'"),
-        (ShapeError, "input 8x8x3 u8 { mean 1 2 }", r"'mean' takes 1 or 3 value\(s\), not 2"),
-        (ShapeError, "input 8x8x3 u8 { std 0 }", r"'std' must be positive"),
-        (ShapeError, 'input 8x8x3 u8 { scale "x" }', r"'scale' takes numbers, not 'x'"),
+        (SpecValueError, "input 8x8x3 u8 { mean 1 2 }", r"'mean' takes 1 or 3 value\(s\), not 2"),
+        (SpecValueError, "input 8x8x3 u8 { std 0 }", r"'std' must be positive"),
+        (SpecValueError, 'input 8x8x3 u8 { scale "x" }', r"'scale' takes numbers, not 'x'"),
         (SpecNameError, "input 8x8x3 u8 { scale 1; scale 2 }", r"'scale' is given twice"),
     ],
 )
@@ -351,8 +351,8 @@ def test_target_errors(target, message, hint):
 def test_file_level_errors():
     raises(SpecNameError, r"no network in t\.mbn", "target fpga { clock 1 }\n", where=(1, 1))
     raises(SpecNameError, r"a spec describes one network; 'a' is already declared at t\.mbn:1:1", "network a { }\nnetwork b { }\n", where=(2, 1))
-    raises(ShapeError, r"network 'a' has no input", "network a { fc -> 2 }", r"add e\.g\. 'input 224x224x3 u8'")
-    raises(ShapeError, r"network 'a' has no layers", "network a { input 8x8x3 u8 }")
+    raises(SpecStructureError, r"network 'a' has no input", "network a { fc -> 2 }", r"add e\.g\. 'input 224x224x3 u8'")
+    raises(SpecStructureError, r"network 'a' has no layers", "network a { input 8x8x3 u8 }")
     raises(ShapeError, r"the macro builds a network for 32x32x3 images but the input is 64x64x3",
            "network a { input 64x64x3 u8; mobilenet_v1(resolution = 32) }", r"set resolution = 64 or change the input")  # fmt: skip
 

@@ -17,7 +17,7 @@ from mbdsl.backends.gap8 import host, plan_network, plan_table
 from mbdsl.backends.gap8._geometry import geometry
 from mbdsl.backends.gap8._tiling import Tiling, box_transfer, schedule
 from mbdsl.cli import main
-from mbdsl.errors import MemoryBudgetError, QuantError
+from mbdsl.errors import MemoryBudgetError, UnsupportedByBackend
 from mbdsl.frontend import load
 from mbdsl.images import random_images
 from mbdsl.params import make_params
@@ -118,7 +118,7 @@ def test_generation_is_deterministic(small):
 
 def test_threshold_style_is_refused_with_location():
     net = check(load(THRESHOLD))
-    with pytest.raises(QuantError, match=r"GAP8 backend implements the multiplier style") as e:
+    with pytest.raises(UnsupportedByBackend, match=r"GAP8 backend implements the multiplier style") as e:
         plan_network(net)
     assert e.value.span is not None and e.value.span.line > 0
 

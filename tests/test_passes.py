@@ -89,7 +89,6 @@ def test_passes_return_new_networks_and_leave_the_input_alone():
         ("  conv a 3x3 stride 16 pad 0 -> 8\n  conv c 5x5 pad 0 -> 8", r"the 5x5 kernel of layer c does not fit its 2x2 input \(padding 0\)", r".*"),
         ("  conv c 3x3 -> 8\n  topk 3", r"topk topk0 needs a vector of class scores, not a 32x32x8 feature map", r"put an avgpool and an fc before it"),
         ("  conv c 3x3 -> 8\n  avgpool global\n  topk 9", r"topk 9 of only 8 classes", r"use topk 1\.\.8"),
-        ("  fc f -> 4\n  topk 2\n  topk 1", r"layer topk1 follows topk topk0, which must be the last layer", r"move topk to the end"),
     ],
 )
 def test_shape_errors(body, message, hint):

@@ -67,7 +67,7 @@ def test_finn_mobilenet_pattern_is_exact(tmp_path):
     assert re.search(r"avgpool pool global shift 4", text)
     assert re.search(r"topk +top3 3", text)
     # some BatchNorm gammas are negative: those channels' weights are negated
-    assert sum(r.negated for r in imp.records) > 0
+    assert sum(site.negated for site in imp.sites) > 0
 
 
 def test_written_spec_reads_back_and_runs(tmp_path):
@@ -271,8 +271,8 @@ def test_differences_at_rounding_ties_are_counted_not_failed(tmp_path):
     m = mobilenet(seed=1)
     imp = import_model(m, str(tmp_path / "t.mbn"))
     image = images(16, 1)[0]
-    ctx = run_qonnx(_prepared(m), image, imp.lowered.input_name)
-    layer, rec = imp.net.layers[0], imp.records[0]
+    ctx = run_qonnx(_prepared(m), image, imp.input_name)
+    layer, rec = imp.net.layers[0], imp.sites[0]
     lp = imp.params[layer.name]
     assert _check_layer(imp.net, layer, lp, rec, ctx, image)[1:] == (0, 0)
     step = float(rec.step[0])

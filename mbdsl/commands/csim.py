@@ -10,6 +10,7 @@ import attrs
 
 from .. import backends
 from ..backends.hls import csim
+from ..divergence import Divergence
 from ..images import random_images, read_image
 from ..output import check_folder, write_tree
 from ..params import make_params
@@ -89,9 +90,9 @@ def run(args) -> int:
         console.print(f"[bold green]bit-exact[/] on {len(images)} image(s) ({what} compared with the reference)")
         return 0
     for m in mismatches:
-        console.print(f"[bold red]MISMATCH[/] {m.describe()}")
+        console.print(f"[bold red]MISMATCH[/] {m}")
     return 1
 
 
-def _renumber(m: csim.Mismatch, image: int) -> csim.Mismatch:
+def _renumber(m: Divergence, image: int) -> Divergence:
     return attrs.evolve(m, image=image)

@@ -38,7 +38,7 @@ def run(args) -> int:
     if bad is not None:
         raise MbdslError(
             f"GAP8 host run of {net.name!r} differs from the reference: {bad}",
-            span=next((l.span for l in net.layers if l.name == bad.layer), None),
+            span=bad.span,
             hint="rerun with --keep DIR to inspect the generated C and the trace",
         )
     console.print(

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from .. import ir
 from ..files import check_utf8_path
 from ..output import check_writable
 from .common import console, count, seed
@@ -43,14 +44,14 @@ def run(args) -> int:
     model = load_model(args.model)
     imp = import_model(model, args.output, name=args.name, fold=args.fold, source=os.path.basename(args.model))
     net = imp.net
-    layers = ", ".join(f"{r.name}" for r in imp.records)
+    layers = ", ".join(layer.name for layer in imp.net.layers)
     console.print(f"imported {net.name}: {len(net.layers)} layers ({layers})")
-    negated = sum(r.negated for r in imp.records)
+    negated = sum(site.negated for site in imp.sites)
     if negated:
         console.print(f"{negated} output channels of negative slope: their weights are negated, thresholds count up")
     from ..qonnx_import import verify_qdq
 
-    if imp.lowered.quant == "multiplier":  # an int8 QDQ graph: ties and short-m0 roundings are expected (docs/eval.md)
+    if imp.net.quant_style == ir.MULTIPLIER:  # an int8 QDQ graph: ties and short-m0 roundings are expected (docs/eval.md)
         runtime, available, check = "onnxruntime", importlib.util.find_spec("onnxruntime") is not None, verify_qdq
         expected, outputs = "rounding ties and multiplier roundings", lambda r: ""
     else:

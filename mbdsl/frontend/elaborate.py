@@ -15,7 +15,8 @@ from .names import did_you_mean
 from .parser import parse
 from .. import devices, ir
 from ..dtypes import IntType
-from ..errors import IncludeError, MbdslError, QuantError, ShapeError, Span, SpecNameError, SpecSyntaxError, TargetError
+from ..errors import (IncludeError, MbdslError, QuantError, ShapeError, Span, SpecNameError, SpecStructureError, SpecSyntaxError,
+                      SpecValueError, TargetError)
 from ..files import MAX_SPEC_BYTES, check_utf8_path, read_text
 
 __all__ = ["load", "load_string", "elaborate"]
@@ -233,7 +234,7 @@ class _NetworkBuilder:
         for stmt in statements:
             layers.extend(self._statement(stmt, 0))
         if not layers:
-            raise ShapeError(f"network '{self.decl.name}' has no layers", self.decl.span, "add layers such as 'conv 3x3 -> 32'")
+            raise SpecStructureError(f"network '{self.decl.name}' has no layers", self.decl.span, "add layers such as 'conv 3x3 -> 32'")
         layers = self._classifier_outputs(layers)
         return ir.Network(
             name=self.decl.name,
@@ -278,7 +279,7 @@ class _NetworkBuilder:
                 raise SpecNameError(f"fold parameter '{key}' is given twice", span, "keep one")
             seen.add(key)
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 1:
-                raise ShapeError(f"{key} must be a whole number >= 1, not {_show(value)}", value.span, f"e.g. {key} = 4")
+                raise SpecValueError(f"{key} must be a whole number >= 1, not {_show(value)}", value.span, f"e.g. {key} = 4")
 
     def _weights(self, stmt: ast.WeightsDecl):
         if stmt.path is not None:
@@ -293,14 +294,14 @@ class _NetworkBuilder:
             if seed is not None:
                 raise SpecNameError("'seed' is given twice", span, "keep one")
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 0:
-                raise ShapeError(f"the seed must be a whole number >= 0, not {_show(value)}", value.span, "e.g. random(seed = 1)")
+                raise SpecValueError(f"the seed must be a whole number >= 0, not {_show(value)}", value.span, "e.g. random(seed = 1)")
             seed = value.value
         return ir.RandomWeights(seed or 0, stmt.span)
 
     def _input(self, decl: ast.InputDecl | None, macro_resolution) -> ir.Input:
         if decl is None:
             if macro_resolution is None:
-                raise ShapeError(f"network '{self.decl.name}' has no input", self.decl.span, "add e.g. 'input 224x224x3 u8'")
+                raise SpecStructureError(f"network '{self.decl.name}' has no input", self.decl.span, "add e.g. 'input 224x224x3 u8'")
             r, span = macro_resolution
             return ir.Input(ir.Shape(r, r, 3), "u8", ir.Preprocess(), span)
         if decl.format not in ("u8", "nv12"):
@@ -308,10 +309,10 @@ class _NetworkBuilder:
         size = decl.size
         if decl.format == "nv12":
             if len(size) != 2:
-                raise ShapeError("an nv12 input is written HxW (it carries 3 channels)", decl.span, "e.g. 'input 224x224 nv12'")
+                raise SpecValueError("an nv12 input is written HxW (it carries 3 channels)", decl.span, "e.g. 'input 224x224 nv12'")
             if size[0] % 2 or size[1] % 2:
                 h, w = size
-                raise ShapeError(
+                raise SpecValueError(
                     f"nv12 needs an even height and width (its chroma is subsampled 2x2), not {h}x{w}",
                     decl.span,
                     f"use e.g. 'input {h + h % 2}x{w + w % 2} nv12'",
@@ -320,11 +321,11 @@ class _NetworkBuilder:
         elif len(size) != 3:
             shown = "x".join(map(str, size))
             example = f"{size[0]}x{size[1]}x3" if len(size) == 2 else "224x224x3"
-            raise ShapeError(f"a u8 input is written HxWxC, not {shown}", decl.span, f"e.g. 'input {example} u8'")
+            raise SpecValueError(f"a u8 input is written HxWxC, not {shown}", decl.span, f"e.g. 'input {example} u8'")
         if min(size) < 1:
-            raise ShapeError(f"input sizes must be at least 1, not {'x'.join(map(str, decl.size))}", decl.span)
+            raise SpecValueError(f"input sizes must be at least 1, not {'x'.join(map(str, decl.size))}", decl.span)
         if max(size[:2]) > MAX_SIZE or size[2] > MAX_CHANNELS:
-            raise ShapeError(
+            raise SpecValueError(
                 f"the input {'x'.join(map(str, decl.size))} is too large",
                 decl.span,
                 f"images are at most {MAX_SIZE}x{MAX_SIZE} with at most {MAX_CHANNELS} channels",
@@ -345,9 +346,9 @@ class _NetworkBuilder:
         one suffix per nesting level (``blk_2_1``: second outer, first inner pass)."""
         if isinstance(stmt, ast.Repeat):
             if stmt.count < 1:
-                raise ShapeError(f"repeat needs a count of at least 1, not {stmt.count}", stmt.span, "remove the repeat block, or write 'repeat 1 { ... }'")
+                raise SpecValueError(f"repeat needs a count of at least 1, not {stmt.count}", stmt.span, "remove the repeat block, or write 'repeat 1 { ... }'")
             if stmt.count > MAX_REPEAT:
-                raise ShapeError(f"repeat count {stmt.count} is larger than {MAX_REPEAT}", stmt.span, f"repeat at most {MAX_REPEAT} times")
+                raise SpecValueError(f"repeat count {stmt.count} is larger than {MAX_REPEAT}", stmt.span, f"repeat at most {MAX_REPEAT} times")
             out = []
             for i in range(stmt.count):
                 for inner in stmt.body:
@@ -357,7 +358,7 @@ class _NetworkBuilder:
             layers = self._layer(stmt, suffix)
             self.n_layers += len(layers)
             if self.n_layers > MAX_LAYERS:  # checked per layer: nested repeats multiply
-                raise ShapeError(f"network '{self.decl.name}' has more than {MAX_LAYERS} layers", stmt.span, "use fewer or smaller repeat blocks")
+                raise SpecValueError(f"network '{self.decl.name}' has more than {MAX_LAYERS} layers", stmt.span, "use fewer or smaller repeat blocks")
             return layers
         if isinstance(stmt, ast.MacroCall):
             raise SpecNameError("a network macro cannot stand inside repeat", stmt.span)
@@ -395,7 +396,7 @@ class _NetworkBuilder:
         args: dict[str, ast.Arg] = {}
         for arg in stmt.args:
             if arg.key == "count" and "kernel" in _LAYER_ARGS[kind]:
-                raise ShapeError(f"a kernel size is written KxK, not {arg.value}", arg.span, f"write '{arg.value}x{arg.value}'")
+                raise SpecValueError(f"a kernel size is written KxK, not {arg.value}", arg.span, f"write '{arg.value}x{arg.value}'")
             if arg.key not in _LAYER_ARGS[kind]:
                 why = _WHY_NOT.get((kind, arg.key), f"{kind} takes: " + ", ".join(_ARG_WORDS[k] for k in sorted(_LAYER_ARGS[kind])))
                 raise SpecNameError(f"{kind} does not take {_ARG_WORDS[arg.key]}", arg.span, why)
@@ -468,11 +469,11 @@ class _NetworkBuilder:
         arg = args["kernel"]
         size = arg.value
         if len(size) != 2 or size[0] != size[1]:
-            raise ShapeError(f"kernels are square (KxK), not {'x'.join(map(str, size))}", arg.span)
+            raise SpecValueError(f"kernels are square (KxK), not {'x'.join(map(str, size))}", arg.span)
         if size[0] < 1:
-            raise ShapeError("the kernel size must be at least 1", arg.span)
+            raise SpecValueError("the kernel size must be at least 1", arg.span)
         if size[0] > MAX_KERNEL:
-            raise ShapeError(f"the kernel {size[0]}x{size[0]} is larger than the largest supported, {MAX_KERNEL}x{MAX_KERNEL}", arg.span)
+            raise SpecValueError(f"the kernel {size[0]}x{size[0]} is larger than the largest supported, {MAX_KERNEL}x{MAX_KERNEL}", arg.span)
         return size[0]
 
     def _int(self, args: dict, key: str, default, minimum: int) -> int:
@@ -480,9 +481,9 @@ class _NetworkBuilder:
             return default
         arg = args[key]
         if arg.value < minimum:
-            raise ShapeError(f"{_ARG_WORDS[key]} must be at least {minimum}, not {arg.value}", arg.span)
+            raise SpecValueError(f"{_ARG_WORDS[key]} must be at least {minimum}, not {arg.value}", arg.span)
         if key in _LIMITS and arg.value > _LIMITS[key]:
-            raise ShapeError(f"{_ARG_WORDS[key]} {arg.value} is larger than the limit {_LIMITS[key]}", arg.span, f"use at most {_LIMITS[key]}")
+            raise SpecValueError(f"{_ARG_WORDS[key]} {arg.value} is larger than the limit {_LIMITS[key]}", arg.span, f"use at most {_LIMITS[key]}")
         return arg.value
 
     def _fold_values(self, kind: str, fold: ast.FoldArgs) -> dict[str, tuple[int, Span]]:
@@ -493,7 +494,7 @@ class _NetworkBuilder:
             if key in values:
                 raise SpecNameError(f"fold parameter '{key}' is given twice", span)
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 1:
-                raise ShapeError(f"{key} must be a whole number >= 1, not {_show(value)}", value.span, f"e.g. {key} = 4")
+                raise SpecValueError(f"{key} must be a whole number >= 1, not {_show(value)}", value.span, f"e.g. {key} = 4")
             values[key] = (value.value, span)
         return values
 
@@ -598,17 +599,17 @@ def _preprocess(settings: tuple[ast.Setting, ...], shape: ir.Shape) -> tuple[ir.
         nums = []
         for v in s.values:
             if v.kind != "number":
-                raise ShapeError(f"'{s.key}' takes numbers, not {v.value!r}", v.span)
+                raise SpecValueError(f"'{s.key}' takes numbers, not {v.value!r}", v.span)
             nums.append(float(v.value))
         allowed = (1,) if s.key in ("scale", "resize") else (1, shape.c)
         if len(nums) not in allowed:
-            raise ShapeError(f"'{s.key}' takes {' or '.join(map(str, sorted(set(allowed))))} value(s), not {len(nums)}", s.span)
+            raise SpecValueError(f"'{s.key}' takes {' or '.join(map(str, sorted(set(allowed))))} value(s), not {len(nums)}", s.span)
         if s.key in ("scale", "std") and any(n <= 0 for n in nums):
-            raise ShapeError(f"'{s.key}' must be positive", s.span)
+            raise SpecValueError(f"'{s.key}' must be positive", s.span)
         if s.key == "resize":
             side = s.values[0].value
             if not isinstance(side, int) or not max(shape.h, shape.w) <= side <= MAX_SIZE:
-                raise ShapeError(
+                raise SpecValueError(
                     f"'resize' takes the shorter side of the resized photo, a whole number from "
                     f"{max(shape.h, shape.w)} (the input's larger side, so that the center crop fits) "
                     f"to {MAX_SIZE}, not {_show(s.values[0])}",

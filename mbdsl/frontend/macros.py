@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from . import ast
 from .names import did_you_mean
-from ..errors import ShapeError, SpecNameError
+from ..errors import SpecNameError, SpecValueError
 
 __all__ = ["expand", "MACROS"]
 
@@ -39,24 +39,24 @@ def _mobilenet_v1(call: ast.MacroCall) -> tuple[tuple, int]:
             if got not in ("auto", "none"):
                 raise SpecNameError(f"fold must be 'auto' or 'none', not {got!r}", value.span)
         elif value.kind != "number" or (expected is int and not isinstance(got, int)):
-            raise ShapeError(f"mobilenet_v1 argument '{key}' must be a {'number' if expected is float else 'whole number'}", value.span)
+            raise SpecValueError(f"mobilenet_v1 argument '{key}' must be a {'number' if expected is float else 'whole number'}", value.span)
         args[key] = got
     alpha = float(args["alpha"])
     if not 0 < alpha <= 4:
-        raise ShapeError(f"alpha must lie in (0, 4], not {alpha}", _arg_span(call, "alpha"))
+        raise SpecValueError(f"alpha must lie in (0, 4], not {alpha}", _arg_span(call, "alpha"))
     from .elaborate import MAX_CHANNELS, MAX_SIZE  # elaborate imports this module
 
     for key, limit in (("resolution", MAX_SIZE), ("classes", MAX_CHANNELS)):
         if args[key] < 1:
-            raise ShapeError(f"{key} must be at least 1, not {args[key]}", _arg_span(call, key))
+            raise SpecValueError(f"{key} must be at least 1, not {args[key]}", _arg_span(call, key))
         if args[key] > limit:
-            raise ShapeError(f"{key} {args[key]} is larger than the limit {limit}", _arg_span(call, key), f"use at most {limit}")
+            raise SpecValueError(f"{key} {args[key]} is larger than the limit {limit}", _arg_span(call, key), f"use at most {limit}")
     if args["pad0"] not in (0, 1):
-        raise ShapeError("pad0 (padding of the first convolution) must be 0 or 1", _arg_span(call, "pad0"))
+        raise SpecValueError("pad0 (padding of the first convolution) must be 0 or 1", _arg_span(call, "pad0"))
     if args["fc_bias"] != 0 and not 2 <= args["fc_bias"] <= 32:
-        raise ShapeError("fc_bias (bits of the classifier's bias) must be 0 (none) or 2..32", _arg_span(call, "fc_bias"))
+        raise SpecValueError("fc_bias (bits of the classifier's bias) must be 0 (none) or 2..32", _arg_span(call, "fc_bias"))
     if args["topk"] < 0 or args["topk"] > args["classes"]:
-        raise ShapeError(f"topk must lie in 0..classes ({args['classes']}), not {args['topk']}", _arg_span(call, "topk"))
+        raise SpecValueError(f"topk must lie in 0..classes ({args['classes']}), not {args['topk']}", _arg_span(call, "topk"))
 
     span = call.span
     auto = args["fold"] == "auto"

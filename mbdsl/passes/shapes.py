@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from .. import ir
-from ..errors import ShapeError
+from ..errors import ShapeError, SpecStructureError
 
 __all__ = ["infer_shapes"]
 
@@ -28,7 +28,7 @@ def infer_shapes(net: ir.Network) -> ir.Network:
     layers = []
     for i, layer in enumerate(net.layers):
         if layers and isinstance(layers[-1], ir.TopK):
-            raise ShapeError(f"layer {layer.name} follows topk {layers[-1].name}, which must be the last layer", layer.span, "move topk to the end")
+            raise SpecStructureError(f"layer {layer.name} follows topk {layers[-1].name}, which must be the last layer", layer.span, "move topk to the end")
         if isinstance(layer, ir.Conv):
             oh, ow = _conv_out(layer, shape)
             out = ir.Shape(oh, ow, layer.out_channels)

@@ -1,4 +1,5 @@
-"""The import pipeline: load -> lower -> name -> spec text -> checked network + params.
+"""The import pipeline: load -> lower (IR layers, parameters, ONNX sites) -> name -> spec text
+(through the one spec writer) -> checked network + params.
 
 The network is elaborated from the spec text it writes, so the spec and the parameters
 cannot disagree; the parameters go through :func:`mbdsl.params.load_npz` (a round trip
@@ -17,13 +18,14 @@ from ..errors import MbdslError
 from ..files import MAX_MODEL_BYTES, read_bytes
 from ..frontend import load_string
 from ..output import write_files
-from ..params import LayerParams, Params, load_npz, save_npz
+from ..params import Params, load_npz, save_npz
 from ..passes import check
 from ._errors import QonnxImportError
 from ._graph import Graph
-from ._lower import Lowered, Record, lower
+from ._lower import lower
+from ._model import Site
 from ._qdq import is_qdq, lower_qdq, set_multipliers
-from ._spec import FOLDS, assign_names, spec_name, write_spec
+from ._spec import FOLDS, name_layers, spec_name, spec_text
 
 __all__ = ["Imported", "load_model", "import_model"]
 
@@ -52,20 +54,14 @@ def require_onnx():
 @attrs.frozen(eq=False)
 class Imported:
     """An imported network: the spec text, the checked network, its integer parameters, and
-    the layer records (with the ONNX tensors each layer corresponds to)."""
+    per layer where the ONNX graph computes it (the graph's input is ``input_name``)."""
 
     spec: str
     net: ir.Network
     params: Params
-    records: tuple[Record, ...]
-    lowered: Lowered
+    sites: tuple[Site, ...]
+    input_name: str
     weights_file: str
-
-    def record(self, layer_name: str) -> Record:
-        for r in self.records:
-            if r.name == layer_name:
-                return r
-        raise KeyError(layer_name)
 
     def write(self, spec_path: str) -> None:
         """Write the spec and its ``.npz`` beside it (the name the spec refers to)."""
@@ -99,9 +95,9 @@ def import_model(
     weights_file = f"{stem}.npz"
     graph = Graph(model)
     lowered = lower_qdq(graph) if is_qdq(graph) else lower(graph)
-    groups = assign_names(lowered.records)
+    groups = name_layers(lowered.layers)
     net_name = spec_name(name or stem)  # graph names of exports are generic (main_graph, torch_jit)
-    text = write_spec(lowered, groups, net_name, weights_file, source or "a QONNX model", fold)
+    text = spec_text(lowered, groups, net_name, weights_file, source or "a QONNX model", fold)
     try:
         net = check(load_string(text, spec_path))
     except MbdslError as e:
@@ -109,27 +105,15 @@ def import_model(
             f"the imported network does not pass mbdsl's checks: {e.message}",
             hint="the spec was:\n" + text,
         ) from None
-    records = tuple(r for g in groups for r in g)
-    if lowered.quant == "multiplier":
-        set_multipliers(net, records)
-    params = Params({r.name: _layer_params(r) for r in records})
-    _round_trip(net, params, records)
-    return Imported(text, net, params, records, lowered, weights_file)
+    layers = tuple(low for g in groups for low in g)
+    if lowered.quant == ir.MULTIPLIER:
+        layers = set_multipliers(net, layers)
+    params = Params({low.layer.name: low.params for low in layers})
+    _round_trip(net, params)
+    return Imported(text, net, params, tuple(low.site for low in layers), lowered.input_name, weights_file)
 
 
-def _layer_params(r: Record) -> LayerParams:
-    if r.kind in ("conv", "dwconv", "fc") and r.m0 is not None:
-        return LayerParams(weights=r.weights, bias=r.bias, m0=r.m0, shift=r.shift)
-    if r.kind in ("conv", "dwconv", "fc"):
-        return LayerParams(weights=r.weights, thresholds=r.thresholds, bias=r.bias)
-    if r.kind == "avgpool" and r.m0 is not None:
-        return LayerParams(m0=r.m0, shift=r.shift)
-    if r.kind == "avgpool":
-        return LayerParams(shift=r.shift)
-    return LayerParams()
-
-
-def _round_trip(net: ir.Network, params: Params, records) -> None:
+def _round_trip(net: ir.Network, params: Params) -> None:
     """Save and load the parameters as the spec's npz: the same checks as any weight file,
     and proof that the file carries every parameter the import computed."""
     with tempfile.TemporaryDirectory() as d:
@@ -139,6 +123,6 @@ def _round_trip(net: ir.Network, params: Params, records) -> None:
             loaded = load_npz(net, path)
         except MbdslError as e:
             raise QonnxImportError(f"the imported parameters do not fit the spec: {e.message}") from None
-    for r in records:
-        if not params[r.name].equals(loaded[r.name]):
-            raise QonnxImportError(f"layer '{r.name}': the parameters read back from the npz differ from the imported ones")
+    for name, lp in params.items():
+        if not lp.equals(loaded[name]):
+            raise QonnxImportError(f"layer '{name}': the parameters read back from the npz differ from the imported ones")

@@ -23,123 +23,32 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from .. import ir
 from ..dtypes import UINT8, IntType, bits_for_range
-from ..ir import Preprocess
+from ..params import LayerParams
 from ..preprocess import fold_thresholds, preprocess_affine
-from ..semantics import accumulator_range
 from ._errors import node_error
-from ._graph import QUANT_DOMAINS, ROUNDING_MODES, Graph, attr, quant_type
+from ._graph import QUANT_DOMAINS, Graph, attr, quant_type
+from ._mac import acc_range, acc_type, conv, dense, fc
+from ._model import Lowered, LoweredLayer, Site
+from ._operands import HINTS, MAX_BITS, const_scalar, const_vec, operand, quant_params, show, unsupported
+from ._states import Acc, Codes, Pixels, Sum, pixels_after_quant
 
-__all__ = ["Record", "Lowered", "lower", "MAX_BITS"]
-
-MAX_BITS = 8
-"""Widest weight or activation type a spec may declare."""
+__all__ = ["lower"]
 
 _PASS_THROUGH = {"Identity", "Dropout"}
 _FINAL = {"TopK", "ArgMax", "Softmax", "LogSoftmax"}
 
 
-@attrs.define(eq=False)
-class Record:
-    """One layer of the spec to write, with its parameters and where QONNX computes it."""
-
-    kind: str  # conv, dwconv, fc, avgpool, topk
-    nodes: list[str]
-    in_type: IntType
-    op: str = ""  # the ONNX op type of the first node
-    kernel: int = 1
-    stride: int = 1
-    pad: int = 0
-    out_channels: int = 0
-    weight_type: IntType | None = None
-    act_type: IntType | None = None
-    weights: np.ndarray | None = None
-    thresholds: np.ndarray | None = None
-    bias: np.ndarray | None = None
-    shift: int | None = None
-    k: int = 0
-    name: str = ""
-    # Where QONNX computes it (for verification): the tensor of the codes entering the
-    # layer and their scale (None: the raw image), the output tensor and its scale, the
-    # quantizer's input tensor, step and rounding (ties are counted there).
-    in_tensor: str = ""
-    in_scale: np.ndarray | None = None
-    out_tensor: str = ""
-    out_scale: np.ndarray | None = None
-    pre_tensor: str | None = None
-    step: np.ndarray | None = None
-    rounding: str | None = None
-    logit_scale: float | None = None
-    negated: int = 0
-    m0: int | np.ndarray | None = None  # int8 QDQ graphs: m0 / 2**shift ~ step (there the real multiplier M)
-
-
-@attrs.frozen(eq=False)
-class Lowered:
-    """The imported layers, the input (C, H, W) and its folded preprocessing."""
-
-    records: list[Record]
-    input_chw: tuple[int, int, int]
-    preprocess: Preprocess
-    input_name: str
-    quant: str = "thresholds"  # "multiplier" for int8 QDQ graphs
-
-
-@attrs.define
-class Pixels:
-    scale: float
-    mean: np.ndarray
-    std: np.ndarray
-    shape: tuple[int, int, int]
-
-    def preprocess(self) -> Preprocess:
-        return Preprocess(float(self.scale), tuple(float(m) for m in self.mean), tuple(float(s) for s in self.std))
-
-    @property
-    def plain(self) -> bool:
-        return bool(np.all(self.mean == 0) and np.all(self.std == 1))
-
-
-@attrs.define
-class Codes:
-    type: IntType
-    scale: np.ndarray  # (C,)
-    shape: tuple[int, int, int]
-    tensor: str
-    flat: bool = False
-
-
-@attrs.define
-class Acc:
-    rec: Record
-    s: np.ndarray
-    o: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-    shape: tuple  # (C, H, W) or (O,) for fc
-    tensor: str
-    relu: bool = False
-    mac_node: object = None
-
-
-@attrs.define
-class Sum:
-    n: int
-    f: np.ndarray
-    in_type: IntType
-    shape: tuple[int, int, int]
-    rec: Record
-
-
 def lower(g: Graph) -> Lowered:
-    """Walk the graph's data path and build the layer records (see the module docs)."""
+    """Walk the graph's data path and build its layers (see the module docs)."""
     return _Lowering(g).run()
 
 
 class _Lowering:
     def __init__(self, g: Graph):
         self.g = g
-        self.records: list[Record] = []
+        self.layers: list[LoweredLayer] = []
 
     # --- driver -------------------------------------------------------------------------
 
@@ -160,9 +69,9 @@ class _Lowering:
         for i, node in enumerate(chain):
             state = self.step(state, node, chain[i + 1 :])
         state = self.finish(state, chain[-1])
-        if not any(r.kind in ("conv", "dwconv", "fc") for r in self.records):
+        if not any(isinstance(l.layer, (ir.Conv, ir.DwConv, ir.FC)) for l in self.layers):
             raise node_error(chain[-1], "the graph has no convolution or fully connected layer")
-        return Lowered(self.records, chw, self.first_pre or Preprocess(), self.g.input.name)
+        return Lowered(tuple(self.layers), chw, self.first_pre or ir.Preprocess(), self.g.input.name)
 
     def step(self, state, node, rest):
         op = node.op_type
@@ -171,7 +80,7 @@ class _Lowering:
                 return attrs.evolve(state, tensor=node.output[0])
             return state
         if node.domain in QUANT_DOMAINS and op in ("BipolarQuant", "QuantAvgPool2d", "MultiThreshold"):
-            raise node_error(node, f"{op} is not supported", _HINTS.get(op))
+            raise node_error(node, f"{op} is not supported", HINTS.get(op))
         if node.domain not in ("", "ai.onnx") and node.domain not in QUANT_DOMAINS:
             raise node_error(node, f"custom op of domain '{node.domain}' is not supported")
         if isinstance(state, Pixels):
@@ -187,7 +96,7 @@ class _Lowering:
     def on_pixels(self, st: Pixels, node):
         op = node.op_type
         if op in ("Mul", "Div", "Add", "Sub"):
-            c, data_first = self.operand(node, st.shape, flat=False)
+            c, data_first = operand(self.g, node, st.shape, flat=False)
             if op in ("Sub", "Div") and not data_first:
                 raise node_error(node, f"the image is the second operand of {op}", "write x - c or x / c")
             if op in ("Mul", "Div"):
@@ -208,12 +117,12 @@ class _Lowering:
         if op in ("Flatten", "Reshape"):
             raise node_error(node, "a fully connected first layer on a flattened image is not supported",
                              "start the network with a convolution")
-        raise self.unsupported(node, "on the input image")
+        raise unsupported(node, "on the input image")
 
     def quant_pixels(self, st: Pixels, node):
         """A Quant on the preprocessed image: allowed where it is exact on every u8 pixel,
         i.e. its code is the pixel plus a per-channel offset."""
-        scale, step, tp, mode = self.quant_params(node, st.shape, flat=False)
+        scale, step, tp, mode = quant_params(self.g, node, st.shape, flat=False)
         p = np.arange(256, dtype=np.float32)
         mean = st.mean.astype(np.float32)[:, None]
         std = st.std.astype(np.float32)[:, None]
@@ -228,7 +137,7 @@ class _Lowering:
                 "the first layer takes raw u8 pixels: quantize the input to 8 bits with scale = the preprocessing's, "
                 "or drop this Quant",
             )
-        return _pixels_after_quant(st, step, off[:, 0])
+        return pixels_after_quant(st, step, off[:, 0])
 
     # --- codes --------------------------------------------------------------------------
 
@@ -247,20 +156,20 @@ class _Lowering:
                                  "quantize after the ReLU (QuantReLU)")
             return attrs.evolve(st, tensor=node.output[0])
         if op == "Quant":
-            scale, step, tp, mode = self.quant_params(node, st.shape, flat=st.flat)
+            scale, step, tp, mode = quant_params(self.g, node, st.shape, flat=st.flat)
             if np.array_equal(step, st.scale) and tp.min <= st.type.min and tp.max >= st.type.max:
                 # Re-quantizes to the same grid: a no-op (a flattened tensor keeps its 4-D name).
                 return st if st.flat else attrs.evolve(st, tensor=node.output[0])
             raise node_error(node, "it re-quantizes integer codes to another grid, which mbdsl cannot do exactly",
                              "quantize once, after the layer's accumulator (BatchNorm, ReLU, then Quant)")
         if op == "Mul":
-            c, _ = self.operand(node, st.shape, flat=st.flat)
+            c, _ = operand(self.g, node, st.shape, flat=st.flat)
             if np.any(c <= 0):
                 raise node_error(node, "multiplying codes by a non-positive constant is not supported")
             return attrs.evolve(st, scale=st.scale * c, tensor=node.output[0])
         if op in _FINAL:
             return self.final(st, node, rest)
-        raise self.unsupported(node, f"on {st.type} codes")
+        raise unsupported(node, f"on {st.type} codes")
 
     # --- MAC layers ---------------------------------------------------------------------
 
@@ -272,161 +181,37 @@ class _Lowering:
         if node.op_type == "Conv":
             if not first and st.flat:
                 raise node_error(node, "a convolution after a Flatten/Reshape is not supported")
-            rec, ws, bias = self.conv(node, in_type, (c, h, w))
-            out_shape = (rec.out_channels, (h + 2 * rec.pad - rec.kernel) // rec.stride + 1,
-                         (w + 2 * rec.pad - rec.kernel) // rec.stride + 1)
+            layer, weights, ws, bias = conv(self.g, node, in_type, (c, h, w))
+            n = weights.shape[0]
+            out_shape = (n, (h + 2 * layer.pad - layer.kernel) // layer.stride + 1,
+                         (w + 2 * layer.pad - layer.kernel) // layer.stride + 1)
         else:
-            rec, ws, bias = self.fc(node, in_type, (c, h, w))
-            out_shape = (rec.out_channels,)
-        rec.in_tensor = in_tensor
-        rec.in_scale = None if first else st.scale
-        rec.op = node.op_type
+            layer, weights, ws, bias = fc(self.g, node, in_type, (c, h, w))
+            n = weights.shape[0]
+            out_shape = (n,)
+        site = Site((node.name,), node.op_type, in_tensor, None if first else st.scale)
         if first:
-            w_dense = _dense(rec)
             try:
-                s, o = preprocess_affine(w_dense, ws, st.preprocess(), rec.pad)
+                s, o = preprocess_affine(dense(layer, weights), ws, st.preprocess(), 0 if isinstance(layer, ir.FC) else layer.pad)
             except ValueError as e:
                 raise node_error(node, f"the input preprocessing cannot be folded exactly: {e}") from None
         else:
-            if rec.kind == "dwconv":
+            if isinstance(layer, ir.DwConv):
                 s = ws * st.scale
             else:
                 if not np.all(st.scale == st.scale[0]):
                     raise node_error(
                         node,
-                        f"its input codes have a different scale per channel ({_show(st.scale)}); a dense layer "
+                        f"its input codes have a different scale per channel ({show(st.scale)}); a dense layer "
                         "mixes channels, so its accumulator is not one integer times one scale",
                         "use a per-tensor activation scale before dense layers (per-channel scales are fine before "
                         "depthwise ones)",
                     )
                 s = ws * float(st.scale[0])
-            o = np.zeros(rec.out_channels)
+            o = np.zeros(n)
         o = o + bias
-        n = rec.out_channels
-        return Acc(rec, np.asarray(s, float), np.asarray(o, float), np.ones(n), np.zeros(n), out_shape,
+        return Acc(layer, weights, site, np.asarray(s, float), np.asarray(o, float), np.ones(n), np.zeros(n), out_shape,
                    node.output[0], mac_node=node)
-
-    def conv(self, node, in_type: IntType, chw):
-        c, h, w = chw
-        q = self.weights(node, 1)
-        ints = q.ints
-        if ints.ndim != 4:
-            raise node_error(node, f"only 2-D convolutions are supported (weights of shape {list(ints.shape)})")
-        o, ig, kh, kw = ints.shape
-        group = int(attr(node, "group", 1))
-        dil = attr(node, "dilations", [1, 1])
-        if any(d != 1 for d in dil):
-            raise node_error(node, f"dilation {list(dil)} is not supported", "use dilation 1")
-        strides = attr(node, "strides", [1, 1])
-        if len(set(strides)) != 1:
-            raise node_error(node, f"strides {list(strides)} differ between height and width", "use one stride")
-        if kh != kw:
-            raise node_error(node, f"the {kh}x{kw} kernel is not square", "use a KxK kernel")
-        k, stride = kh, int(strides[0])
-        pad = self.padding(node, k, stride, h, w)
-        ws = _out_scale(node, q, axis=0)
-        wt = _weight_type(node, q.type)
-        if group == 1:
-            if ig != c:
-                raise node_error(node, f"the weights take {ig} input channels, the input has {c}")
-            rec = Record("conv", [node.name], in_type, kernel=k, stride=stride, pad=pad, out_channels=o,
-                         weight_type=wt, weights=ints.transpose(0, 2, 3, 1).copy())
-        elif group == c and o == c and ig == 1:
-            rec = Record("dwconv", [node.name], in_type, kernel=k, stride=stride, pad=pad, out_channels=o,
-                         weight_type=wt, weights=ints[:, 0].copy())
-        else:
-            raise node_error(node, f"grouped convolution with group={group} ({c} -> {o} channels) is not supported",
-                             "use group=1 (dense) or group=channels with as many outputs (depthwise)")
-        if k > h + 2 * pad or k > w + 2 * pad:
-            raise node_error(node, f"the {k}x{k} kernel does not fit its {h}x{w} input")
-        bias = self._bias(node, 2, o)
-        return rec, ws, bias
-
-    def padding(self, node, k: int, stride: int, h: int, w: int) -> int:
-        """One symmetric padding equivalent to the node's (explicit or auto) padding."""
-        auto = str(attr(node, "auto_pad", "NOTSET"))
-        if auto in ("NOTSET", ""):
-            pads = list(attr(node, "pads", [0, 0, 0, 0]))
-        elif auto == "VALID":
-            pads = [0, 0, 0, 0]
-        elif auto in ("SAME_UPPER", "SAME_LOWER"):
-            pads = []
-            for size in (h, w):
-                out = -(-size // stride)
-                total = max(0, (out - 1) * stride + k - size)
-                small, big = total // 2, total - total // 2
-                pads.append((small, big) if auto == "SAME_UPPER" else (big, small))
-            pads = [pads[0][0], pads[1][0], pads[0][1], pads[1][1]]
-        else:
-            raise node_error(node, f"auto_pad {auto} is not supported")
-        top, left, bottom, right = (int(p) for p in pads)
-        if top != left:
-            raise node_error(node, f"padding {pads} (top, left, bottom, right) differs between height and width",
-                             "use the same padding on every side")
-        p = top
-        # Padding at the end that no window reaches changes nothing: accept it when the
-        # output size is that of symmetric padding p.
-        for size, end in ((h, bottom), (w, right)):
-            if (size + p + end - k) // stride != (size + 2 * p - k) // stride:
-                raise node_error(
-                    node,
-                    f"asymmetric padding {pads} (top, left, bottom, right) is not supported",
-                    "use the same padding on every side (e.g. padding=1 for a 3x3 kernel)",
-                )
-        if p >= k and k > 1 or (k == 1 and p > 0):
-            raise node_error(node, f"padding {p} is not smaller than the {k}x{k} kernel")
-        return p
-
-    def fc(self, node, in_type: IntType, chw):
-        c, h, w = chw
-        q = self.weights(node, 1)
-        if q.ints.ndim != 2:
-            raise node_error(node, f"the weights have shape {list(q.ints.shape)}; a fully connected layer takes 2-D weights")
-        if node.op_type == "Gemm":
-            if attr(node, "transA", 0):
-                raise node_error(node, "transA=1 is not supported")
-            if not attr(node, "transB", 0):
-                q = q.transpose((1, 0))
-            alpha, beta = float(attr(node, "alpha", 1.0)), float(attr(node, "beta", 1.0))
-        else:
-            q = q.transpose((1, 0))
-            alpha, beta = 1.0, 1.0
-        if alpha <= 0:
-            raise node_error(node, f"alpha {alpha} must be positive")
-        o, i = q.ints.shape
-        if i != c * h * w:
-            raise node_error(node, f"the weights take {i} inputs, the input has {c}x{h}x{w} = {c * h * w}")
-        ints = q.ints
-        if h * w > 1:  # ONNX flattens (C, H, W); mbdsl streams (H, W, C)
-            ints = ints.reshape(o, c, h, w).transpose(0, 2, 3, 1).reshape(o, -1)
-        ws = _out_scale(node, q, axis=0) * alpha
-        rec = Record("fc", [node.name], in_type, out_channels=o, weight_type=_weight_type(node, q.type), weights=ints.copy())
-        bias = self._bias(node, 2, o) * beta if node.op_type == "Gemm" else np.zeros(o)
-        return rec, ws, bias
-
-    def weights(self, node, index: int):
-        name = node.input[index] if len(node.input) > index else ""
-        q = self.g.qconst(name)
-        if q is None:
-            raw = self.g.const(name)
-            if raw is not None:
-                raise node_error(node, "its weights are float, not quantized (no Quant node on the weight input)",
-                                 "quantize the weights (Brevitas QuantConv2d / QuantLinear) and export with QONNX")
-            raise node_error(node, f"its weight input '{name}' is not a constant")
-        return q
-
-    def _bias(self, node, index: int, n: int) -> np.ndarray:
-        if len(node.input) <= index or not node.input[index]:
-            return np.zeros(n)
-        v = self.g.const(node.input[index])
-        if v is None:
-            raise node_error(node, f"its bias '{node.input[index]}' is not a constant")
-        v = np.asarray(v, dtype=np.float64).reshape(-1)
-        if v.size == 1:
-            v = np.full(n, v[0])
-        if v.size != n:
-            raise node_error(node, f"its bias has {v.size} values for {n} outputs")
-        return v
 
     # --- after a MAC --------------------------------------------------------------------
 
@@ -436,14 +221,14 @@ class _Lowering:
         if op == "BatchNormalization":
             if st.relu:
                 raise node_error(node, "a BatchNormalization after a ReLU is not supported", "put the BatchNorm before the ReLU")
-            gamma, beta, mean, var = (self.const_vec(node, i, ch, vector=True) for i in range(1, 5))
+            gamma, beta, mean, var = (const_vec(self.g, node, i, ch, vector=True) for i in range(1, 5))
             eps = float(attr(node, "epsilon", 1e-5))
             a = gamma / np.sqrt(var + eps)
             return self.affine(st, node, a, beta - a * mean)
         if op in ("Mul", "Div", "Add", "Sub"):
             if st.relu:
                 raise node_error(node, f"{op} after a ReLU (before the Quant) is not supported")
-            c, data_first = self.operand(node, st.shape, flat=len(st.shape) == 1)
+            c, data_first = operand(self.g, node, st.shape, flat=len(st.shape) == 1)
             if op in ("Sub", "Div") and not data_first:
                 raise node_error(node, f"the accumulator is the second operand of {op}")
             if op == "Mul":
@@ -459,7 +244,7 @@ class _Lowering:
             return self.activation(st, node)
         if op in _FINAL:
             return self.final(self.raw(st, node), node, rest)
-        raise self.unsupported(node, "after a convolution or fully connected layer")
+        raise unsupported(node, "after a convolution or fully connected layer")
 
     def affine(self, st: Acc, node, a, b) -> Acc:
         a = np.broadcast_to(np.asarray(a, float), st.a.shape)
@@ -468,12 +253,12 @@ class _Lowering:
         if not (np.all(np.isfinite(new_a)) and np.all(np.isfinite(new_b))):
             raise node_error(node, "its constants make the scale or offset infinite or not a number",
                              "export the model again: a constant holds nan or inf, or is out of range")
-        return attrs.evolve(st, a=new_a, b=new_b, tensor=node.output[0], rec=_with_node(st.rec, node))
+        return attrs.evolve(st, a=new_a, b=new_b, tensor=node.output[0], site=st.site.then(node))
 
     def activation(self, st: Acc, node) -> Codes:
-        rec = st.rec
+        layer = st.layer
         flat = len(st.shape) == 1
-        scale, step, tp, mode = self.quant_params(node, st.shape, flat=flat)
+        scale, step, tp, mode = quant_params(self.g, node, st.shape, flat=flat)
         out = tp
         if st.relu and tp.signed:
             if tp.bits < 2:
@@ -481,36 +266,32 @@ class _Lowering:
             out = IntType(tp.bits - 1, False)  # ReLU then a signed quantizer: codes 0..max
         if out.bits > MAX_BITS:
             raise node_error(node, f"activations of {tp.bits} bits are not supported", f"use 2 to {MAX_BITS} bits")
-        fan_in = int(np.prod(rec.weights.shape[1:]))
-        rng = accumulator_range(fan_in, rec.weight_type, rec.in_type)
+        rng = acc_range(layer, st.weights)
         uniform = bool(np.all(step == step[0]))
         a, b = (st.a, st.b) if uniform else (st.a / step, st.b / step)
         folded = fold_thresholds(st.s, st.o, out, rng, a=a, b=b, step=float(step[0]) if uniform else 1.0,
                                  rounding=mode)
-        w = rec.weights.copy()
+        w = st.weights.copy()
         if np.any(folded.negate):
             w[folded.negate] *= -1
-            if not rec.weight_type.allowed(w):
-                bad = sorted(set(np.nonzero((w < rec.weight_type.min) | (w > rec.weight_type.max))[0].tolist()))
+            if not layer.weight_type.allowed(w):
+                bad = sorted(set(np.nonzero((w < layer.weight_type.min) | (w > layer.weight_type.max))[0].tolist()))
                 raise node_error(
                     st.mac_node,
                     f"output channels {bad[:8]} have a negative slope (BatchNorm gamma or scale < 0), so their "
-                    f"weights must be negated, but then leave {rec.weight_type}",
+                    f"weights must be negated, but then leave {layer.weight_type}",
                     "quantize the weights with narrow range (e.g. int8 narrow: -127..127)",
                 )
-        rec.weights, rec.thresholds, rec.act_type = w, folded.thresholds, out
-        rec.negated = int(np.count_nonzero(folded.negate))
-        rec.pre_tensor, rec.step, rec.rounding = node.input[0], step, mode
-        rec.out_tensor, rec.out_scale = node.output[0], step
-        rec.nodes.append(node.name)
-        self.records.append(rec)
+        site = st.site.then(node, negated=int(np.count_nonzero(folded.negate)), pre_tensor=node.input[0], step=step,
+                            rounding=mode, out_tensor=node.output[0], out_scale=step)
+        self.layers.append(LoweredLayer(attrs.evolve(layer, act_type=out), LayerParams(weights=w, thresholds=folded.thresholds), site))
         shape = st.shape if len(st.shape) == 3 else (st.shape[0], 1, 1)
         return Codes(out, step, shape, node.output[0], flat=flat)
 
     def raw(self, st: Acc, node) -> Codes:
         """The last fully connected layer without an activation: integer logits."""
-        rec = st.rec
-        if rec.kind != "fc":
+        layer = st.layer
+        if not isinstance(layer, ir.FC):
             raise node_error(st.mac_node, "the network ends on a convolution without a Quant",
                              "end with a fully connected layer (Gemm/MatMul), or quantize the convolution's output")
         if st.relu:
@@ -523,7 +304,7 @@ class _Lowering:
         if not np.allclose(big_a, big_a[0], rtol=1e-6, atol=0):
             raise node_error(
                 st.mac_node,
-                f"the logits have a different scale per class ({_show(big_a)}); the class ranking of the integer "
+                f"the logits have a different scale per class ({show(big_a)}); the class ranking of the integer "
                 "accumulators would differ",
                 "use a per-tensor weight scale on the last layer (Brevitas CommonIntWeightPerTensorQuant)",
             )
@@ -538,11 +319,13 @@ class _Lowering:
                 f"{bias[worst]:.6g} steps); it cannot be made integer",
                 "quantize the bias with scale = input scale x weight scale (Brevitas IntBias)",
             )
-        rec.bias = ib.astype(np.int64) if np.any(ib != 0) else None
-        rec.logit_scale = scale
-        rec.out_tensor = st.tensor
-        self.records.append(rec)
-        return Codes(_acc_type(rec), np.full(rec.out_channels, scale), (rec.out_channels, 1, 1), st.tensor, flat=True)
+        int_bias = ib.astype(np.int64) if np.any(ib != 0) else None
+        if int_bias is not None:  # a raw classifier's integer bias (Brevitas IntBias)
+            layer = attrs.evolve(layer, bias_type=bits_for_range(min(int(int_bias.min()), -2), int(int_bias.max())))
+        site = attrs.evolve(st.site, logit_scale=scale, out_tensor=st.tensor)
+        self.layers.append(LoweredLayer(layer, LayerParams(weights=st.weights, bias=int_bias), site))
+        n = layer.out_channels
+        return Codes(acc_type(layer, st.weights), np.full(n, scale), (n, 1, 1), st.tensor, flat=True)
 
     def final(self, st: Codes, node, rest):
         """TopK / ArgMax (and a Softmax in front of them) on class scores."""
@@ -567,7 +350,7 @@ class _Lowering:
                 raise node_error(node, "its k is not a constant")
             kv = np.asarray(kv).reshape(-1)
             if kv.size != 1 or not np.isfinite(kv[0]):
-                raise node_error(node, f"its k is not one number ({_show(kv) if kv.size else 'empty'})")
+                raise node_error(node, f"its k is not one number ({show(kv) if kv.size else 'empty'})")
             k = int(kv[0])
             if not int(attr(node, "largest", 1)):
                 raise node_error(node, "largest=0 (the k smallest) is not supported")
@@ -578,12 +361,12 @@ class _Lowering:
             raise node_error(node, f"axis {axis} is not the class axis", "rank along axis 1 (or -1)")
         if not 1 <= k <= n:
             raise node_error(node, f"k = {k} for {n} classes")
-        rec = Record("topk", [node.name], st.type, k=k, in_tensor=st.tensor, in_scale=st.scale,
-                     out_tensor=node.output[1] if op == "TopK" and len(node.output) > 1 else node.output[0])
+        site = Site((node.name,), op, st.tensor, st.scale,
+                    out_tensor=node.output[1] if op == "TopK" and len(node.output) > 1 else node.output[0])
         if op == "TopK" and node.output[0] in self.g.outputs and (len(node.output) < 2 or node.output[1] not in self.g.outputs):
             raise node_error(node, "the graph outputs TopK's values; mbdsl's topk outputs the class indices",
                              "make the indices (TopK's second output) the graph output")
-        self.records.append(rec)
+        self.layers.append(LoweredLayer(ir.TopK(name="", k=k, in_type=st.type), LayerParams(), site))
         return "done"
 
     # --- pool ---------------------------------------------------------------------------
@@ -607,21 +390,20 @@ class _Lowering:
             if not attr(node, "keepdims", 1):
                 raise node_error(node, "keepdims=0 is not supported")
         n = h * w
-        rec = Record("avgpool", [node.name], st.type, in_tensor=st.tensor, in_scale=st.scale)
-        return Sum(n, st.scale / n, st.type, (c, 1, 1), rec)
+        site = Site((node.name,), node.op_type, st.tensor, st.scale)
+        return Sum(n, st.scale / n, st.type, (c, 1, 1), site)
 
     def on_sum(self, st: Sum, node):
         op = node.op_type
         if op == "Mul":
-            c, _ = self.operand(node, st.shape, flat=False)
-            st.rec.nodes.append(node.name)
-            return attrs.evolve(st, f=st.f * c)
+            c, _ = operand(self.g, node, st.shape, flat=False)
+            return attrs.evolve(st, f=st.f * c, site=st.site.then(node))
         if op == "Trunc":
             return self.trunc(st, node)
         if op == "Quant":
             raise node_error(node, "it re-quantizes a float average; mbdsl pools by truncating the integer sum",
                              "use Brevitas TruncAvgPool2d (AveragePool, Mul by the kernel area, Trunc)")
-        raise self.unsupported(node, "after an average pool", "follow the pool with Mul (kernel area) and Trunc")
+        raise unsupported(node, "after an average pool", "follow the pool with Mul (kernel area) and Trunc")
 
     def trunc(self, st: Sum, node) -> Codes:
         ch = st.shape[0]
@@ -630,10 +412,10 @@ class _Lowering:
         if len(node.input) != 4 + version:
             raise node_error(node, f"Trunc version {version} (opset {self.g.opsets.get(node.domain, 1)} of domain "
                                    f"'{node.domain}') takes {4 + version} inputs, not {len(node.input)}")
-        scale = self.const_vec(node, 1, ch)
-        zeropt = self.const_vec(node, 2, ch)
-        in_bits = self.const_scalar(node, 3)
-        out_bits = self.const_scalar(node, len(node.input) - 1)
+        scale = const_vec(self.g, node, 1, ch)
+        zeropt = const_vec(self.g, node, 2, ch)
+        in_bits = const_scalar(self.g, node, 3)
+        out_bits = const_scalar(self.g, node, len(node.input) - 1)
         if np.any(zeropt != 0):
             raise node_error(node, "a non-zero zero point is not supported")
         mode = str(attr(node, "rounding_mode", "FLOOR")).upper()
@@ -642,7 +424,7 @@ class _Lowering:
         if not np.allclose(st.f, scale, rtol=1e-5, atol=0):
             raise node_error(
                 node,
-                f"its scale ({_show(scale)}) is not that of the pooled sum ({_show(st.f)}): it would not see the integer sum",
+                f"its scale ({show(scale)}) is not that of the pooled sum ({show(st.f)}): it would not see the integer sum",
                 "multiply the average by the kernel area before the Trunc (as Brevitas TruncAvgPool2d exports it)",
             )
         it = st.in_type
@@ -657,10 +439,10 @@ class _Lowering:
             want = IntType(int(out_bits), it.signed)
             out = want if want.min <= lo >> shift and hi >> shift <= want.max else bits_for_range(lo >> shift, hi >> shift)
         else:  # v2: the shift is log2(output_scale / scale); clamp to the output type
-            out_scale = self.const_vec(node, 4, ch)
+            out_scale = const_vec(self.g, node, 4, ch)
             shifts = np.round(np.log2(out_scale / scale))
             if not np.all(shifts == shifts[0]) or shifts[0] < 0:
-                raise node_error(node, f"output scale / scale = {_show(out_scale / scale)} is not one power of two >= 1")
+                raise node_error(node, f"output scale / scale = {show(out_scale / scale)} is not one power of two >= 1")
             shift = int(shifts[0])
             signed, narrow = bool(attr(node, "signed", 1)), bool(attr(node, "narrow", 0))
             out = quant_type(node, out_bits, signed, narrow)
@@ -670,11 +452,9 @@ class _Lowering:
             raise node_error(node, f"the pool outputs {out} codes; at most {MAX_BITS} bits are supported")
         if shift > 31:
             raise node_error(node, f"shift {shift} is larger than 31")
-        rec = st.rec
-        rec.shift, rec.act_type = shift, out
-        rec.out_tensor, rec.out_scale = node.output[0], np.asarray(out_scale, float)
-        rec.nodes.append(node.name)
-        self.records.append(rec)
+        site = st.site.then(node, out_tensor=node.output[0], out_scale=np.asarray(out_scale, float))
+        layer = ir.AvgPool(name="", act_type=out, shift=shift, in_type=it)
+        self.layers.append(LoweredLayer(layer, LayerParams(shift=shift), site))
         return Codes(out, np.asarray(out_scale, float), st.shape, node.output[0])
 
     # --- end ----------------------------------------------------------------------------
@@ -690,142 +470,3 @@ class _Lowering:
         if isinstance(state, Pixels):
             raise node_error(last, "the graph ends before any layer")
         return state
-
-    # --- helpers ------------------------------------------------------------------------
-
-    def quant_params(self, node, shape, flat: bool):
-        """(scale (C,), step (C,), type, rounding) of an activation Quant node."""
-        if node.domain not in QUANT_DOMAINS:
-            raise node_error(node, f"Quant of domain '{node.domain}' is not QONNX's")
-        ch = shape[0]
-        scale = self.const_vec(node, 1, ch, shape=shape, flat=flat)
-        zeropt = self.const_vec(node, 2, ch, shape=shape, flat=flat)
-        bits = self.const_scalar(node, 3)
-        if np.any(zeropt != 0):
-            raise node_error(node, "a non-zero zero point is not supported (mbdsl integers are symmetric)",
-                             "quantize with zero_point = 0")
-        if np.any(scale <= 0) or not np.all(np.isfinite(scale)):
-            raise node_error(node, "the scale must be positive and finite")
-        signed, narrow = bool(attr(node, "signed", 1)), bool(attr(node, "narrow", 0))
-        tp = quant_type(node, bits, signed, narrow)
-        if tp.bits == 1 and signed:
-            raise node_error(node, "1-bit signed (bipolar) activations are not supported", "use 2 to 8 bits")
-        if not signed and narrow:
-            raise node_error(node, "unsigned narrow-range activations (0 .. 2^bits - 2) are not supported",
-                             "use narrow=0 for unsigned activations")
-        if tp.bits > MAX_BITS:
-            raise node_error(node, f"activations of {tp.bits} bits are not supported", f"use 2 to {MAX_BITS} bits")
-        mode = str(attr(node, "rounding_mode", "ROUND")).upper()
-        if mode not in ROUNDING_MODES:
-            raise node_error(node, f"rounding mode {mode} is not supported", f"use one of {', '.join(ROUNDING_MODES)}")
-        return scale, scale, tp, ROUNDING_MODES[mode]
-
-    def const_vec(self, node, index: int, ch: int, shape=None, flat: bool = False, vector: bool = False) -> np.ndarray:
-        """A constant input as one value per channel; ``vector``: a (C,) array (BatchNorm)."""
-        v = self.g.const(node.input[index]) if len(node.input) > index else None
-        if v is None:
-            raise node_error(node, f"its input {index} ('{node.input[index] if len(node.input) > index else ''}') is not a constant")
-        if vector and np.asarray(v).shape == (ch,):
-            return np.asarray(v, dtype=np.float64)
-        return _channel_vector(node, v, ch, flat)
-
-    def const_scalar(self, node, index: int) -> float:
-        v = self.g.const(node.input[index])
-        if v is None or np.asarray(v).size != 1:
-            raise node_error(node, f"its input {index} must be a constant scalar")
-        return float(np.asarray(v).reshape(()))
-
-    def operand(self, node, shape, flat: bool):
-        """The constant operand of a binary node, per channel, and whether data comes first."""
-        a, b = node.input[0], node.input[1]
-        ca, cb = self.g.const(a), self.g.const(b)
-        if ca is not None and cb is not None or ca is None and cb is None:
-            raise node_error(node, "one operand must be a constant, the other the data")
-        return _channel_vector(node, cb if cb is not None else ca, shape[0], flat), cb is not None
-
-    def unsupported(self, node, where: str, hint: str | None = None):
-        return node_error(node, f"{node.op_type} is not supported {where}", hint or _HINTS.get(node.op_type))
-
-
-_HINTS = {
-    "MaxPool": "mbdsl networks pool by a global average (TruncAvgPool2d)",
-    "Add": "residual connections are not supported",
-    "Concat": "branches are not supported",
-    "Clip": "use QuantReLU (ReLU then an unsigned Quant) instead of a clipped ReLU",
-    "QuantAvgPool2d": "export with QONNX (AveragePool, Mul, Trunc) instead of the FINN-ONNX format",
-    "MultiThreshold": "import the QONNX export, not a FINN-streamlined graph",
-    "BipolarQuant": "use 2 to 8 bit quantizers",
-    "Sigmoid": "quantized ReLU activations are the supported nonlinearity",
-}
-
-
-def _pixels_after_quant(st: Pixels, step: np.ndarray, off: np.ndarray) -> Pixels:
-    """The image after an exact input Quant: value = step * (pixel + off)."""
-    mean = -off.astype(np.float64)
-    if np.all(step == step[0]):
-        return Pixels(float(step[0]), mean * float(step[0]), np.ones_like(mean), st.shape)
-    return Pixels(1.0, mean, 1.0 / step, st.shape)
-
-
-def _channel_vector(node, value, ch: int, flat: bool) -> np.ndarray:
-    """A constant that broadcasts over an NCHW (or N,C) tensor, as one value per channel."""
-    v = np.asarray(value, dtype=np.float64)
-    if v.size == 1:
-        return np.full(ch, float(v.reshape(())))
-    target = (1, ch) if flat else (1, ch, 1, 1)
-    try:
-        if v.ndim > len(target) or np.broadcast_shapes(v.shape, target) != target:
-            raise ValueError
-        return np.broadcast_to(v.reshape((1,) * (len(target) - v.ndim) + v.shape), target).reshape(ch).copy()
-    except ValueError:
-        raise node_error(node, f"constant of shape {list(v.shape)} is not one value per channel of {ch}") from None
-
-
-def _out_scale(node, q, axis: int) -> np.ndarray:
-    """Per-output-channel weight scale (constant over the other axes)."""
-    s = np.moveaxis(q.scale, axis, 0).reshape(q.scale.shape[axis], -1)
-    if not np.all(s == s[:, :1]):
-        raise node_error(q.node if q.node is not None else node,
-                         "its scale varies along a non-output axis of the weights; only per-tensor and "
-                         "per-output-channel weight scales are supported")
-    return s[:, 0].copy()
-
-
-def _weight_type(node, t: IntType) -> IntType:
-    if t.bits > MAX_BITS or t.bits < 2:
-        raise node_error(node, f"weights of {t.bits} bits are not supported", f"use 2 to {MAX_BITS} bit weights")
-    if not t.signed:
-        if t.bits + 1 > MAX_BITS:
-            raise node_error(node, f"unsigned {t.bits}-bit weights need int{t.bits + 1}, wider than {MAX_BITS} bits")
-        return IntType(t.bits + 1, True)
-    return t
-
-
-def _dense(rec: Record) -> np.ndarray:
-    """Weights as (O, K, K, I) for the preprocessing affine (depthwise: diagonal)."""
-    if rec.kind == "conv":
-        return rec.weights
-    if rec.kind == "dwconv":
-        c, k, _ = rec.weights.shape
-        d = np.zeros((c, k, k, c), dtype=np.int64)
-        for i in range(c):
-            d[i, :, :, i] = rec.weights[i]
-        return d
-    return rec.weights[:, None, None, :]
-
-
-def _with_node(rec: Record, node) -> Record:
-    rec.nodes.append(node.name)
-    return rec
-
-
-def _acc_type(rec: Record) -> IntType:
-    fan_in = int(np.prod(rec.weights.shape[1:]))
-    return bits_for_range(*accumulator_range(fan_in, rec.weight_type, rec.in_type))
-
-
-def _show(v) -> str:
-    v = np.asarray(v).reshape(-1)
-    shown = ", ".join(f"{x:.6g}" for x in v[:4])
-    return f"{shown}{', ...' if v.size > 4 else ''}"
-

@@ -1,5 +1,5 @@
 """Standard int8 QDQ ONNX (QuantizeLinear/DequantizeLinear, e.g. onnxruntime's
-``quantize_static`` in QDQ format) -> layer records in the multiplier style.
+``quantize_static`` in QDQ format) -> layers in the multiplier style.
 
 The supported data path is a chain::
 
@@ -19,14 +19,15 @@ documented in ``docs/eval.md`` (int8 QDQ models).
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
 from .. import ir
 from ..dtypes import IntType
-from ..params import INT32_LIMIT, _worst_abs
+from ..params import INT32_LIMIT, LayerParams, _worst_abs
 from ._errors import QonnxImportError, node_error
 from ._graph import Graph
-from ._lower import Lowered, Record
+from ._model import Lowered, LoweredLayer, Site
 
 __all__ = ["is_qdq", "lower_qdq", "set_multipliers"]
 
@@ -47,7 +48,7 @@ def lower_qdq(g: Graph) -> Lowered:
 class _QdqLowering:
     def __init__(self, g: Graph):
         self.g = g
-        self.records: list[Record] = []
+        self.layers: list[LoweredLayer] = []
 
     def run(self) -> Lowered:
         shape = self.g.input_shape()
@@ -57,7 +58,7 @@ class _QdqLowering:
         self.hw = chw[1:]
         self.codes = None  # (tensor, scale, IntType) of the last QuantizeLinear
         self.real = None  # the tensor holding DQ(codes)
-        self.pending = None  # a record waiting for its output QuantizeLinear
+        self.pending = None  # (layer, its real multiplier s_in * s_w) waiting for its output QuantizeLinear
         self.relu = False
         self.pass_through = None  # the output of the last Relu or Flatten
         self.onnx_type = None  # the ONNX type of the codes (a Relu's uint7 codes are int8 there)
@@ -71,9 +72,9 @@ class _QdqLowering:
                                         "layer's QuantizeLinear (and DequantizeLinear)")
         if self.pending is not None:
             raise node_error(chain[-1], "the last layer's output is not quantized (no QuantizeLinear after it)")
-        if not any(r.kind in ("conv", "dwconv", "fc") for r in self.records):
+        if not any(isinstance(l.layer, (ir.Conv, ir.DwConv, ir.FC)) for l in self.layers):
             raise node_error(chain[-1], "the graph has no convolution or fully connected layer")
-        return Lowered(self.records, chw, ir.Preprocess(), self.g.input.name, quant="multiplier")
+        return Lowered(tuple(self.layers), chw, ir.Preprocess(), self.g.input.name, quant=ir.MULTIPLIER)
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -126,8 +127,8 @@ class _QdqLowering:
         elif op == "GlobalAveragePool":
             self._input(node)
             tensor, scale, t = self.codes
-            self.pending = (Record("avgpool", [node.name], t, op=op, in_tensor=tensor),
-                            float(scale) / (self.hw[0] * self.hw[1]))
+            pool = LoweredLayer(ir.AvgPool(name="", in_type=t), LayerParams(), Site((node.name,), op, tensor))
+            self.pending = (pool, float(scale) / (self.hw[0] * self.hw[1]))
             self.hw = (1, 1)
         elif op in ("Relu", "Flatten"):
             self._input(node)
@@ -148,26 +149,25 @@ class _QdqLowering:
                 raise node_error(node, "the graph input must be quantized to uint8 at scale 1, zero point 0 (the pixels)",
                                  "give the input tensor a quantization override: uint8, scale 1, zero point 0")
         elif self.pending is not None:
-            rec, real = self.pending
-            rec.act_type = t
-            rec.out_tensor = node.output[0]
-            rec.step = np.asarray(real / scale, np.float64)  # the real multiplier M
-            rec.out_scale = scale
-            self.records.append(rec)
+            pending, real = self.pending
+            site = attrs.evolve(pending.site, out_tensor=node.output[0], out_scale=scale,
+                                step=np.asarray(real / scale, np.float64))  # the real multiplier M
+            self.layers.append(attrs.evolve(pending, layer=attrs.evolve(pending.layer, act_type=t), site=site))
             self.pending = None
         else:  # after Relu or Flatten: same scale, codes unchanged but for the ReLU's clamp
             if self.pass_through != node.input[0] or not np.array_equal(scale, self.codes[1]) or t != self.onnx_type:
                 raise node_error(node, "requantizes to another scale after a Relu or Flatten; "
                                  "mbdsl requantizes once per layer")
-            rec = self.records[-1]
+            last = self.layers[-1]
+            layer = last.layer
             if self.relu:
-                if rec.act_type != I8:
+                if layer.act_type != I8:
                     raise node_error(node, "a Relu must follow a layer's int8 output")
-                rec.act_type = UINT7
+                layer = attrs.evolve(layer, act_type=UINT7)
                 self.relu = False
-            rec.out_tensor = node.output[0]
+            self.layers[-1] = attrs.evolve(last, layer=layer, site=attrs.evolve(last.site, out_tensor=node.output[0]))
         self.onnx_type = t
-        self.codes = (node.output[0], scale, self.records[-1].act_type if self.records else t)
+        self.codes = (node.output[0], scale, self.layers[-1].layer.act_type if self.layers else t)
         self.real = None
 
     def mac(self, node) -> None:
@@ -184,7 +184,7 @@ class _QdqLowering:
             for a in ("alpha", "beta"):
                 if a in attrs_ and attrs_[a].f != 1.0:
                     raise node_error(node, f"{a} is not 1")
-            rec = Record("fc", [node.name], in_type, op="Gemm", out_channels=o, weight_type=I8, weights=w)
+            layer = ir.FC(name="", out_channels=o, weight_type=I8, act_type=None, in_type=in_type)
         else:
             k = w.shape[2]
             group = attrs_["group"].i if "group" in attrs_ else 1
@@ -195,11 +195,12 @@ class _QdqLowering:
                 raise node_error(node, "only square kernels, equal strides, equal pads and no dilation are supported")
             pad, stride = pads[0], strides[0]
             if group == 1:
-                rec = Record("conv", [node.name], in_type, op="Conv", kernel=k, stride=stride, pad=pad, out_channels=o,
-                             weight_type=I8, weights=w.transpose(0, 2, 3, 1).copy())
+                layer = ir.Conv(name="", kernel=k, stride=stride, pad=pad, out_channels=o, weight_type=I8, act_type=None,
+                                in_type=in_type)
+                w = w.transpose(0, 2, 3, 1).copy()
             elif w.shape[1] == 1 and group == o:
-                rec = Record("dwconv", [node.name], in_type, op="Conv", kernel=k, stride=stride, pad=pad, out_channels=o,
-                             weight_type=I8, weights=w[:, 0].copy())
+                layer = ir.DwConv(name="", kernel=k, stride=stride, pad=pad, weight_type=I8, act_type=None, in_type=in_type)
+                w = w[:, 0].copy()
             else:
                 raise node_error(node, f"group {group} is neither 1 nor depthwise")
             self.hw = tuple((d + 2 * pad - k) // stride + 1 for d in self.hw)
@@ -211,26 +212,28 @@ class _QdqLowering:
                                        "of the accumulator")
         else:
             bias = np.zeros(o, np.int64)
-        rec.bias = bias.reshape(o)
-        rec.in_tensor = tensor
-        self.pending = (rec, acc_scale)
+        site = Site((node.name,), node.op_type, tensor)
+        self.pending = (LoweredLayer(layer, LayerParams(weights=w, bias=bias.reshape(o)), site), acc_scale)
 
 
-def set_multipliers(net: ir.Network, records) -> None:
-    """m0 (per channel) and one shift per layer from each record's real multiplier M (``step``):
+def set_multipliers(net: ir.Network, layers: tuple[LoweredLayer, ...]) -> tuple[LoweredLayer, ...]:
+    """m0 (per channel) and one shift per layer from each layer's real multiplier M (``site.step``):
     the largest shift <= 31 with ``worst * max(m0) + 2**(shift-1)`` inside int32, where
-    ``worst`` bounds ``|acc + bias|`` by the layer's accumulator type."""
-    layers = {layer.name: layer for layer in net.layers}
-    for r in records:
-        if r.step is None:
+    ``worst`` bounds ``|acc + bias|`` by the layer's accumulator type (of the checked ``net``)."""
+    checked = {layer.name: layer for layer in net.layers}
+    out = []
+    for low in layers:
+        if low.site.step is None:
+            out.append(low)
             continue
-        layer = layers[r.name]
-        if r.kind == "avgpool":  # the sum of H*W inputs, as mbdsl.params bounds it
+        name = low.layer.name
+        layer = checked[name]
+        if isinstance(layer, ir.AvgPool):  # the sum of H*W inputs, as mbdsl.params bounds it
             t = layer.in_type
             worst = layer.in_shape.h * layer.in_shape.w * max(abs(t.min), abs(t.max))
         else:
-            worst = _worst_abs(layer.acc_type, r.bias)
-        m = np.atleast_1d(r.step)
+            worst = _worst_abs(layer.acc_type, low.params.bias)
+        m = np.atleast_1d(low.site.step)
         for shift in range(31, -1, -1):
             m0 = np.rint(m * (1 << shift)).astype(np.int64)
             rnd = (1 << (shift - 1)) if shift else 0
@@ -238,15 +241,15 @@ def set_multipliers(net: ir.Network, records) -> None:
                 break
         if worst * int(m0.max()) + rnd > INT32_LIMIT:
             raise QonnxImportError(
-                f"layer '{r.name}' ({r.nodes[0]}): its multiplier {float(m.max()):.3g} times |acc + bias| up to {worst} "
+                f"layer '{name}' ({low.site.nodes[0]}): its multiplier {float(m.max()):.3g} times |acc + bias| up to {worst} "
                 "does not fit 32 bits even at shift 0",
             )
         if m0.min() < 1:
             c = int(np.argmin(m0))
             raise QonnxImportError(
-                f"layer '{r.name}' ({r.nodes[0]}): channel {c}'s multiplier {m[c]:.3g} is below 1/2^{shift} "
+                f"layer '{name}' ({low.site.nodes[0]}): channel {c}'s multiplier {m[c]:.3g} is below 1/2^{shift} "
                 "at the largest shift that keeps the product inside 32 bits",
             )
-        r.m0 = int(m0[0]) if np.ndim(r.step) == 0 else m0
-        r.shift = shift
-
+        m0 = int(m0[0]) if np.ndim(low.site.step) == 0 else m0
+        out.append(attrs.evolve(low, params=attrs.evolve(low.params, m0=m0, shift=shift)))
+    return tuple(out)

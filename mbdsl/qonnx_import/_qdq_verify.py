@@ -125,11 +125,11 @@ def verify_qdq(model, imported, images) -> QdqReport:
     """Compare ``imported`` with onnxruntime's execution of the QDQ ``model`` on ``images``."""
     import onnx
 
-    net, params, records = imported.net, imported.params, imported.records
-    input_name = imported.lowered.input_name
+    net, params, sites = imported.net, imported.params, imported.sites
+    input_name = imported.input_name
     elem = {True: onnx.TensorProto.INT8, False: onnx.TensorProto.UINT8}
     wanted = []
-    for r in records:
+    for r in sites:
         if r.in_tensor:
             wanted.append(r.in_tensor)
         wanted.append(r.out_tensor)
@@ -146,7 +146,7 @@ def verify_qdq(model, imported, images) -> QdqReport:
         ctx = dict(zip(names, sess.run(None, {input_name: _nchw(image)})))
         ort_top1.append(int(np.argmax(ctx[names[0]].reshape(-1))))
         x = np.asarray(image, dtype=np.int64)
-        for layer, r in zip(net.layers, records):
+        for layer, r in zip(net.layers, sites):
             if r.in_tensor:
                 x = _hwc(ctx[r.in_tensor]).astype(np.int64)
             st = stats[layer.name]

@@ -139,7 +139,7 @@ def verify(model, imported, images, *, qonnx_model=None) -> VerifyReport:
         model = load_model(model)
     mw = qonnx_model if qonnx_model is not None else _prepared(model)
     net, params = imported.net, imported.params
-    input_name = imported.lowered.input_name
+    input_name = imported.input_name
     stats = {l.name: [0, 0, 0, 0] for l in net.layers}
     agree = tied = after = 0
     for image in images:
@@ -151,16 +151,16 @@ def verify(model, imported, images, *, qonnx_model=None) -> VerifyReport:
             raise QonnxImportError(f"qonnx could not execute the graph: {e}") from None
         outs = reference.run(net, params, image)
         image_ties = 0
-        for layer, rec, out in zip(net.layers, imported.records, outs):
+        for layer, site, out in zip(net.layers, imported.sites, outs):
             st = stats[layer.name]
-            n, diff, ties = _check_layer(net, layer, params[layer.name], rec, ctx, image)
+            n, diff, ties = _check_layer(net, layer, params[layer.name], site, ctx, image)
             image_ties += ties
             st[0] += n
             st[1] += diff
             st[2] += ties
-            st[3] += _end_to_end(layer, rec, ctx, out)
-        same = _final_agrees(net, imported.records[-1], ctx, outs[-1])
-        equal_scores = not same and _final_tied(net, imported.records[-1], ctx, outs)
+            st[3] += _end_to_end(layer, site, ctx, out)
+        same = _final_agrees(net, imported.sites[-1], ctx, outs[-1])
+        equal_scores = not same and _final_tied(net, imported.sites[-1], ctx, outs)
         agree += same
         tied += equal_scores
         after += not same and not equal_scores and image_ties > 0
@@ -168,19 +168,19 @@ def verify(model, imported, images, *, qonnx_model=None) -> VerifyReport:
     return VerifyReport(len(images), layers, agree, tied, after)
 
 
-def _layer_input(rec, ctx, image) -> np.ndarray:
-    if rec.in_scale is None:
+def _layer_input(site, ctx, image) -> np.ndarray:
+    if site.in_scale is None:
         return np.asarray(image, dtype=np.int64)
-    return _codes(ctx[rec.in_tensor], rec.in_scale)
+    return _codes(ctx[site.in_tensor], site.in_scale)
 
 
-def _check_layer(net, layer, lp, rec, ctx, image) -> tuple[int, int, int]:
+def _check_layer(net, layer, lp, site, ctx, image) -> tuple[int, int, int]:
     """(codes compared, differences, ties) of one layer fed QONNX's inputs."""
-    x = _layer_input(rec, ctx, image)
+    x = _layer_input(site, ctx, image)
     if isinstance(layer, ir.TopK):
-        scores = np.rint(ctx[rec.in_tensor].reshape(-1).astype(np.float64) / rec.in_scale[0]).astype(np.int64)
+        scores = np.rint(ctx[site.in_tensor].reshape(-1).astype(np.float64) / site.in_scale[0]).astype(np.int64)
         mine = semantics.topk(scores, layer.k)
-        theirs = np.asarray(ctx[rec.out_tensor]).reshape(-1).astype(np.int64)
+        theirs = np.asarray(ctx[site.out_tensor]).reshape(-1).astype(np.int64)
         diff = int(np.count_nonzero(mine != theirs))
         # Classes of equal integer score: float32 noise orders them, mbdsl takes the lower index.
         tie = diff and np.array_equal(scores[mine], scores[theirs])
@@ -188,50 +188,50 @@ def _check_layer(net, layer, lp, rec, ctx, image) -> tuple[int, int, int]:
     acc = reference.accumulate(layer, lp, x[None])
     y = reference.activate(net, layer, lp, acc)[0]
     if layer.act_type is None and not isinstance(layer, ir.AvgPool):
-        logits = _hwc(ctx[rec.out_tensor]).reshape(-1).astype(np.float64)
-        want = rec.logit_scale * np.asarray(y, dtype=np.float64).reshape(-1)
+        logits = _hwc(ctx[site.out_tensor]).reshape(-1).astype(np.float64)
+        want = site.logit_scale * np.asarray(y, dtype=np.float64).reshape(-1)
         tol = 1e-5 * max(1.0, float(np.abs(logits).max()))
         diff = int(np.count_nonzero(np.abs(logits - want) > tol))
         return logits.size, diff, 0
-    theirs = _codes(ctx[rec.out_tensor], rec.out_scale)
+    theirs = _codes(ctx[site.out_tensor], site.out_scale)
     y = np.asarray(y).reshape(theirs.shape)
     bad = y != theirs
     diff = int(np.count_nonzero(bad))
     ties = 0
-    if diff and rec.pre_tensor is not None:
-        q = _hwc(ctx[rec.pre_tensor]).astype(np.float64) / _per_channel(rec.step, theirs.shape[-1])
-        ties = int(np.count_nonzero(bad & (_boundary_distance(q, rec.rounding) < TIE_TOL)))
+    if diff and site.pre_tensor is not None:
+        q = _hwc(ctx[site.pre_tensor]).astype(np.float64) / _per_channel(site.step, theirs.shape[-1])
+        ties = int(np.count_nonzero(bad & (_boundary_distance(q, site.rounding) < TIE_TOL)))
     return y.size, diff, ties
 
 
-def _end_to_end(layer, rec, ctx, out) -> int:
+def _end_to_end(layer, site, ctx, out) -> int:
     """Codes of the reference run from the image that differ from QONNX's."""
     if isinstance(layer, ir.TopK):
-        theirs = np.asarray(ctx[rec.out_tensor]).reshape(-1).astype(np.int64)
+        theirs = np.asarray(ctx[site.out_tensor]).reshape(-1).astype(np.int64)
         return int(np.count_nonzero(np.asarray(out).reshape(-1) != theirs))
     if layer.act_type is None and not isinstance(layer, ir.AvgPool):
-        logits = _hwc(ctx[rec.out_tensor]).reshape(-1).astype(np.float64)
-        want = rec.logit_scale * np.asarray(out, dtype=np.float64).reshape(-1)
+        logits = _hwc(ctx[site.out_tensor]).reshape(-1).astype(np.float64)
+        want = site.logit_scale * np.asarray(out, dtype=np.float64).reshape(-1)
         return int(np.count_nonzero(np.abs(logits - want) > 1e-5 * max(1.0, float(np.abs(logits).max()))))
-    theirs = _codes(ctx[rec.out_tensor], rec.out_scale)
+    theirs = _codes(ctx[site.out_tensor], site.out_scale)
     return int(np.count_nonzero(np.asarray(out).reshape(theirs.shape) != theirs))
 
 
-def _final_tied(net, rec, ctx, outs) -> bool:
+def _final_tied(net, site, ctx, outs) -> bool:
     """The reference's top-k and QONNX's pick classes of the same integer scores."""
     if not isinstance(net.layers[-1], ir.TopK) or len(outs) < 2:
         return False
     scores = np.asarray(outs[-2]).reshape(-1)
-    theirs = np.asarray(ctx[rec.out_tensor]).reshape(-1).astype(np.int64)
+    theirs = np.asarray(ctx[site.out_tensor]).reshape(-1).astype(np.int64)
     return bool(np.array_equal(scores[np.asarray(outs[-1]).reshape(-1)], scores[theirs]))
 
 
-def _final_agrees(net, rec, ctx, out) -> int:
+def _final_agrees(net, site, ctx, out) -> int:
     last = net.layers[-1]
     if isinstance(last, ir.TopK):
-        theirs = np.asarray(ctx[rec.out_tensor]).reshape(-1).astype(np.int64)
+        theirs = np.asarray(ctx[site.out_tensor]).reshape(-1).astype(np.int64)
         return int(np.array_equal(np.asarray(out).reshape(-1), theirs))
     if last.act_type is None:
-        return int(_end_to_end(last, rec, ctx, out) == 0)
-    theirs = _codes(ctx[rec.out_tensor], rec.out_scale)
+        return int(_end_to_end(last, site, ctx, out) == 0)
+    theirs = _codes(ctx[site.out_tensor], site.out_scale)
     return int(np.array_equal(np.asarray(out).reshape(theirs.shape), theirs))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import attrs
 
 from ... import ir
-from ...errors import QuantError, TargetError
+from ...errors import UnsupportedByBackend
 
 __all__ = ["Geom", "geometry", "fused", "storage_bytes", "C_TYPES"]
 
@@ -23,7 +23,7 @@ def storage_bytes(t, layer: ir.Layer) -> tuple[int, str]:
         return 1, "uint8_t"
     if -128 <= t.min and t.max <= 127:
         return 1, "int8_t"
-    raise QuantError(
+    raise UnsupportedByBackend(
         f"layer {layer.name!r}: activations of type {t} do not fit one byte; the GAP8 backend stores activations in 8 bits",
         span=layer.span,
         hint="declare activations of at most 8 bits (GAP8 uses uint7 or int8)",
@@ -107,7 +107,7 @@ def geometry(net: ir.Network, layer: ir.Layer, in_type) -> Geom:
     if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
         wt = layer.weight_type
         if wt.min < -128 or wt.max > 127:
-            raise QuantError(
+            raise UnsupportedByBackend(
                 f"layer {layer.name!r}: weights of type {wt} do not fit int8; the GAP8 kernels use 8-bit weights",
                 span=layer.span,
                 hint="declare weights of at most 8 bits",
@@ -121,10 +121,10 @@ def geometry(net: ir.Network, layer: ir.Layer, in_type) -> Geom:
         return Geom(layer.name, "fc", 1, 1, i.size, 1, 1, layer.out_channels, **common)
     if isinstance(layer, ir.AvgPool):
         if (o.h, o.w) != (1, 1):
-            raise TargetError(f"layer {layer.name!r}: the GAP8 backend implements the global average pool only",
+            raise UnsupportedByBackend(f"layer {layer.name!r}: the GAP8 backend implements the global average pool only",
                               span=layer.span)
         return Geom(layer.name, "pool", i.h, i.w, i.c, 1, 1, i.c, **common)
-    raise TargetError(f"layer {layer.name!r}: kind {layer.kind} has no GAP8 kernel", span=layer.span)
+    raise UnsupportedByBackend(f"layer {layer.name!r}: kind {layer.kind} has no GAP8 kernel", span=layer.span)
 
 
 def fused(dw: Geom, pw: Geom) -> Geom:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import attrs
 
 from ... import ir
-from ...errors import MemoryBudgetError, QuantError
+from ...errors import MemoryBudgetError, UnsupportedByBackend
 from ...params import check_size
 from ._geometry import Geom, fused, geometry
 from ._model import MBDSL_COSTS, Costs, LayerCycles, TileStats, layer_cycles, tile_stats
@@ -107,7 +107,7 @@ class NetworkPlan:
 
 def _geoms(net: ir.Network) -> list[Geom]:
     if net.quant_style != ir.MULTIPLIER:
-        raise QuantError(
+        raise UnsupportedByBackend(
             f"network {net.name!r} uses {net.quant_style} quantization; the GAP8 backend implements the multiplier style "
             "(int32 accumulator, bias, M0 and shift per layer or channel)",
             span=net.layers[0].span if net.layers else net.span,

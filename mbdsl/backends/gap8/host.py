@@ -19,11 +19,12 @@ import attrs
 import numpy as np
 
 from ... import ir, reference
+from ...divergence import Divergence, first_divergence
 from ...errors import MbdslError
 from ._emit import c_name, generate
 from ._plan import NetworkPlan, plan_network
 
-__all__ = ["HostRun", "Mismatch", "build", "run", "compare", "rv32_compile", "riscv_gcc", "HostBuildError"]
+__all__ = ["HostRun", "build", "run", "compare", "rv32_compile", "riscv_gcc", "HostBuildError"]
 
 RV32_FLAGS = ["-march=rv32imc", "-mabi=ilp32", "-ffreestanding", "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2"]
 
@@ -162,40 +163,16 @@ def execute(net: ir.Network, images, exe: str, weights: str, scratch: str, plan:
     return layers, results, seconds
 
 
-@attrs.frozen
-class Mismatch:
-    image: int
-    layer: str
-    index: int
-    got: int
-    want: int
-    count: int
-
-    def __str__(self) -> str:
-        return (
-            f"image {self.image}: first diverging layer {self.layer!r}: {self.count} values differ, "
-            f"first at flat index {self.index} (host {self.got}, reference {self.want})"
-        )
-
-
-def compare(net: ir.Network, params, images, hr: HostRun) -> Mismatch | None:
-    """The first layer (in order) where the host output differs from the reference."""
+def compare(net: ir.Network, params, images, hr: HostRun) -> Divergence | None:
+    """The first image, and in it the first layer (then the result copied out), where the host
+    output differs from the reference."""
     for k, image in enumerate(images):
         ref = reference.run(net, params, image)
-        for i, (layer, want) in enumerate(zip(net.layers, ref)):
-            if i not in hr.layers[k]:
-                continue
-            got = hr.layers[k][i]
-            want = np.asarray(want).reshape(-1)
-            if want.shape != got.shape or not np.array_equal(want, got):
-                if want.shape != got.shape:
-                    return Mismatch(k, layer.name, -1, got.size, want.size, max(got.size, want.size))
-                bad = np.nonzero(want != got)[0]
-                return Mismatch(k, layer.name, int(bad[0]), int(got[bad[0]]), int(want[bad[0]]), int(bad.size))
-        final = np.asarray(ref[-1]).reshape(-1)
-        if not np.array_equal(final, hr.results[k]):
-            bad = np.nonzero(final != hr.results[k])[0]
-            return Mismatch(k, "(network result copy-out)", int(bad[0]), int(hr.results[k][bad[0]]), int(final[bad[0]]), int(bad.size))
+        compared = [(layer, hr.layers[k][i], want) for i, (layer, want) in enumerate(zip(net.layers, ref)) if i in hr.layers[k]]
+        compared.append(("the network result copied out", hr.results[k], ref[-1]))
+        found = first_divergence("host", k, compared)
+        if found is not None:
+            return found
     return None
 
 

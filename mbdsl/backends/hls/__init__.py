@@ -4,6 +4,6 @@
 :mod:`mbdsl.backends.hls.csim` compiles and runs them against the reference.
 """
 
-from ._generate import CXXFLAGS, HlsError, generate
+from ._generate import CXXFLAGS, generate
 
-__all__ = ["generate", "HlsError", "CXXFLAGS"]
+__all__ = ["generate", "CXXFLAGS"]

@@ -29,10 +29,10 @@ import numpy as np
 from ... import ir
 from ...dataflow import fifo_depth, input_beat, layer_cycles, unit_cycles, window
 from ...dtypes import UINT8, IntType, bits_for_range
-from ...errors import MbdslError, QuantError
+from ...errors import UnsupportedByBackend, WeightFileError
 from ..names import identifier
 
-__all__ = ["generate", "HlsError", "MAX_BITS", "CXXFLAGS"]
+__all__ = ["generate", "MAX_BITS", "CXXFLAGS"]
 
 MAX_BITS = 4096
 """Widest ap_int Vitis HLS accepts (its ``AP_INT_MAX_W`` may be raised up to this)."""
@@ -50,10 +50,6 @@ default constructor run ``ap_private()``, whose ``clearUnusedBits()`` reads ``VA
 g++ 12 reports that from ``ap_private.h`` wherever it is inlined, ``-isystem`` or not."""
 
 
-class HlsError(MbdslError):
-    """A network the HLS C++ backend cannot express."""
-
-
 # --------------------------------------------------------------------------------------
 # Types
 
@@ -68,7 +64,7 @@ def _vec(t: IntType, n: int) -> str:
 
 def _check_width(layer: ir.Layer, t: IntType, what: str) -> IntType:
     if t.bits > MAX_BITS:
-        raise QuantError(
+        raise UnsupportedByBackend(
             f"the {what} of layer {layer.name} needs {t}, wider than the {MAX_BITS}-bit ap_int of Vitis HLS",
             span=layer.span,
             hint="narrow the weight or activation types (or the fan-in) of this layer",
@@ -352,7 +348,7 @@ def _unit(net: ir.Network, layer: ir.Layer, lp, in_t: IntType, ident: str) -> Un
         idx = _range_type(0, max(n - 1, 1))
         consts = dict(N=n, K=layer.k)
         return Unit("topk.cpp.j2", layer, ident, in_t, beat, idx, 1, consts)
-    raise HlsError(f"layer {layer.name} ({type(layer).__name__}) has no HLS implementation", span=layer.span)
+    raise UnsupportedByBackend(f"layer {layer.name} ({type(layer).__name__}) has no HLS implementation", span=layer.span)
 
 
 # --------------------------------------------------------------------------------------
@@ -453,7 +449,7 @@ def plan(net: ir.Network, params, taken: set[str] | None = None) -> list[Unit]:
     t = UINT8
     for layer in net.layers:
         if layer.name not in params and not isinstance(layer, ir.TopK):
-            raise HlsError(f"no parameters for layer {layer.name}", span=layer.span, hint="regenerate the parameters (make_params)")
+            raise WeightFileError(f"no parameters for layer {layer.name}", span=layer.span, hint="regenerate the parameters (make_params)")
         lp = params[layer.name] if layer.name in params else None
         u = _unit(net, layer, lp, t, _ident(layer.name, taken))
         units.append(u)

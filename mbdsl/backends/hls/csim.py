@@ -27,10 +27,11 @@ import attrs
 import numpy as np
 
 from ... import ir, reference
+from ...divergence import Divergence, first_divergence
 from ...errors import MbdslError
 from ...output import write_tree
 
-__all__ = ["find_ap_types", "Build", "Run", "Mismatch", "CompileError", "build", "run", "compare", "frame_bytes"]
+__all__ = ["find_ap_types", "Build", "Run", "CompileError", "build", "run", "compare", "frame_bytes"]
 
 
 class CompileError(MbdslError):
@@ -55,27 +56,6 @@ class Run:
     """Per frame, every layer's output (flat, stream order), if traced."""
     frame_ms: list[float]
     """Time of every frame inside the testbench (feeding, the top, reading)."""
-
-
-@attrs.frozen
-class Mismatch:
-    image: int
-    layer: str | None
-    """The first layer whose output differs (None if only the final output was compared)."""
-    span: object
-    count: int
-    total: int
-    index: tuple[int, ...]
-    got: int
-    want: int
-
-    def describe(self) -> str:
-        where = f" ({self.span.file}:{self.span.line})" if self.span else ""
-        what = f"layer {self.layer}{where}" if self.layer else "the output"
-        return (
-            f"image {self.image}: {what} differs in {self.count} of {self.total} values; first at index "
-            f"{self.index}: HLS {self.got}, reference {self.want}"
-        )
 
 
 AP_TYPES_HEADERS = ("ap_int.h", "hls_stream.h")
@@ -243,8 +223,8 @@ def run(
     return Run(outputs, traces, frame_ms)
 
 
-def compare(net: ir.Network, params, images, result: Run) -> list[Mismatch]:
-    """Mismatches against the reference, one per differing image (empty if bit-exact).
+def compare(net: ir.Network, params, images, result: Run) -> list[Divergence]:
+    """The first divergence from the reference of every differing image (empty if bit-exact).
 
     With traces, each names the first layer whose output differs; otherwise the output.
     """
@@ -252,31 +232,10 @@ def compare(net: ir.Network, params, images, result: Run) -> list[Mismatch]:
     found = []
     for i in range(len(images)):
         if result.traces is not None:
-            pairs = [(layer, result.traces[i][k], ref[k][i]) for k, layer in enumerate(net.layers)]
+            compared = [(layer, result.traces[i][k], ref[k][i]) for k, layer in enumerate(net.layers)]
         else:
-            last = net.layers[-1]
-            pairs = [(None, result.outputs[i], ref[-1][i])]
-        for layer, got, want in pairs:
-            want = np.asarray(want, dtype=np.int64)
-            got = np.asarray(got, dtype=np.int64)
-            if got.size != want.size:
-                found.append(Mismatch(i, layer.name if layer else None, layer.span if layer else None, want.size, want.size, (), got.size, want.size))
-                break
-            got = got.reshape(want.shape)
-            diff = got != want
-            if diff.any():
-                idx = tuple(int(v) for v in np.argwhere(diff)[0])
-                found.append(
-                    Mismatch(
-                        i,
-                        layer.name if layer else None,
-                        (layer or last).span if layer else None,
-                        int(diff.sum()),
-                        int(want.size),
-                        idx,
-                        int(got[idx]),
-                        int(want[idx]),
-                    )
-                )
-                break
+            compared = [("the output", result.outputs[i], ref[-1][i])]
+        d = first_divergence("HLS", i, compared)
+        if d is not None:
+            found.append(d)
     return found

@@ -17,23 +17,12 @@ import numpy as np
 from . import pack
 from .verilator import FAST_ARGS, setup_env, verilator_bin_dir
 from ... import ir, reference
+from ...divergence import Divergence, first_divergence
 from ...params import Params
 
-__all__ = ["SimResult", "build", "simulate", "input_beats"]
+__all__ = ["SimResult", "build", "simulate", "input_beats", "compare_traces"]
 
 HARNESS = Path(__file__).resolve().parent / "harness" / "harness.cpp"
-
-
-@attrs.frozen
-class Mismatch:
-    layer: str
-    frame: int
-    index: tuple[int, ...]
-    got: int
-    want: int
-
-    def __str__(self) -> str:
-        return f"first divergence in layer {self.layer}, frame {self.frame}, element {self.index}: RTL {self.got}, reference {self.want}"
 
 
 @attrs.frozen
@@ -45,7 +34,8 @@ class SimResult:
     frame_done: list[int]
     """Cycle of each frame's last output beat."""
     cycles: int
-    mismatch: Mismatch | None
+    mismatch: Divergence | None
+    """The first frame, and in it the first traced layer (or the output), that differs."""
     seconds: float
 
     @property
@@ -159,28 +149,23 @@ def simulate(
     values = pack.unpack_words(outs, o["elems"], o["bits"], o["signed"]).reshape(-1)
     outputs = [values[i * out_per_frame : (i + 1) * out_per_frame] for i in range(len(values) // out_per_frame)]
     done = [out_cycles[(i + 1) * out_per_frame - 1] for i in range(len(outputs))]
-    mismatch = _first_divergence(net, manifest, build_dir, traces) if trace else None
-    if mismatch is None and len(outputs) < len(images):
-        mismatch = Mismatch(net.layers[-1].name, len(outputs), (), -1, -1)
+    mismatch = compare_traces(net, manifest, build_dir, traces, outputs, trace)
     return SimResult(outputs, expected, frame_in, done, end, mismatch, seconds)
 
 
-def _first_divergence(net: ir.Network, manifest: dict, build_dir: Path, traces: list[list[np.ndarray]]) -> Mismatch | None:
-    """The first layer (in stream order) whose traced output differs from the reference."""
-    by_name = {layer.name: i for i, layer in enumerate(net.layers)}
-    for t in manifest["traces"]:
-        i = by_name[t["layer"]]
+def compare_traces(net: ir.Network, manifest: dict, build_dir: Path, traces: list[list[np.ndarray]],
+                      outputs: list[np.ndarray], traced: bool) -> Divergence | None:
+    """Per frame, the traced layers' streams (in stream order), then the output, against the reference."""
+    by_name = {layer.name: (i, layer) for i, layer in enumerate(net.layers)}
+    streams = []
+    for t in manifest["traces"] if traced else ():
         path = build_dir / t["file"]
         words = [int(w, 16) for w in path.read_text().split()] if path.exists() else []
-        got = pack.unpack_words(words, t["elems"], t["bits"], t["signed"]).reshape(-1)
-        for frame, outs in enumerate(traces):
-            want = outs[i].reshape(-1)
-            part = got[frame * want.size : (frame + 1) * want.size]
-            if part.size < want.size:
-                return Mismatch(t["layer"], frame, (int(part.size),), -1, int(want[part.size]))
-            diff = np.flatnonzero(part != want)
-            if diff.size:
-                j = int(diff[0])
-                index = tuple(int(v) for v in np.unravel_index(j, outs[i].shape))
-                return Mismatch(t["layer"], frame, index, int(part[j]), int(want[j]))
+        streams.append((*by_name[t["layer"]], pack.unpack_words(words, t["elems"], t["bits"], t["signed"]).reshape(-1)))
+    for frame, want in enumerate(traces):
+        compared = [(layer, got[frame * want[i].size : (frame + 1) * want[i].size], want[i]) for i, layer, got in streams]
+        compared.append(("the output", outputs[frame] if frame < len(outputs) else (), want[-1]))
+        found = first_divergence("RTL", frame, compared)
+        if found is not None:
+            return found
     return None

@@ -18,7 +18,7 @@ from . import pack
 from .verilator import HDL_DIR, hdl_sources
 from ... import ir
 from ...dataflow import fifo_depth, input_beat, window
-from ...errors import MbdslError
+from ...errors import UnsupportedByBackend
 from ..names import identifier
 from ...params import Params
 
@@ -67,22 +67,18 @@ def top_name(net: ir.Network) -> str:
     return f"{ident(net.name)}_top"
 
 
-def _rtl_error(message: str, span, hint: str) -> MbdslError:
-    return MbdslError(message, span, hint)
-
-
 def _check_supported(net: ir.Network) -> None:
     if net.quant_style != ir.THRESHOLDS:
-        raise _rtl_error(
+        raise UnsupportedByBackend(
             "the RTL backend implements threshold activations, not the multiplier style",
             net.span,
             "use 'quant thresholds' in defaults, or generate --target hls or gap8 for this spec",
         )
     if net.input.format == "u8" and net.input.shape.c * 8 > MAX_PORT_BITS:
-        raise _rtl_error(f"the RTL input port carries one pixel per beat; {net.input.shape.c} channels exceed {MAX_PORT_BITS} bits", net.input.span, "use at most 8 input channels")
+        raise UnsupportedByBackend(f"the RTL input port carries one pixel per beat; {net.input.shape.c} channels exceed {MAX_PORT_BITS} bits", net.input.span, "use at most 8 input channels")
     for layer in net.layers:
         if isinstance(layer, ir.AvgPool) and layer.in_type.signed:
-            raise _rtl_error(f"the RTL pool sums unsigned activations; layer {layer.name} receives {layer.in_type}", layer.span, "use unsigned activations before the pool")
+            raise UnsupportedByBackend(f"the RTL pool sums unsigned activations; layer {layer.name} receives {layer.in_type}", layer.span, "use unsigned activations before the pool")
 
 
 def _acc_bits(layer) -> int:
@@ -113,7 +109,7 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
         nonlocal cur
         if instance in owners:  # two layers whose names give the same identifier
             first, second = (f"layer '{o.name}'" if o else "the top's own stage" for o in (owners[instance], owner))
-            raise _rtl_error(f"{first} and {second} both give the Verilog instance name '{instance}'",
+            raise UnsupportedByBackend(f"{first} and {second} both give the Verilog instance name '{instance}'",
                              (owner or owners[instance]).span, "rename the layer")
         owners[instance] = owner
         stages.append(Stage(module, instance, tuple(params.items()), out, layer, zero_extend))
@@ -173,7 +169,7 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
     if cur.elems != 1:
         convert("out", 1, net.layers[-1].out_shape.size)
     if cur.width > MAX_PORT_BITS:
-        raise _rtl_error(f"the output port would be {cur.width} bits wide", net.layers[-1].span, "end the network with a topk")
+        raise UnsupportedByBackend(f"the output port would be {cur.width} bits wide", net.layers[-1].span, "end the network with a topk")
     return head, stages
 
 
