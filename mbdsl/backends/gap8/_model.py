@@ -20,7 +20,7 @@ from __future__ import annotations
 import attrs
 
 from ._geometry import Geom
-from ._tiling import Tiling, align4, weight_chunk_bytes
+from ._tiling import Tiling, align4, blob_bytes, buffers, mid_bytes, weight_chunk_bytes
 
 __all__ = ["Costs", "SEED_COSTS", "MBDSL_COSTS", "TileStats", "tile_stats", "LayerCycles", "layer_cycles"]
 
@@ -121,7 +121,7 @@ def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
         in_loads = nh * nw * passes
         in_bytes = R * Q * g.cin * g.e_in * passes
     if g.has_weights:
-        blob = sum(weight_chunk_bytes(g, a, min(a + t.tc, g.cout)) for a in range(0, g.cout, t.tc))
+        blob = blob_bytes(g, t.tc)
         if nc > 1 and nh * nw > 1 and t.order == "sc":
             w_loads, w_bytes = tiles, blob * nh * nw
         else:
@@ -131,12 +131,8 @@ def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
         w_loads = w_bytes = w_buf = 0
     in_buf = align4(max(rows) * max(cols) * cin_tile * g.e_in)
     out_buf = align4(min(t.th, g.oh) * min(t.tw, g.ow) * min(t.tc, g.cout) * g.e_out)
-    n_in = 2 if in_loads > 1 else 1
-    n_w = 0 if not w_loads else 2 if w_loads > 1 else 1
-    n_out = 2 if tiles > 1 else 1
-    l1 = n_in * in_buf + n_w * w_buf + n_out * out_buf
-    if g.kind == "dwpw":  # depthwise weights and the depthwise output of one spatial tile
-        l1 += g.dw_weight_bytes + align4(min(t.th, g.oh) * min(t.tw, g.ow) * g.cin)
+    l1 = buffers(in_loads) * in_buf + buffers(w_loads) * w_buf + buffers(tiles) * out_buf
+    l1 += g.dw_weight_bytes + mid_bytes(g, t)  # a fused step's depthwise weights and scratch
     # Work units split over the cores: (pixel, channel) pairs; (pixel, group of 4 channels)
     # for the register-blocked pointwise and linear kernels.
     tcn = min(t.tc, g.cout)

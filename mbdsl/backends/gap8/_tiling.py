@@ -13,11 +13,18 @@ import attrs
 
 from ._geometry import Geom
 
-__all__ = ["Tiling", "Box", "Transfer", "Schedule", "schedule", "box_transfer", "align4", "weight_chunk_bytes"]
+__all__ = ["Tiling", "Box", "Transfer", "Schedule", "L1Arena", "schedule", "box_transfer", "align4", "buffers",
+           "bias_offset", "weight_chunk_bytes", "blob_bytes", "mid_bytes"]
 
 
 def align4(n: int) -> int:
     return (n + 3) & ~3
+
+
+def buffers(loads: int) -> int:
+    """Buffers of an operand moved in ``loads`` loads (L1 tiles, or L2 staging of an L3
+    operand): two when there is a next load to prefetch, one for a single load, none for none."""
+    return 0 if loads == 0 else 2 if loads > 1 else 1
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -89,10 +96,28 @@ def box_transfer(box: Box, h: int, w: int, c: int, e: int) -> Transfer:
     return Transfer(off, rows * cols * chans * e, chans * e, c * e)
 
 
+def bias_offset(g: Geom, c0: int, c1: int) -> int:
+    """Where the int32 bias starts in a weight load of channels [c0, c1): after their int8
+    weights, padded to 4 bytes (the int32 multipliers follow the bias)."""
+    return align4(g.weight_count(c0, c1))
+
+
 def weight_chunk_bytes(g: Geom, c0: int, c1: int) -> int:
     """A weight load: int8 weights of channels [c0, c1) (padded to 4 bytes), then their
     int32 bias and int32 multiplier."""
-    return align4(g.weight_count(c0, c1)) + 8 * (c1 - c0)
+    return bias_offset(g, c0, c1) + 8 * (c1 - c0)
+
+
+def blob_bytes(g: Geom, tc: int) -> int:
+    """A layer's weight blob: its weight loads of ``tc`` output channels (the last one
+    shorter), one after the other."""
+    return sum(weight_chunk_bytes(g, a, b) for a, b in _ranges(g.cout, tc))
+
+
+def mid_bytes(g: Geom, t: Tiling) -> int:
+    """The L1 scratch of a fused depthwise + pointwise step: the depthwise output (all
+    channels) of one spatial tile. 0 for any other step."""
+    return align4(min(t.th, g.oh) * min(t.tw, g.ow) * g.cin) if g.kind == "dwpw" else 0
 
 
 @attrs.frozen
@@ -103,6 +128,21 @@ class Tile:
     off_y: int
     """Input row of the tile's first output row, relative to the loaded rows (<= 0 at a pad)."""
     off_x: int
+
+
+@attrs.frozen
+class L1Arena:
+    """Byte offsets of one step's L1 buffers in the L1 arena (one per buffer of an operand:
+    two when double-buffered), and the bytes the step uses."""
+
+    ins: tuple[int, ...]
+    ws: tuple[int, ...]
+    outs: tuple[int, ...]
+    dw: int
+    """The depthwise weights, bias and m0 of a fused step."""
+    mid: int
+    """The depthwise output of a fused step."""
+    size: int
 
 
 @attrs.frozen
@@ -134,20 +174,37 @@ class Schedule:
 
     @property
     def n_in_bufs(self) -> int:
-        return 2 if len(self.in_loads) > 1 else 1
+        return buffers(len(self.in_loads))
 
     @property
     def n_w_bufs(self) -> int:
-        return 0 if not self.w_loads else 2 if len(self.w_loads) > 1 else 1
+        return buffers(len(self.w_loads))
 
     @property
     def n_out_bufs(self) -> int:
-        return 2 if len(self.tiles) > 1 else 1
+        return buffers(len(self.tiles))
+
+    def arena(self) -> L1Arena:
+        """Where each L1 buffer of the step lies in the L1 arena."""
+        pos = 0
+
+        def take(n_bytes: int) -> int:
+            nonlocal pos
+            pos += n_bytes
+            return pos - n_bytes
+
+        ins = tuple(take(self.in_buf) for _ in range(self.n_in_bufs))
+        ws = tuple(take(self.w_buf) for _ in range(self.n_w_bufs))
+        outs = tuple(take(self.out_buf) for _ in range(self.n_out_bufs))
+        dw = take(self.geom.dw_weight_bytes)
+        mid = take(mid_bytes(self.geom, self.tiling))
+        return L1Arena(ins, ws, outs, dw, mid, pos)
 
     @property
     def l1_bytes(self) -> int:
-        """L1 bytes of the tile buffers (double-buffered where there is more than one load)."""
-        return self.n_in_bufs * self.in_buf + self.n_w_bufs * self.w_buf + self.n_out_bufs * self.out_buf
+        """L1 bytes of the step: tile buffers (double-buffered where there is more than one
+        load), and a fused step's depthwise weights and scratch."""
+        return self.arena().size
 
     def chunk_offsets(self) -> dict[tuple[int, int], int]:
         """Byte offset of each distinct weight chunk in the layer's weight blob."""
@@ -157,9 +214,6 @@ class Schedule:
             pos += weight_chunk_bytes(self.geom, *ch)
         return offs
 
-    @property
-    def blob_bytes(self) -> int:
-        return sum(weight_chunk_bytes(self.geom, *ch) for ch in self.w_chunks)
 
 
 def _ranges(n: int, t: int) -> list[tuple[int, int]]:
@@ -192,15 +246,15 @@ def schedule(g: Geom, t: Tiling) -> Schedule:
     tiles, in_loads, w_loads = [], [], []
     last_in = last_w = None
     for (y0, y1), (x0, x1), (c0, c1) in grid:
-        if g.kind == "topk":
-            ib = Box(0, 1, 0, 1, 0, g.cin)
+        if g.kind in ("topk", "fc", "pool"):  # the whole input (of the tile's channels, for a pool)
+            ib = Box(0, g.h, 0, g.w, *((c0, c1) if g.kind == "pool" else (0, g.cin)))
             oy = ox = 0
         else:
             ry0, rx0 = y0 * g.s - g.pad, x0 * g.s - g.pad
             ry1, rx1 = (y1 - 1) * g.s - g.pad + g.k, (x1 - 1) * g.s - g.pad + g.k
             r0, r1 = max(ry0, 0), min(ry1, g.h)
             q0, q1 = max(rx0, 0), min(rx1, g.w)
-            k0, k1 = (c0, c1) if g.kind in ("dw", "pool") else (0, g.cin)
+            k0, k1 = (c0, c1) if g.kind == "dw" else (0, g.cin)
             ib = Box(r0, r1, q0, q1, k0, k1)
             oy, ox = ry0 - r0, rx0 - q0
         if ib != last_in:
