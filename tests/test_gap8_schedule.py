@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 
 import attrs
 import numpy as np
@@ -22,15 +21,12 @@ from mbdsl.images import random_images
 from mbdsl.params import make_params
 from mbdsl.passes import check
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMALL = os.path.join(ROOT, "specs", "mobilenet_v1_int8_w0.25_32.mbn")
-FULL = os.path.join(ROOT, "specs", "mobilenet_v1_int8_gap8.mbn")
+SPECS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "specs")
 
 
 @pytest.fixture(scope="module")
-def small():
-    net = check(load(SMALL))
-    return net, make_params(net)
+def net():
+    return check(load(os.path.join(SPECS, "mobilenet_v1_int8_w0.25_32.mbn")))
 
 
 def _tight(net, fuse=False):
@@ -39,15 +35,15 @@ def _tight(net, fuse=False):
     return plan_network(net, fuse=fuse)
 
 
-def _plans(small):
-    net, _ = small
-    return [plan_network(net), _tight(net), _tight(net, fuse=True), plan_network(check(load(FULL)))]
+def _plans(net):
+    full = check(load(os.path.join(SPECS, "mobilenet_v1_int8_gap8.mbn")))
+    return [plan_network(net), _tight(net), _tight(net, fuse=True), plan_network(full)]
 
 
-def test_schedule_agrees_with_the_planners_figures(small):
+def test_schedule_agrees_with_the_planners_figures(net):
     """What the C executes (the explicit schedule) is what the planner costed and placed."""
     steps = 0
-    for plan in _plans(small):
+    for plan in _plans(net):
         for lp in plan.layers:
             g, st, s = lp.geom, lp.stats, schedule(lp.geom, lp.tiling)
             assert (len(s.tiles), len(s.in_loads), len(s.w_loads)) == (st.tiles, st.in_loads, st.w_loads), lp.name
@@ -64,8 +60,8 @@ def test_schedule_agrees_with_the_planners_figures(small):
     assert steps > 80
 
 
-def test_l1_arena_keeps_every_buffer_apart(small):
-    for plan in _plans(small):
+def test_l1_arena_keeps_every_buffer_apart(net):
+    for plan in _plans(net):
         for lp in plan.layers:
             s = schedule(lp.geom, lp.tiling)
             a = s.arena()
@@ -77,10 +73,10 @@ def test_l1_arena_keeps_every_buffer_apart(small):
             assert all(o % 4 == 0 for o, _ in spans), lp.name
 
 
-def test_generated_c_executes_the_tables(small, tmp_path):
+def test_generated_c_executes_the_tables(net, tmp_path):
     """Swap the weight-load offsets of two channel tiles in one step's table: that step is the
     first to diverge from the reference (the engine took its loads from the table)."""
-    net, params = small
+    params = make_params(net)
     plan = _tight(net)
     files = gap8.generate(net, params, plan)
     name = next(k for k in files if k.endswith(".c") and k != "mbdsl_tiler.c")
@@ -109,62 +105,3 @@ def test_generated_c_executes_the_tables(small, tmp_path):
     ref = reference.run(net, params, images[0])
     diverged = [i for i, got in sorted(hr.layers[0].items()) if not np.array_equal(np.asarray(ref[i]).reshape(-1), got)]
     assert diverged and diverged[0] == plan.layers[step].members[-1]
-
-
-ARENA_TEST = r"""
-#include "mbdsl_sdk.h"
-#include <stdio.h>
-static struct pi_device cl;
-static unsigned char *arena;
-static void kernel(void *arg) { volatile unsigned char *b = arg; if (pi_core_id() == 0) printf("%d\n", b[3]); }
-static void task(void *arg) {
-    (void)arg;
-    unsigned char *l2 = pi_l2_malloc(256);
-    pi_cl_dma_cmd_t cmd;
-    for (int i = 0; i < 256; i++) l2[i] = (unsigned char)i;
-    arena[3] = 7;
-    /* Two buffers of one arena on one page: a DMA into the second one is pending. */
-    pi_cl_dma_cmd((uintptr_t)l2, (uintptr_t)(arena + 64), 64, PI_CL_DMA_DIR_EXT2LOC, &cmd);
-#ifdef KERNEL_ON_PENDING
-    mbdsl_trace_kernel(arena + 64, 64, 0, 0, arena + 128, 16);
-    pi_cl_team_fork(8, kernel, arena + 64);
-#else
-    mbdsl_trace_kernel(arena, 64, 0, 0, arena + 128, 16);
-    pi_cl_team_fork(8, kernel, arena);
-#endif
-    pi_cl_dma_cmd_wait(&cmd);
-}
-int main(void) {
-    struct pi_cluster_task t;
-    arena = pi_cl_l1_malloc(&cl, 512);
-    pi_cluster_send_task_to_cl(&cl, pi_cluster_task(&t, task, 0));
-    pi_cl_l1_free(&cl, arena, 512);
-    return 0;
-}
-"""
-
-
-def _arena_program(tmp_path, small, *defines):
-    files = gap8.generate(*small)
-    (tmp_path / "mbdsl_sdk.h").write_text(files["mbdsl_sdk.h"])
-    (tmp_path / "t.c").write_text(ARENA_TEST)
-    (tmp_path / "gap8_host.c").write_text(host._shim("gap8_host.c"))
-    exe = tmp_path / "t"
-    subprocess.run(
-        ["gcc", "-std=gnu99", "-O1", "-DMBDSL_TRACE", *[f"-D{d}" for d in defines], "-I", str(tmp_path),
-         str(tmp_path / "t.c"), str(tmp_path / "gap8_host.c"), "-o", str(exe)],
-        check=True,
-    )  # fmt: skip
-    return subprocess.run([str(exe)], capture_output=True, text=True)
-
-
-def test_shim_arena_neighbour_of_a_pending_dma_is_usable(tmp_path, small):
-    r = _arena_program(tmp_path, small)
-    assert r.returncode == 0 and r.stdout.strip() == "7", r.stderr
-
-
-def test_shim_arena_kernel_on_a_pending_buffer_fails(tmp_path, small):
-    r = _arena_program(tmp_path, small, "KERNEL_ON_PENDING")
-    assert r.returncode == 86
-    assert re.search(r"the kernel's input, L1 buffer #\d+ byte \+64, is written by DMA #\d+ that was not waited for",
-                     r.stderr), r.stderr
