@@ -20,7 +20,7 @@ from __future__ import annotations
 import attrs
 
 from ._geometry import Geom
-from ._tiling import Tiling, align4, blob_bytes, buffers, mid_bytes, weight_chunk_bytes
+from ._tiling import Tiling, align4, axis_tiles, blob_bytes, buffers, mid_bytes, weight_chunk_bytes
 
 __all__ = ["Costs", "SEED_COSTS", "MBDSL_COSTS", "TileStats", "tile_stats", "LayerCycles", "layer_cycles"]
 
@@ -88,16 +88,6 @@ class TileStats:
     imbalance: float
 
 
-def _spans(n_out: int, t: int, s: int, pad: int, k: int, n_in: int) -> list[int]:
-    """Input extent (clipped) of each output tile of size t along one axis."""
-    out = []
-    for a in range(0, n_out, t):
-        b = min(a + t, n_out)
-        lo, hi = a * s - pad, (b - 1) * s - pad + k
-        out.append(min(hi, n_in) - max(lo, 0))
-    return out
-
-
 def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
     """Closed-form totals of tiling ``t`` (without enumerating tiles)."""
     if g.kind == "topk":
@@ -108,8 +98,8 @@ def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
     if g.kind in ("fc", "pool"):
         rows, cols = [g.h], [g.w]
     else:
-        rows = _spans(g.oh, t.th, g.s, g.pad, g.k, g.h)
-        cols = _spans(g.ow, t.tw, g.s, g.pad, g.k, g.w)
+        rows = [i1 - i0 for _, _, i0, i1, _ in axis_tiles(g.oh, t.th, g.s, g.pad, g.k, g.h)]
+        cols = [i1 - i0 for _, _, i0, i1, _ in axis_tiles(g.ow, t.tw, g.s, g.pad, g.k, g.w)]
     R, Q = sum(rows), sum(cols)
     per_channel = g.kind in ("dw", "pool")
     cin_tile = t.tc if per_channel else g.cin

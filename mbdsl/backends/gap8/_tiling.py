@@ -13,7 +13,7 @@ import attrs
 
 from ._geometry import Geom
 
-__all__ = ["Tiling", "Box", "Transfer", "Schedule", "L1Arena", "schedule", "box_transfer", "align4", "buffers",
+__all__ = ["Tiling", "Box", "Transfer", "Schedule", "L1Arena", "axis_tiles", "schedule", "box_transfer", "align4", "buffers",
            "bias_offset", "weight_chunk_bytes", "blob_bytes", "mid_bytes"]
 
 
@@ -234,29 +234,36 @@ def legal(g: Geom, t: Tiling) -> bool:
     return True
 
 
+def axis_tiles(n_out: int, t: int, s: int, pad: int, k: int, n_in: int) -> list[tuple[int, int, int, int, int]]:
+    """The tiles of ``t`` outputs along one axis of a window of ``k`` taps, stride ``s`` and
+    padding ``pad``: (output start, end, input start, end, offset) with the windows' input
+    range (the halo) clipped to the ``n_in`` inputs, and the first window's start relative
+    to the clipped start (< 0 at padding)."""
+    out = []
+    for o0, o1 in _ranges(n_out, t):
+        lo, hi = o0 * s - pad, (o1 - 1) * s - pad + k
+        i0 = max(lo, 0)
+        out.append((o0, o1, i0, min(hi, n_in), lo - i0))
+    return out
+
+
 def schedule(g: Geom, t: Tiling) -> Schedule:
     """The explicit schedule of tiling ``t`` of layer ``g``."""
-    hr, wr, cr = _ranges(g.oh, t.th), _ranges(g.ow, t.tw), _ranges(g.cout, t.tc)
-    if g.kind == "topk":
-        hr, wr, cr = [(0, 1)], [(0, 1)], [(0, g.cout)]
+    hr = axis_tiles(g.oh, t.th, g.s, g.pad, g.k, g.h)
+    wr = axis_tiles(g.ow, t.tw, g.s, g.pad, g.k, g.w)
+    cr = _ranges(g.cout, t.tc)
     if t.order == "sc":
         grid = [(y, x, c) for y in hr for x in wr for c in cr]
     else:
         grid = [(y, x, c) for c in cr for y in hr for x in wr]
     tiles, in_loads, w_loads = [], [], []
     last_in = last_w = None
-    for (y0, y1), (x0, x1), (c0, c1) in grid:
+    for (y0, y1, r0, r1, oy), (x0, x1, q0, q1, ox), (c0, c1) in grid:
         if g.kind in ("topk", "fc", "pool"):  # the whole input (of the tile's channels, for a pool)
             ib = Box(0, g.h, 0, g.w, *((c0, c1) if g.kind == "pool" else (0, g.cin)))
             oy = ox = 0
         else:
-            ry0, rx0 = y0 * g.s - g.pad, x0 * g.s - g.pad
-            ry1, rx1 = (y1 - 1) * g.s - g.pad + g.k, (x1 - 1) * g.s - g.pad + g.k
-            r0, r1 = max(ry0, 0), min(ry1, g.h)
-            q0, q1 = max(rx0, 0), min(rx1, g.w)
-            k0, k1 = (c0, c1) if g.kind == "dw" else (0, g.cin)
-            ib = Box(r0, r1, q0, q1, k0, k1)
-            oy, ox = ry0 - r0, rx0 - q0
+            ib = Box(r0, r1, q0, q1, *((c0, c1) if g.kind == "dw" else (0, g.cin)))
         if ib != last_in:
             in_loads.append(ib)
             last_in = ib
