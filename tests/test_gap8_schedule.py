@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 
 import attrs
 import numpy as np
@@ -15,7 +16,7 @@ import pytest
 from mbdsl import ir, reference
 from mbdsl.backends import gap8
 from mbdsl.backends.gap8 import host, plan_network
-from mbdsl.backends.gap8._tiling import blob_bytes, buffers, schedule, weight_chunk_bytes
+from mbdsl.backends.gap8._tiling import Transfer, blob_bytes, box_transfer, buffers, schedule, weight_chunk_bytes
 from mbdsl.frontend import load
 from mbdsl.images import random_images
 from mbdsl.params import make_params
@@ -105,3 +106,61 @@ def test_generated_c_executes_the_tables(net, tmp_path):
     ref = reference.run(net, params, images[0])
     diverged = [i for i, got in sorted(hr.layers[0].items()) if not np.array_equal(np.asarray(ref[i]).reshape(-1), got)]
     assert diverged and diverged[0] == plan.layers[step].members[-1]
+
+
+def _planned_dmas(plan) -> dict[int, Counter]:
+    """Every transfer the plan implies, per step, as the shim logs them: (c: cluster DMA or
+    u: micro-DMA, towards L1, external offset, local offset, size, line length, stride)."""
+    out = {}
+    for lp in plan.layers:
+        g, s, ev = lp.geom, schedule(lp.geom, lp.tiling), Counter()
+        arena = s.arena()
+
+        def stage(op, slot, buf):
+            return plan.objects[f"stage:{lp.index}:{op}"].offset + slot * buf
+
+        def move(op, loc, base, x, l1, slot, buf, inward):
+            if x.lines == 1:  # one line: a 1-D transfer, whatever its stride
+                x = Transfer(x.offset, x.size, x.size, x.size)
+            if loc == "L2":
+                ev["c", inward, base + x.offset, l1, x.size, x.length, x.stride] += 1
+            else:  # staged in L2: L3 <-> staging by micro-DMA, staging <-> L1 in one piece
+                st = stage(op, slot, buf)
+                ev["u", inward, base + x.offset, st, x.size, x.length, x.stride] += 1
+                ev["c", inward, st, l1, x.size, x.size, x.size] += 1
+
+        if g.kind == "dwpw":
+            n = g.dw_weight_bytes
+            ev["c", 1, plan.objects[f"wdw:{lp.index}"].offset, arena.dw, n, n, n] += 1
+        for j, box in enumerate(s.in_loads):
+            slot = j % s.n_in_bufs
+            move("in", lp.locs["in"], plan.objects[lp.in_tensor].offset, box_transfer(box, g.h, g.w, g.cin, g.e_in),
+                 arena.ins[slot], slot, s.in_buf, 1)
+        offs = s.chunk_offsets()
+        for j, ch in enumerate(s.w_loads):
+            slot, n, blob = j % s.n_w_bufs, weight_chunk_bytes(g, *ch), plan.objects[f"w:{lp.index}"]
+            move("w", blob.loc, blob.offset, Transfer(offs[ch], n, n, n), arena.ws[slot], slot, s.w_buf, 1)
+        for t, tile in enumerate(s.tiles):
+            slot = t % s.n_out_bufs
+            move("out", lp.locs["out"], plan.objects[lp.out_tensor].offset,
+                 box_transfer(tile.out, g.oh, g.ow, g.cout, g.e_out), arena.outs[slot], slot, s.out_buf, 0)
+        out[lp.index] = ev
+    return out
+
+
+@pytest.mark.parametrize("fuse", [False, True], ids=["unfused", "fused"])
+def test_the_c_issues_exactly_the_planned_dmas(net, tmp_path, monkeypatch, fuse):
+    """Under tight budgets (hundreds of tiles, both loop orders, operands in L3): the host
+    shim's log of every transfer the generated C issued, per step, is the plan's: each load
+    and store of the schedule, from and to its buffer in the L1 arena or its L2 staging."""
+    plan = _tight(net, fuse)
+    log = tmp_path / "dma.log"
+    monkeypatch.setenv("MBDSL_DMA_LOG", str(log))
+    host.run(plan.net, make_params(net), random_images(net.input, 1, seed=2), workdir=str(tmp_path), plan=plan)
+    got: dict[int, Counter] = {}
+    for line in log.read_text().splitlines():
+        layer, kind, *nums = line.split()
+        got.setdefault(int(layer), Counter())[(kind, *map(int, nums))] += 1
+    want = _planned_dmas(plan)
+    assert sum(map(len, want.values())) > 300
+    assert got == want

@@ -14,6 +14,9 @@
  *   transfer that reads bytes another one has not finished writing (or writes bytes another
  *   one is still reading or writing) fails.
  * - A cluster task that returns with transfers not waited for fails.
+ * - With MBDSL_DMA_LOG set to a path, every transfer is logged there as it is issued: layer,
+ *   c (cluster DMA) or u (micro-DMA), 1 towards L1 (L2 for micro-DMA) or 0 back, the offset
+ *   in its external allocation, the offset in its local one, size, line length, stride.
  * - pi_cl_team_fork runs the entry once per core id, one core after the other.
  * Cluster DMA waits complete every earlier command too (the cluster DMA is in order);
  * micro-DMA waits complete only their request.
@@ -71,6 +74,7 @@ static uint32_t next_id = 1, l3_next = 0x1000;
 static int cur_core = 0, in_cluster = 0, in_fork = 0, cur_layer = -1;
 static const char *cur_name = "(before the first layer)";
 static long page_size;
+static FILE *dma_log;
 
 static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -125,6 +129,9 @@ static void init(void)
         return;
     done = 1;
     page_size = sysconf(_SC_PAGESIZE);
+    const char *log_path = getenv("MBDSL_DMA_LOG");
+    if (log_path && !(dma_log = fopen(log_path, "w")))
+        fail("cannot open the DMA log %s", log_path);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = segv;
@@ -305,6 +312,9 @@ static uint32_t issue(int udma, alloc_t *ea, uint32_t eoff, alloc_t *la, uint32_
         o->ea = ea; o->la = la; o->eoff = eoff; o->loff = loff;
         o->size = size; o->stride = stride; o->length = length;
         check_conflicts(o, what);
+        if (dma_log)
+            fprintf(dma_log, "%d %c %d %u %u %u %u %u\n", cur_layer, udma ? 'u' : 'c', ext2loc, eoff, loff, size, length,
+                    stride);
         mark(o, +1);
         if (ext2loc) la->in_pend++; else la->out_pend++;
         protect(la, loff, size);
