@@ -2,9 +2,11 @@
 tile needs, and the L1 bytes of double-buffered tiles.
 
 A tiling is chosen at generation time (:mod:`._plan`); this module turns one tiling into
-the explicit schedule the generated C walks: every tile's output box, and the sequence of
-distinct input and weight loads (a load is fetched once and serves consecutive tiles).
-Every box is one 1-D or 2-D DMA transfer: tiles never cut both W and C of a tensor.
+the explicit schedule the generated C executes (:mod:`._emit` writes it as const tables):
+every tile's output box and input box with its halo, the sequence of distinct input and
+weight loads (a load is fetched once and serves consecutive tiles), how many buffers each
+operand has, and where each buffer lies in the L1 arena. Every box is one 1-D or 2-D DMA
+transfer: tiles never cut both W and C of a tensor.
 """
 
 from __future__ import annotations
@@ -213,7 +215,6 @@ class Schedule:
             offs[ch] = pos
             pos += weight_chunk_bytes(self.geom, *ch)
         return offs
-
 
 
 def _ranges(n: int, t: int) -> list[tuple[int, int]]:
