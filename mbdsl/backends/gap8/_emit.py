@@ -70,9 +70,6 @@ def _finish(net: ir.Network, layer, g, lp) -> str:
     return f"({g.out_ctype})requant(acc, a->bias[c], a->m0[c], {int(lp.shift)}, {act.min}, {act.max})"
 
 
-_U16 = 0xFFFF
-
-
 def _buffer_places(offsets: tuple, stage_off: int | None, buf: int) -> tuple[list[int], list[int]]:
     """L1 arena offsets of an operand's buffers and L2 offsets of their staging (each a pair;
     0 where unused)."""
@@ -132,8 +129,6 @@ def _layer_view(plan: NetworkPlan, lp_plan, params) -> dict:
     arena = sched.arena()
     if arena.size != s.l1_bytes:
         raise AssertionError(f"{g.name}: the schedule's L1 arena is {arena.size} B, the plan's {s.l1_bytes} B")
-    if max(g.h, g.w, g.cin, g.oh, g.ow, g.cout) > _U16:
-        raise AssertionError(f"{g.name}: a dimension beyond the 16-bit schedule tables")
     rows, cols, chans, in_chans = _axes(sched)
     n_tiles = len(sched.tiles)
     wobj = obj.get(f"w:{i}")
