@@ -209,14 +209,14 @@ int main(void) { struct pi_cluster_task t; pi_cluster_send_task_to_cl(&cl, pi_cl
 """
 
 
-def _shim_program(tmp_path, *defines):
+def _shim_program(tmp_path, *defines, source=SHIM_TEST):
     files = gap8.generate(*_tiny())
     (tmp_path / "mbdsl_sdk.h").write_text(files["mbdsl_sdk.h"])
-    (tmp_path / "t.c").write_text(SHIM_TEST)
+    (tmp_path / "t.c").write_text(source)
     (tmp_path / "gap8_host.c").write_text(host._shim("gap8_host.c"))
     exe = tmp_path / "t"
     subprocess.run(
-        ["gcc", "-std=gnu99", "-O1", "-DMBDSL_HOST_L1=1024", *[f"-D{d}" for d in defines], "-I", str(tmp_path),
+        ["gcc", "-std=gnu99", "-O1", "-DMBDSL_HOST_L1=1024", "-DMBDSL_TRACE", *[f"-D{d}" for d in defines], "-I", str(tmp_path),
          str(tmp_path / "t.c"), str(tmp_path / "gap8_host.c"), "-o", str(exe)],
         check=True,
     )  # fmt: skip
@@ -249,13 +249,59 @@ def test_shim_l1_budget(tmp_path):
     assert r.returncode == 86 and "L1 budget exceeded: allocating 2000 B with 64 B in use, budget 1024 B" in r.stderr
 
 
+ARENA_TEST = r"""
+#include "mbdsl_sdk.h"
+#include <stdio.h>
+static struct pi_device cl;
+static unsigned char *arena;
+static void kernel(void *arg) { volatile unsigned char *b = arg; if (pi_core_id() == 0) printf("%d\n", b[3]); }
+static void task(void *arg) {
+    (void)arg;
+    unsigned char *l2 = pi_l2_malloc(256);
+    pi_cl_dma_cmd_t cmd;
+    for (int i = 0; i < 256; i++) l2[i] = (unsigned char)i;
+    arena[3] = 7;
+    /* Two buffers of one arena on one page: a DMA into the second one is pending. */
+    pi_cl_dma_cmd((uintptr_t)l2, (uintptr_t)(arena + 64), 64, PI_CL_DMA_DIR_EXT2LOC, &cmd);
+#ifdef KERNEL_ON_PENDING
+    mbdsl_trace_kernel(arena + 64, 64, 0, 0, arena + 128, 16);
+    pi_cl_team_fork(8, kernel, arena + 64);
+#else
+    mbdsl_trace_kernel(arena, 64, 0, 0, arena + 128, 16);
+    pi_cl_team_fork(8, kernel, arena);
+#endif
+    pi_cl_dma_cmd_wait(&cmd);
+}
+int main(void) {
+    struct pi_cluster_task t;
+    arena = pi_cl_l1_malloc(&cl, 512);
+    pi_cluster_send_task_to_cl(&cl, pi_cluster_task(&t, task, 0));
+    pi_cl_l1_free(&cl, arena, 512);
+    return 0;
+}
+"""
+
+
+def test_shim_arena_neighbour_of_a_pending_dma_is_usable(tmp_path):
+    r = _shim_program(tmp_path, source=ARENA_TEST)
+    assert r.returncode == 0 and r.stdout.strip() == "7", r.stderr
+
+
+def test_shim_arena_kernel_on_a_pending_buffer_fails(tmp_path):
+    r = _shim_program(tmp_path, "KERNEL_ON_PENDING", source=ARENA_TEST)
+    assert r.returncode == 86
+    assert re.search(r"the kernel's input, L1 buffer #\d+ byte \+64, is written by DMA #\d+ that was not waited for",
+                     r.stderr), r.stderr
+
+
 def test_generated_code_without_a_wait_is_caught(small, tmp_path):
     """Delete the engine's wait for an input tile: the host run must fail, not pass by luck."""
     net, params = small
     files = gap8.generate(net, params)
     src = files["mbdsl_tiler.c"]
-    assert src.count("wait_dma(o, slot[k]);") == 1
-    files["mbdsl_tiler.c"] = src.replace("wait_dma(o, slot[k]);", "/* wait removed */")
+    wait = "wait_dma(&pend[k], j % o->nbuf);"
+    assert src.count(wait) == 1
+    files["mbdsl_tiler.c"] = src.replace(wait, "/* wait removed */")
     plan = plan_network(net)
     images = random_images(net.input, 1, seed=1)
     with pytest.raises(host.HostBuildError, match=r"not waited for|missing wait"):

@@ -5,7 +5,7 @@ from ._plan import NetworkPlan, plan_network, plan_table
 __all__ = ["generate", "plan_network", "plan_table", "NetworkPlan"]
 
 
-def generate(net, params):
+def generate(net, params, plan=None):
     from ._emit import generate as _generate
 
-    return _generate(net, params)
+    return _generate(net, params, plan)

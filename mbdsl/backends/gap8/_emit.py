@@ -20,8 +20,8 @@ import jinja2
 import numpy as np
 
 from ... import ir
-from ._plan import NetworkPlan, plan_network
-from ._tiling import align4, weight_chunk_bytes
+from ._plan import NetworkPlan, layer_geoms, plan_network
+from ._tiling import align4, bias_offset, schedule, weight_chunk_bytes
 
 __all__ = ["generate", "weight_blob", "c_name"]
 
@@ -33,8 +33,6 @@ _ENV = jinja2.Environment(
     keep_trailing_newline=True,
 )
 
-_KIND = {"conv": "MBDSL_CONV", "dw": "MBDSL_DW", "pw": "MBDSL_PW", "fc": "MBDSL_FC", "pool": "MBDSL_POOL", "topk": "MBDSL_TOPK",
-         "dwpw": "MBDSL_DWPW"}
 _LOC = {"L2": "MBDSL_L2", "L3": "MBDSL_L3"}
 
 
@@ -72,10 +70,67 @@ def _finish(net: ir.Network, layer, g, lp) -> str:
     return f"({g.out_ctype})requant(acc, a->bias[c], a->m0[c], {int(lp.shift)}, {act.min}, {act.max})"
 
 
+def _buffer_places(offsets: tuple, stage_off: int | None, buf: int) -> tuple[list[int], list[int]]:
+    """L1 arena offsets of an operand's buffers and L2 offsets of their staging (each a pair;
+    0 where unused)."""
+    l1 = list(offsets) + [0] * (2 - len(offsets))
+    stage = [stage_off + i * buf if stage_off is not None and i < len(offsets) else 0 for i in range(2)]
+    return l1, stage
+
+
+def _period(n_tiles: int, load_of: list[int], name: str) -> int:
+    """Tiles per load of an operand whose load j serves tiles [j * period, (j + 1) * period)."""
+    if not load_of:
+        return 0
+    period = n_tiles // (max(load_of) + 1)
+    if any(j != t // period for t, j in enumerate(load_of)):
+        raise AssertionError(f"{name}: the loads of the schedule are not runs of {period} tiles")
+    return period
+
+
+def _axes(sched) -> tuple[list, list, list, bool]:
+    """The schedule of a step as the C walks it: its tile rows, columns and channel ranges
+    (each with what it reads) in loop order, checked tile by tile against ``sched``."""
+    g, order = sched.geom, sched.tiling.order
+    rows, cols, chans, in_chans = {}, {}, {}, False
+    offs = sched.chunk_offsets()
+    for tile in sched.tiles:
+        ib, ob = sched.in_loads[tile.in_load], tile.out
+        rows.setdefault((ob.r0, ob.r1), (ob.r0, ob.r1 - ob.r0, ib.r0, ib.r1 - ib.r0, tile.off_y))
+        cols.setdefault((ob.q0, ob.q1), (ob.q0, ob.q1 - ob.q0, ib.q0, ib.q1 - ib.q0, tile.off_x))
+        ch = (ob.k0, ob.k1)
+        w = (offs[ch], weight_chunk_bytes(g, *ch), bias_offset(g, *ch)) if g.has_weights else (0, 0, 0)
+        chans.setdefault(ch, (ob.k0, ob.k1 - ob.k0, *w))
+        in_chans |= (ib.k0, ib.k1) != (0, g.cin)
+    rows, cols, chans = [list(d.values()) for d in (rows, cols, chans)]
+    nh, nw, nc = len(rows), len(cols), len(chans)
+    for t, tile in enumerate(sched.tiles):  # the C's tile_at and its boxes
+        if order == "sc":
+            iy, ix, ic = t // (nw * nc), t // nc % nw, t % nc
+        else:
+            iy, ix, ic = t // nw % nh, t % nw, t // (nh * nw)
+        r, q, c = rows[iy], cols[ix], chans[ic]
+        ib, ob = sched.in_loads[tile.in_load], tile.out
+        k0, kn = (c[0], c[1]) if in_chans else (0, g.cin)
+        if ((ob.r0, ob.r1 - ob.r0, ob.q0, ob.q1 - ob.q0, ob.k0, ob.k1 - ob.k0) != (r[0], r[1], q[0], q[1], c[0], c[1])
+                or (ib.r0, ib.r1 - ib.r0, ib.q0, ib.q1 - ib.q0, ib.k0, ib.k1 - ib.k0) != (r[2], r[3], q[2], q[3], k0, kn)
+                or (tile.off_y, tile.off_x) != (r[4], q[4])):
+            raise AssertionError(f"{g.name}: tile {t} of the schedule is not rows x cols x chans in {order} order")
+    return rows, cols, chans, in_chans
+
+
 def _layer_view(plan: NetworkPlan, lp_plan, params) -> dict:
+    """A step as the C sees it: its kernels and its plan as data (tile ranges and what they
+    read, loads, the L1 arena and L2 offsets of every buffer)."""
     i, g, t, s = lp_plan.index, lp_plan.geom, lp_plan.tiling, lp_plan.stats
     obj = plan.objects
     net = plan.net
+    sched = schedule(g, t)
+    arena = sched.arena()
+    if arena.size != s.l1_bytes:
+        raise AssertionError(f"{g.name}: the schedule's L1 arena is {arena.size} B, the plan's {s.l1_bytes} B")
+    rows, cols, chans, in_chans = _axes(sched)
+    n_tiles = len(sched.tiles)
     wobj = obj.get(f"w:{i}")
     dwobj = obj.get(f"wdw:{i}")
     ident = c_name(lp_plan.layer.name) + f"_{i}"
@@ -91,55 +146,55 @@ def _layer_view(plan: NetworkPlan, lp_plan, params) -> dict:
 
     def stage(op):
         o = obj.get(f"stage:{i}:{op}")
-        return o.offset if o else 0
+        return o.offset if o else None
 
+    in_l1, in_stage = _buffer_places(arena.ins, stage("in"), sched.in_buf)
+    w_l1, w_stage = _buffer_places(arena.ws, stage("w"), sched.w_buf)
+    out_l1, out_stage = _buffer_places(arena.outs, stage("out"), sched.out_buf)
+    w_of = [tile.w_load for tile in sched.tiles] if sched.w_loads else []
+    ops = [
+        {"n": len(sched.in_loads), "period": _period(n_tiles, [tile.in_load for tile in sched.tiles], g.name),
+         "loc": _LOC[lp_plan.locs["in"]], "nbuf": sched.n_in_bufs, "base": obj[lp_plan.in_tensor].offset,
+         "l1": in_l1, "stage": in_stage},
+        {"n": len(sched.w_loads), "period": _period(n_tiles, w_of, g.name), "loc": _LOC[wobj.loc] if wobj else "MBDSL_L2",
+         "nbuf": sched.n_w_bufs, "base": wobj.offset if wobj else 0, "l1": w_l1, "stage": w_stage},
+    ]
     return {
         "id": ident,
         "name": g.name,
         "kind": g.kind,
-        "kind_enum": _KIND[g.kind],
         "g": g,
         "kernels": kernels,
         "tile": f"{min(t.th, g.oh)}x{min(t.tw, g.ow)}x{min(t.tc, g.cout)} {t.order}",
-        "tiles": s.tiles,
-        "l1": s.l1_bytes,
-        "th": min(t.th, g.oh),
-        "tw": min(t.tw, g.ow),
-        "tc": min(t.tc, g.cout),
-        "order_enum": "MBDSL_ORDER_SC" if t.order == "sc" else "MBDSL_ORDER_CS",
+        "tiles": n_tiles,
+        "l1": arena.size,
         "in_loc": lp_plan.locs["in"],
         "w_loc": lp_plan.locs["w"] if g.has_weights else "-",
         "out_loc": lp_plan.locs["out"],
-        "in_loc_enum": _LOC[lp_plan.locs["in"]],
-        "w_loc_enum": _LOC[wobj.loc] if wobj else "MBDSL_L2",
-        "out_loc_enum": _LOC[lp_plan.locs["out"]],
-        "in_off": obj[lp_plan.in_tensor].offset,
-        "w_off": wobj.offset if wobj else 0,
-        "out_off": obj[lp_plan.out_tensor].offset,
-        "in_buf": s.in_buf,
-        "w_buf": s.w_buf,
-        "out_buf": s.out_buf,
-        "in_nbuf": 2 if s.in_loads > 1 else 1,
-        "w_nbuf": 0 if not s.w_loads else 2 if s.w_loads > 1 else 1,
-        "out_nbuf": 2 if s.tiles > 1 else 1,
-        "w_chunk": weight_chunk_bytes(g, 0, min(t.tc, g.cout)) if g.has_weights else 0,
-        "in_stage": stage("in"),
-        "w_stage": stage("w"),
-        "out_stage": stage("out"),
+        "rows": rows,
+        "cols": cols,
+        "chans": chans,
+        "order": t.order,
+        "order_enum": "MBDSL_ORDER_SC" if t.order == "sc" else "MBDSL_ORDER_CS",
+        "in_chans": int(in_chans),
+        "ops": ops,
+        "out": {"loc": _LOC[lp_plan.locs["out"]], "nbuf": sched.n_out_bufs, "base": obj[lp_plan.out_tensor].offset,
+                "l1": out_l1, "stage": out_stage},
+        "out_bytes": g.out_bytes,
         "dw_off": dwobj.offset if dwobj else 0,
         "dw_bytes": g.dw_weight_bytes,
-        "mid_buf": align4(min(t.th, g.oh) * min(t.tw, g.ow) * g.cin) if g.kind == "dwpw" else 0,
+        "dw_bias": bias_offset(geoms[0], 0, geoms[0].cout) if g.kind == "dwpw" else 0,
+        "dw_l1": arena.dw,
+        "mid_l1": arena.mid,
         "dw_kernel": f"{ident}_dw_kernel" if g.kind == "dwpw" else "0",
     }
 
 
 def _member_geoms(plan: NetworkPlan, lp_plan) -> list:
     """The geometry of each IR layer a step computes."""
-    from ._plan import _geoms
-
     if len(lp_plan.members) == 1:
         return [lp_plan.geom]
-    all_geoms = _geoms(plan.net)
+    all_geoms = layer_geoms(plan.net)
     return [all_geoms[m] for m in lp_plan.members]
 
 
@@ -148,6 +203,7 @@ def generate(net: ir.Network, params, plan: NetworkPlan | None = None) -> dict[s
     plan = plan or plan_network(net)
     p = c_name(net.name)
     views = [_layer_view(plan, lp, params) for lp in plan.layers]
+    l1_bytes = max(v["l1"] for v in views)
     flash, blobs, pos = [], [], 0
     for lp in plan.layers:
         if not lp.geom.has_weights:
@@ -175,6 +231,7 @@ def generate(net: ir.Network, params, plan: NetworkPlan | None = None) -> dict[s
         "p": p,
         "P": p.upper(),
         "layers": views,
+        "l1_bytes": l1_bytes,
         "blobs": blobs,
         "flash_bytes": pos,
         "in_ct": plan.layers[0].geom.in_ctype,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import attrs
 
 from ._geometry import Geom
-from ._tiling import Tiling, align4, weight_chunk_bytes
+from ._tiling import Tiling, align4, axis_tiles, blob_bytes, buffers, mid_bytes, weight_chunk_bytes
 
 __all__ = ["Costs", "SEED_COSTS", "MBDSL_COSTS", "TileStats", "tile_stats", "LayerCycles", "layer_cycles"]
 
@@ -88,16 +88,6 @@ class TileStats:
     imbalance: float
 
 
-def _spans(n_out: int, t: int, s: int, pad: int, k: int, n_in: int) -> list[int]:
-    """Input extent (clipped) of each output tile of size t along one axis."""
-    out = []
-    for a in range(0, n_out, t):
-        b = min(a + t, n_out)
-        lo, hi = a * s - pad, (b - 1) * s - pad + k
-        out.append(min(hi, n_in) - max(lo, 0))
-    return out
-
-
 def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
     """Closed-form totals of tiling ``t`` (without enumerating tiles)."""
     if g.kind == "topk":
@@ -108,8 +98,8 @@ def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
     if g.kind in ("fc", "pool"):
         rows, cols = [g.h], [g.w]
     else:
-        rows = _spans(g.oh, t.th, g.s, g.pad, g.k, g.h)
-        cols = _spans(g.ow, t.tw, g.s, g.pad, g.k, g.w)
+        rows = [i1 - i0 for _, _, i0, i1, _ in axis_tiles(g.oh, t.th, g.s, g.pad, g.k, g.h)]
+        cols = [i1 - i0 for _, _, i0, i1, _ in axis_tiles(g.ow, t.tw, g.s, g.pad, g.k, g.w)]
     R, Q = sum(rows), sum(cols)
     per_channel = g.kind in ("dw", "pool")
     cin_tile = t.tc if per_channel else g.cin
@@ -121,7 +111,7 @@ def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
         in_loads = nh * nw * passes
         in_bytes = R * Q * g.cin * g.e_in * passes
     if g.has_weights:
-        blob = sum(weight_chunk_bytes(g, a, min(a + t.tc, g.cout)) for a in range(0, g.cout, t.tc))
+        blob = blob_bytes(g, t.tc)
         if nc > 1 and nh * nw > 1 and t.order == "sc":
             w_loads, w_bytes = tiles, blob * nh * nw
         else:
@@ -131,12 +121,8 @@ def tile_stats(g: Geom, t: Tiling, cores: int) -> TileStats:
         w_loads = w_bytes = w_buf = 0
     in_buf = align4(max(rows) * max(cols) * cin_tile * g.e_in)
     out_buf = align4(min(t.th, g.oh) * min(t.tw, g.ow) * min(t.tc, g.cout) * g.e_out)
-    n_in = 2 if in_loads > 1 else 1
-    n_w = 0 if not w_loads else 2 if w_loads > 1 else 1
-    n_out = 2 if tiles > 1 else 1
-    l1 = n_in * in_buf + n_w * w_buf + n_out * out_buf
-    if g.kind == "dwpw":  # depthwise weights and the depthwise output of one spatial tile
-        l1 += g.dw_weight_bytes + align4(min(t.th, g.oh) * min(t.tw, g.ow) * g.cin)
+    l1 = buffers(in_loads) * in_buf + buffers(w_loads) * w_buf + buffers(tiles) * out_buf
+    l1 += g.dw_weight_bytes + mid_bytes(g, t)  # a fused step's depthwise weights and scratch
     # Work units split over the cores: (pixel, channel) pairs; (pixel, group of 4 channels)
     # for the register-blocked pointwise and linear kernels.
     tcn = min(t.tc, g.cout)

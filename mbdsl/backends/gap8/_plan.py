@@ -20,9 +20,9 @@ from ...errors import MemoryBudgetError, UnsupportedByBackend
 from ...params import check_size
 from ._geometry import Geom, fused, geometry
 from ._model import MBDSL_COSTS, Costs, LayerCycles, TileStats, layer_cycles, tile_stats
-from ._tiling import Tiling, candidates, align4
+from ._tiling import Tiling, align4, blob_bytes, buffers, candidates
 
-__all__ = ["LayerPlan", "NetworkPlan", "Placed", "plan_network", "plan_table", "DEFAULT_TARGET", "budgets"]
+__all__ = ["layer_geoms", "LayerPlan", "NetworkPlan", "Placed", "plan_network", "plan_table", "DEFAULT_TARGET", "budgets"]
 
 DEFAULT_TARGET = ir.Gap8Target()
 
@@ -105,7 +105,8 @@ class NetworkPlan:
         return self.objects[f"act:{i}"]
 
 
-def _geoms(net: ir.Network) -> list[Geom]:
+def layer_geoms(net: ir.Network) -> list[Geom]:
+    """The :class:`Geom` of every IR layer, in order (refusing what GAP8 cannot run)."""
     if net.quant_style != ir.MULTIPLIER:
         raise UnsupportedByBackend(
             f"network {net.name!r} uses {net.quant_style} quantization; the GAP8 backend implements the multiplier style "
@@ -155,7 +156,7 @@ def _stages(st: TileStats, locs: dict) -> dict:
     out = {}
     for op, buf, n in (("in", st.in_buf, st.in_loads), ("w", st.w_buf, st.w_loads), ("out", st.out_buf, st.tiles)):
         if locs[op] == "L3" and buf and n:
-            out[op] = buf * (2 if n > 1 else 1)
+            out[op] = buf * buffers(n)
     return out
 
 
@@ -214,7 +215,7 @@ def plan_network(
     if fuse is None:
         check_size(net)
         plain = plan_network(net, costs, target, fuse=False)
-        geoms = _geoms(net)
+        geoms = layer_geoms(net)
         chosen = set()
         by_member = {lp.members[0]: lp for lp in plain.layers}
         for i in _pairs(geoms):
@@ -231,7 +232,7 @@ def plan_network(
             return plain
         merged = plan_network(net, costs, target, fuse=frozenset(chosen))
         return merged if merged.total_cycles < plain.total_cycles else plain
-    geoms = _geoms(net)
+    geoms = layer_geoms(net)
     if fuse is True:
         fuse = set(_pairs(geoms))
     elif fuse is False:
@@ -267,7 +268,7 @@ def plan_network(
         for j, size in act_size.items():
             (l2 if where_now[f"act:{j}"] == "L2" else l3).append((f"act:{j}", size, *act_life[j]))
         for si in wsteps:
-            size = _blob_bytes(layers[si].g, chosen[si][0])
+            size = blob_bytes(layers[si].g, chosen[si][0].tc)
             (l2 if where_now[f"w:{si}"] == "L2" else l3).append((f"w:{si}", size, 0, n - 1))
         return chosen, l2, l3
 
@@ -294,7 +295,7 @@ def plan_network(
         if name.startswith("act:"):
             return act_size[int(name[4:])]
         si = int(name[2:])
-        return _blob_bytes(layers[si].g, chosen[si][0])
+        return blob_bytes(layers[si].g, chosen[si][0].tc)
 
     # Greedy: move to L2 the object that saves the most cycles per byte (re-evaluated after
     # every move, since saving one layer's traffic changes what bounds it) while L2 fits.
@@ -336,12 +337,6 @@ def plan_network(
         t, s, c, d = chosen[si]
         plans.append(LayerPlan(si, L.layer, L.g, t, s, d, c, _stages(s, d), steps[si][0]))
     return NetworkPlan(net, target, costs, tuple(plans), objects, peak2, peak3)
-
-
-def _blob_bytes(g: Geom, t: Tiling) -> int:
-    from ._tiling import weight_chunk_bytes
-
-    return sum(weight_chunk_bytes(g, a, min(a + t.tc, g.cout)) for a in range(0, g.cout, t.tc))
 
 
 def plan_table(plan: NetworkPlan) -> list[dict]:

@@ -2,9 +2,11 @@
 tile needs, and the L1 bytes of double-buffered tiles.
 
 A tiling is chosen at generation time (:mod:`._plan`); this module turns one tiling into
-the explicit schedule the generated C walks: every tile's output box, and the sequence of
-distinct input and weight loads (a load is fetched once and serves consecutive tiles).
-Every box is one 1-D or 2-D DMA transfer: tiles never cut both W and C of a tensor.
+the explicit schedule the generated C executes (:mod:`._emit` writes it as const tables):
+every tile's output box and input box with its halo, the sequence of distinct input and
+weight loads (a load is fetched once and serves consecutive tiles), how many buffers each
+operand has, and where each buffer lies in the L1 arena. Every box is one 1-D or 2-D DMA
+transfer: tiles never cut both W and C of a tensor.
 """
 
 from __future__ import annotations
@@ -13,11 +15,18 @@ import attrs
 
 from ._geometry import Geom
 
-__all__ = ["Tiling", "Box", "Transfer", "Schedule", "schedule", "box_transfer", "align4", "weight_chunk_bytes"]
+__all__ = ["Tiling", "Box", "Transfer", "Schedule", "L1Arena", "axis_tiles", "schedule", "box_transfer", "align4", "buffers",
+           "bias_offset", "weight_chunk_bytes", "blob_bytes", "mid_bytes"]
 
 
 def align4(n: int) -> int:
     return (n + 3) & ~3
+
+
+def buffers(loads: int) -> int:
+    """Buffers of an operand moved in ``loads`` loads (L1 tiles, or L2 staging of an L3
+    operand): two when there is a next load to prefetch, one for a single load, none for none."""
+    return 0 if loads == 0 else 2 if loads > 1 else 1
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -89,10 +98,28 @@ def box_transfer(box: Box, h: int, w: int, c: int, e: int) -> Transfer:
     return Transfer(off, rows * cols * chans * e, chans * e, c * e)
 
 
+def bias_offset(g: Geom, c0: int, c1: int) -> int:
+    """Where the int32 bias starts in a weight load of channels [c0, c1): after their int8
+    weights, padded to 4 bytes (the int32 multipliers follow the bias)."""
+    return align4(g.weight_count(c0, c1))
+
+
 def weight_chunk_bytes(g: Geom, c0: int, c1: int) -> int:
     """A weight load: int8 weights of channels [c0, c1) (padded to 4 bytes), then their
     int32 bias and int32 multiplier."""
-    return align4(g.weight_count(c0, c1)) + 8 * (c1 - c0)
+    return bias_offset(g, c0, c1) + 8 * (c1 - c0)
+
+
+def blob_bytes(g: Geom, tc: int) -> int:
+    """A layer's weight blob: its weight loads of ``tc`` output channels (the last one
+    shorter), one after the other."""
+    return sum(weight_chunk_bytes(g, a, b) for a, b in _ranges(g.cout, tc))
+
+
+def mid_bytes(g: Geom, t: Tiling) -> int:
+    """The L1 scratch of a fused depthwise + pointwise step: the depthwise output (all
+    channels) of one spatial tile. 0 for any other step."""
+    return align4(min(t.th, g.oh) * min(t.tw, g.ow) * g.cin) if g.kind == "dwpw" else 0
 
 
 @attrs.frozen
@@ -103,6 +130,21 @@ class Tile:
     off_y: int
     """Input row of the tile's first output row, relative to the loaded rows (<= 0 at a pad)."""
     off_x: int
+
+
+@attrs.frozen
+class L1Arena:
+    """Byte offsets of one step's L1 buffers in the L1 arena (one per buffer of an operand:
+    two when double-buffered), and the bytes the step uses."""
+
+    ins: tuple[int, ...]
+    ws: tuple[int, ...]
+    outs: tuple[int, ...]
+    dw: int
+    """The depthwise weights, bias and m0 of a fused step."""
+    mid: int
+    """The depthwise output of a fused step."""
+    size: int
 
 
 @attrs.frozen
@@ -134,20 +176,37 @@ class Schedule:
 
     @property
     def n_in_bufs(self) -> int:
-        return 2 if len(self.in_loads) > 1 else 1
+        return buffers(len(self.in_loads))
 
     @property
     def n_w_bufs(self) -> int:
-        return 0 if not self.w_loads else 2 if len(self.w_loads) > 1 else 1
+        return buffers(len(self.w_loads))
 
     @property
     def n_out_bufs(self) -> int:
-        return 2 if len(self.tiles) > 1 else 1
+        return buffers(len(self.tiles))
+
+    def arena(self) -> L1Arena:
+        """Where each L1 buffer of the step lies in the L1 arena."""
+        pos = 0
+
+        def take(n_bytes: int) -> int:
+            nonlocal pos
+            pos += n_bytes
+            return pos - n_bytes
+
+        ins = tuple(take(self.in_buf) for _ in range(self.n_in_bufs))
+        ws = tuple(take(self.w_buf) for _ in range(self.n_w_bufs))
+        outs = tuple(take(self.out_buf) for _ in range(self.n_out_bufs))
+        dw = take(self.geom.dw_weight_bytes)
+        mid = take(mid_bytes(self.geom, self.tiling))
+        return L1Arena(ins, ws, outs, dw, mid, pos)
 
     @property
     def l1_bytes(self) -> int:
-        """L1 bytes of the tile buffers (double-buffered where there is more than one load)."""
-        return self.n_in_bufs * self.in_buf + self.n_w_bufs * self.w_buf + self.n_out_bufs * self.out_buf
+        """L1 bytes of the step: tile buffers (double-buffered where there is more than one
+        load), and a fused step's depthwise weights and scratch."""
+        return self.arena().size
 
     def chunk_offsets(self) -> dict[tuple[int, int], int]:
         """Byte offset of each distinct weight chunk in the layer's weight blob."""
@@ -156,10 +215,6 @@ class Schedule:
             offs[ch] = pos
             pos += weight_chunk_bytes(self.geom, *ch)
         return offs
-
-    @property
-    def blob_bytes(self) -> int:
-        return sum(weight_chunk_bytes(self.geom, *ch) for ch in self.w_chunks)
 
 
 def _ranges(n: int, t: int) -> list[tuple[int, int]]:
@@ -180,29 +235,36 @@ def legal(g: Geom, t: Tiling) -> bool:
     return True
 
 
+def axis_tiles(n_out: int, t: int, s: int, pad: int, k: int, n_in: int) -> list[tuple[int, int, int, int, int]]:
+    """The tiles of ``t`` outputs along one axis of a window of ``k`` taps, stride ``s`` and
+    padding ``pad``: (output start, end, input start, end, offset) with the windows' input
+    range (the halo) clipped to the ``n_in`` inputs, and the first window's start relative
+    to the clipped start (< 0 at padding)."""
+    out = []
+    for o0, o1 in _ranges(n_out, t):
+        lo, hi = o0 * s - pad, (o1 - 1) * s - pad + k
+        i0 = max(lo, 0)
+        out.append((o0, o1, i0, min(hi, n_in), lo - i0))
+    return out
+
+
 def schedule(g: Geom, t: Tiling) -> Schedule:
     """The explicit schedule of tiling ``t`` of layer ``g``."""
-    hr, wr, cr = _ranges(g.oh, t.th), _ranges(g.ow, t.tw), _ranges(g.cout, t.tc)
-    if g.kind == "topk":
-        hr, wr, cr = [(0, 1)], [(0, 1)], [(0, g.cout)]
+    hr = axis_tiles(g.oh, t.th, g.s, g.pad, g.k, g.h)
+    wr = axis_tiles(g.ow, t.tw, g.s, g.pad, g.k, g.w)
+    cr = _ranges(g.cout, t.tc)
     if t.order == "sc":
         grid = [(y, x, c) for y in hr for x in wr for c in cr]
     else:
         grid = [(y, x, c) for c in cr for y in hr for x in wr]
     tiles, in_loads, w_loads = [], [], []
     last_in = last_w = None
-    for (y0, y1), (x0, x1), (c0, c1) in grid:
-        if g.kind == "topk":
-            ib = Box(0, 1, 0, 1, 0, g.cin)
+    for (y0, y1, r0, r1, oy), (x0, x1, q0, q1, ox), (c0, c1) in grid:
+        if g.kind in ("topk", "fc", "pool"):  # the whole input (of the tile's channels, for a pool)
+            ib = Box(0, g.h, 0, g.w, *((c0, c1) if g.kind == "pool" else (0, g.cin)))
             oy = ox = 0
         else:
-            ry0, rx0 = y0 * g.s - g.pad, x0 * g.s - g.pad
-            ry1, rx1 = (y1 - 1) * g.s - g.pad + g.k, (x1 - 1) * g.s - g.pad + g.k
-            r0, r1 = max(ry0, 0), min(ry1, g.h)
-            q0, q1 = max(rx0, 0), min(rx1, g.w)
-            k0, k1 = (c0, c1) if g.kind in ("dw", "pool") else (0, g.cin)
-            ib = Box(r0, r1, q0, q1, k0, k1)
-            oy, ox = ry0 - r0, rx0 - q0
+            ib = Box(r0, r1, q0, q1, *((c0, c1) if g.kind == "dw" else (0, g.cin)))
         if ib != last_in:
             in_loads.append(ib)
             last_in = ib

@@ -3,14 +3,20 @@
  * - L1, L2 and L3 allocations are counted against the budgets given at compile time
  *   (MBDSL_HOST_L1, _L2, _L3 bytes; MBDSL_HOST_CORES); exceeding one is a loud failure.
  * - Cluster DMA (L2 <-> L1) and micro-DMA (L3 <-> L2) copy their data only when waited
- *   for, as late as the hardware may. While a transfer into an L1 buffer is pending the
- *   buffer's pages are inaccessible (PROT_NONE), while one out of it is pending they are
- *   read-only: a kernel that touches a buffer before its DMA was waited for faults, and the
- *   fault is reported with the layer, the buffer and the DMA.
+ *   for, as late as the hardware may. A page of an L1 allocation all of whose bytes a
+ *   pending transfer writes is inaccessible (PROT_NONE), one all of whose bytes pending
+ *   transfers read or write is read-only: a kernel that touches such a buffer before its
+ *   DMA was waited for faults, and the fault is reported with the layer, the buffer and the
+ *   DMA. Buffers that share a page (the generated code's L1 arena) are checked at every
+ *   kernel fork instead (mbdsl_trace_kernel): the bytes a kernel reads must have no pending
+ *   writer, the bytes it writes no pending transfer at all.
  * - Every byte of L1, L2 and L3 counts the pending transfers that read and write it; a
  *   transfer that reads bytes another one has not finished writing (or writes bytes another
  *   one is still reading or writing) fails.
  * - A cluster task that returns with transfers not waited for fails.
+ * - With MBDSL_DMA_LOG set to a path, every transfer is logged there as it is issued: layer,
+ *   c (cluster DMA) or u (micro-DMA), 1 towards L1 (L2 for micro-DMA) or 0 back, the offset
+ *   in its external allocation, the offset in its local one, size, line length, stride.
  * - pi_cl_team_fork runs the entry once per core id, one core after the other.
  * Cluster DMA waits complete every earlier command too (the cluster DMA is in order);
  * micro-DMA waits complete only their request.
@@ -68,6 +74,7 @@ static uint32_t next_id = 1, l3_next = 0x1000;
 static int cur_core = 0, in_cluster = 0, in_fork = 0, cur_layer = -1;
 static const char *cur_name = "(before the first layer)";
 static long page_size;
+static FILE *dma_log;
 
 static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 static void fail(const char *fmt, ...)
@@ -85,6 +92,17 @@ static void fail(const char *fmt, ...)
 static const char *space_name(int s) { return s == SP_L1 ? "L1" : s == SP_L2 ? "L2" : "L3"; }
 static int alloc_index(const alloc_t *a) { return (int)(a - allocs); }
 
+/* The pending transfer on L1 allocation `a` that covers byte `off` (writes it if `write`). */
+static op_t *pending_on(const alloc_t *a, uint32_t off, int any)
+{
+    for (int k = 0; k < MAX_OPS; k++) {
+        op_t *o = &ops[k];
+        if (o->active && o->la == a && off >= o->loff && off < o->loff + o->size && (any || o->ext2loc))
+            return o;
+    }
+    return 0;
+}
+
 static void segv(int sig, siginfo_t *si, void *ctx)
 {
     (void)sig; (void)ctx;
@@ -92,13 +110,11 @@ static void segv(int sig, siginfo_t *si, void *ctx)
     for (int i = 0; i < MAX_ALLOCS; i++) {
         alloc_t *a = &allocs[i];
         if (a->live && a->space == SP_L1 && addr >= a->p && addr < a->p + a->map) {
-            for (int k = 0; k < MAX_OPS; k++) {
-                op_t *o = &ops[k];
-                if (o->active && o->la == a)
-                    fail("core %d accessed L1 buffer #%d (%u B) at +%ld while %s #%u %s it was not waited for",
-                         cur_core, i, a->size, (long)(addr - a->p), o->udma ? "micro-DMA" : "DMA", o->id,
-                         o->ext2loc ? "into" : "out of");
-            }
+            op_t *o = pending_on(a, (uint32_t)(addr - a->p), 1);
+            if (o)
+                fail("core %d accessed L1 buffer #%d (%u B) at +%ld while %s #%u %s it was not waited for",
+                     cur_core, i, a->size, (long)(addr - a->p), o->udma ? "micro-DMA" : "DMA", o->id,
+                     o->ext2loc ? "into" : "out of");
             fail("core %d accessed L1 buffer #%d at +%ld: protected without a pending DMA", cur_core, i,
                  (long)(addr - a->p));
         }
@@ -113,6 +129,9 @@ static void init(void)
         return;
     done = 1;
     page_size = sysconf(_SC_PAGESIZE);
+    const char *log_path = getenv("MBDSL_DMA_LOG");
+    if (log_path && !(dma_log = fopen(log_path, "w")))
+        fail("cannot open the DMA log %s", log_path);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = segv;
@@ -207,13 +226,24 @@ static alloc_t *find_l3(uint32_t addr, uint32_t len, uint32_t *off, const char *
     fail("%s: %u B at L3 address 0x%x are not inside one L3 allocation", what, len, addr);
 }
 
-static void protect(alloc_t *a)
+/* Protect the pages of L1 allocation `a` that bytes [off, off + size) lie on: a page none
+ * of whose bytes a kernel may touch is inaccessible, one none of whose bytes it may write
+ * is read-only (bytes past the allocation's end count as untouchable). */
+static void protect(alloc_t *a, uint32_t off, uint32_t size)
 {
     if (a->space != SP_L1)
         return;
-    int prot = a->in_pend ? PROT_NONE : a->out_pend ? PROT_READ : PROT_READ | PROT_WRITE;
-    if (mprotect(a->p, a->map, prot))
-        fail("mprotect failed");
+    size_t ps = (size_t)page_size;
+    for (size_t pg = off / ps * ps; pg < (size_t)off + size; pg += ps) {
+        int no_read = 1, no_write = 1;
+        for (size_t i = pg; i < pg + ps && i < a->size; i++) {
+            no_read &= a->wcount[i] != 0;
+            no_write &= a->wcount[i] != 0 || a->rcount[i] != 0;
+        }
+        int prot = no_read ? PROT_NONE : no_write ? PROT_READ : PROT_READ | PROT_WRITE;
+        if (mprotect(a->p + pg, ps, prot))
+            fail("mprotect failed");
+    }
 }
 
 /* Visit the bytes of the strided (external) side: lines of `length` bytes, `stride` apart. */
@@ -282,9 +312,12 @@ static uint32_t issue(int udma, alloc_t *ea, uint32_t eoff, alloc_t *la, uint32_
         o->ea = ea; o->la = la; o->eoff = eoff; o->loff = loff;
         o->size = size; o->stride = stride; o->length = length;
         check_conflicts(o, what);
+        if (dma_log)
+            fprintf(dma_log, "%d %c %d %u %u %u %u %u\n", cur_layer, udma ? 'u' : 'c', ext2loc, eoff, loff, size, length,
+                    stride);
         mark(o, +1);
         if (ext2loc) la->in_pend++; else la->out_pend++;
-        protect(la);
+        protect(la, loff, size);
         return o->id;
     }
     fail("more than %d transfers pending", MAX_OPS);
@@ -294,8 +327,8 @@ static void complete(op_t *o)
 {
     alloc_t *la = o->la;
     if (o->ext2loc) la->in_pend--; else la->out_pend--;
-    if (la->space == SP_L1 && mprotect(la->p, la->map, PROT_READ | PROT_WRITE))
-        fail("mprotect failed");
+    mark(o, -1);
+    protect(la, o->loff, o->size);
     uint32_t pos = o->loff;
     for (uint32_t line = 0; line < o->size / o->length; line++) {
         uint8_t *e = o->ea->p + o->eoff + line * o->stride;
@@ -303,9 +336,7 @@ static void complete(op_t *o)
         else memcpy(e, la->p + pos, o->length);
         pos += o->length;
     }
-    mark(o, -1);
     o->active = 0;
-    protect(la);
 }
 
 /* ---- cluster ---- */
@@ -490,6 +521,30 @@ void mbdsl_trace_layer(int index, const char *name, int loc, uintptr_t addr, uin
     alloc_t *a = loc == 0 ? find_ptr(SP_L2, addr, bytes, &off, "trace") : find_l3((uint32_t)addr, bytes, &off, "trace");
     if (mbdsl_trace_file && fwrite(a->p + off, 1, bytes, mbdsl_trace_file) != bytes)
         fail("cannot write the trace");
+}
+
+/* The L1 bytes a kernel is about to read (write = 0) or write: none may have a pending
+ * transfer writing them, and bytes it writes none reading them either. */
+static void check_kernel_bytes(const void *p, uint32_t bytes, int write, const char *what)
+{
+    uint32_t off;
+    if (!bytes)
+        return;
+    alloc_t *a = find_ptr(SP_L1, (uintptr_t)p, bytes, &off, what);
+    for (uint32_t i = off; i < off + bytes; i++)
+        if (a->wcount[i] || (write && a->rcount[i])) {
+            op_t *o = pending_on(a, i, write);
+            fail("the kernel's %s, L1 buffer #%d byte +%u, is %s %s #%u that was not waited for", what,
+                 alloc_index(a), i, o->ext2loc ? "written by" : "read by", o->udma ? "micro-DMA" : "DMA", o->id);
+        }
+}
+
+void mbdsl_trace_kernel(const void *in, uint32_t in_bytes, const void *w, uint32_t w_bytes, const void *out,
+                        uint32_t out_bytes)
+{
+    check_kernel_bytes(in, in_bytes, 0, "input");
+    check_kernel_bytes(w, w_bytes, 0, "weights");
+    check_kernel_bytes(out, out_bytes, 1, "output");
 }
 
 void mbdsl_host_report(FILE *f)
