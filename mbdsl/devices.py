@@ -17,7 +17,7 @@ import re
 import attrs
 
 from .errors import MbdslError
-from .frontend.names import did_you_mean
+from .hints import did_you_mean
 
 __all__ = ["Device", "DEVICES", "DEFAULT_DEVICE", "device", "budget", "max_clock_mhz", "UNIT_FMAX_MHZ",
            "MODEL_LUT_PER_LUT4", "MODEL_BRAM_PER_DP16KD", "FILL"]
