@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import ir
 from ..dtypes import IntType
-from ..params import INT32_LIMIT, _worst_abs
+from ..params import INT32_LIMIT, worst_abs
 from ._errors import QonnxImportError, node_error
 from ._graph import Graph
 from ._lower import Lowered, Record
@@ -229,7 +229,7 @@ def set_multipliers(net: ir.Network, records) -> None:
             t = layer.in_type
             worst = layer.in_shape.h * layer.in_shape.w * max(abs(t.min), abs(t.max))
         else:
-            worst = _worst_abs(layer.acc_type, r.bias)
+            worst = worst_abs(layer.acc_type, r.bias)
         m = np.atleast_1d(r.step)
         for shift in range(31, -1, -1):
             m0 = np.rint(m * (1 << shift)).astype(np.int64)

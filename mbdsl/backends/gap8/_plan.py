@@ -105,7 +105,8 @@ class NetworkPlan:
         return self.objects[f"act:{i}"]
 
 
-def _geoms(net: ir.Network) -> list[Geom]:
+def layer_geometries(net: ir.Network) -> list[Geom]:
+    """The GAP8 geometry of every layer of a multiplier-style network, in layer order."""
     if net.quant_style != ir.MULTIPLIER:
         raise QuantError(
             f"network {net.name!r} uses {net.quant_style} quantization; the GAP8 backend implements the multiplier style "
@@ -214,7 +215,7 @@ def plan_network(
     if fuse is None:
         check_size(net)
         plain = plan_network(net, costs, target, fuse=False)
-        geoms = _geoms(net)
+        geoms = layer_geometries(net)
         chosen = set()
         by_member = {lp.members[0]: lp for lp in plain.layers}
         for i in _pairs(geoms):
@@ -231,7 +232,7 @@ def plan_network(
             return plain
         merged = plan_network(net, costs, target, fuse=frozenset(chosen))
         return merged if merged.total_cycles < plain.total_cycles else plain
-    geoms = _geoms(net)
+    geoms = layer_geometries(net)
     if fuse is True:
         fuse = set(_pairs(geoms))
     elif fuse is False:
