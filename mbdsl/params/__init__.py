@@ -5,16 +5,7 @@ seeded calibration (:mod:`.calibration`), ``.npz`` files (:mod:`.npz`), statisti
 activations calibrated on sample images (so that codes are spread, not all 0), or the
 arrays of an ``.npz`` file, validated against the network (layout in ``docs/weights.md``).
 
-Per layer kind and quantization style (:class:`LayerParams` fields):
-
-=====================  ==========================  ==================================
-layer                  thresholds style            multiplier style
-=====================  ==========================  ==================================
-conv / dwconv / fc     weights, thresholds         weights, bias, m0, shift
-final fc (no act)      weights (bias if declared)  weights, bias
-avgpool                shift                       m0, shift
-topk                   (nothing)                   (nothing)
-=====================  ==========================  ==================================
+The fields each layer kind has, per quantization style, are listed in :mod:`.model`.
 """
 
 from __future__ import annotations
