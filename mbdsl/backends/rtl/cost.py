@@ -12,7 +12,7 @@ from ... import ir
 from ...dataflow import input_beat
 from ...errors import MbdslError
 from .resources import Resources, unit
-from .top import Stream, ident, layer_stages, plan
+from .top import Stage, Stream, layer_stages, plan
 
 __all__ = ["unit_stages", "layer_resources", "input_streams", "StageResources", "stage_resources", "network_resources", "layer_cost"]
 
@@ -29,24 +29,32 @@ def layer_resources(layer: ir.Layer, in_bits: int, in_signed: bool, dsp: str = "
     return sum((unit(m, p, dsp) for m, p in unit_stages(layer, in_bits, in_signed)), Resources())
 
 
+def _owners(net: ir.Network) -> tuple[Stream, list[tuple[str, Stage]]]:
+    """The stream into the first layer and every stage of the top with the name of what it
+    belongs to: a layer (its stages end with the one that outputs the layer), "input" (the
+    NV12 front end) or "output" (the final width converter)."""
+    head, stages = plan(net)
+    out, pending = [], []
+    for s in stages:
+        if s.module == "mbdsl_nv12":
+            out.append(("input", s))
+            head = s.out
+            continue
+        pending.append(s)
+        if s.layer is not None:
+            out += [(s.layer, p) for p in pending]
+            pending = []
+    return head, out + [("output", p) for p in pending]
+
+
 def input_streams(net: ir.Network) -> dict[str, tuple[int, bool]]:
     """(bits, signed) of the stream each layer receives in the RTL top; folding does not change it."""
-    _, stages = plan(net)
-    names = {ident(l.name): l.name for l in net.layers}
-    found: dict[str, tuple[int, bool]] = {}
-    prev = None
-    for s in stages:
-        base = s.instance
-        for suffix in ("_dwc", "_fifo", "_swg"):
-            if base.endswith(suffix) and base[: -len(suffix)] in names:
-                base = base[: -len(suffix)]
-                break
-        if base in names and names[base] not in found and s.module in ("mbdsl_fifo", "mbdsl_dwc"):
-            params = dict(s.params)
-            bits = params["BITS"] if s.module == "mbdsl_dwc" else None
-            src = prev
-            found[names[base]] = (bits or (src.bits if src else 8), src.signed if src else False)
-        prev = s.out
+    cur, owned = _owners(net)
+    found = {}
+    for owner, s in owned:
+        if owner not in ("input", "output") and owner not in found:
+            found[owner] = (cur.bits, cur.signed)
+        cur = s.out
     return found
 
 
@@ -61,20 +69,7 @@ class StageResources:
 
 def stage_resources(net: ir.Network, dsp: str = "auto") -> list[StageResources]:
     """Resources of every stage of the generated top (``backends.rtl.top.plan``), in stream order."""
-    _, stages = plan(net)
-    names = {ident(l.name): l.name for l in net.layers}
-    out = []
-    for s in stages:
-        owner = "input" if s.instance == "frontend_nv12" else "output"
-        for suffix in ("", "_dwc", "_fifo", "_swg"):
-            if suffix and not s.instance.endswith(suffix):
-                continue
-            base = s.instance[: len(s.instance) - len(suffix)] if suffix else s.instance
-            if base in names:
-                owner = names[base]
-                break
-        out.append(StageResources(owner, s.module, s.instance, unit(s.module, dict(s.params), dsp)))
-    return out
+    return [StageResources(owner, s.module, s.instance, unit(s.module, dict(s.params), dsp)) for owner, s in _owners(net)[1]]
 
 
 def network_resources(net: ir.Network, dsp: str = "auto") -> dict[str, Resources]:
