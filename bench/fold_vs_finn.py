@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/fold_vs_finn.py [--markdown FILE] [--dsp auto|lut|yosys]
 
-Both foldings are estimated with the same resource model (``mbdsl.resources``, yosys
+Both foldings are estimated with the same resource model (``mbdsl.backends.rtl.resources``, yosys
 ``synth_xilinx -family xcup`` of our RTL; multipliers of 8-bit operands in DSP slices,
 4-bit ones in LUTs, as FINN does). The automatic folding is the fastest II within FINN's
 5,764 MAC lanes, equal-lane ties broken by LUTs; if that lane-minimal folding costs more
@@ -32,10 +32,11 @@ def main(argv=None) -> int:
     from mbdsl import autofold as af
     from mbdsl.commands.common import load_checked
     from mbdsl.dataflow import layer_cycles
-    from mbdsl.resources import Resources, network_resources
+    from mbdsl.backends.rtl.cost import layer_cost, network_resources
+    from mbdsl.backends.rtl.resources import Resources
 
     net = load_checked(str(SPEC))
-    coster = af.Coster(net, args.dsp)
+    coster = layer_cost(net, args.dsp)
     clock = net.fpga.clock_hz
     finn = attrs.evolve(net, layers=tuple(net.layers))
     lanes_plan = af.fold_for_lanes(net, FINN_LANES, coster=coster)
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     lut_total, _ = total(lut_plan.layers)
     # the fastest II within FINN's folding's resources, both budgets at once, counted as
     # `mbdsl fold` counts them: the units of each layer, without the width converters
-    finn_units = af._plan(list(net.layers), coster)
+    finn_units = af.plan_of(list(net.layers), coster)
     within = af.fold_for_budget(net, finn_units.lut, finn_units.bram18, coster=coster)
     within_total, _ = total(within.layers)
 

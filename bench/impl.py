@@ -169,6 +169,7 @@ def run_networks(dev, clock: float, store: Path, lanes: int, spec_names) -> list
     from mbdsl import ir
     from mbdsl.autofold import fold_for_lanes
     from mbdsl.backends.rtl import impl
+    from mbdsl.backends.rtl.cost import layer_cost
     from mbdsl.commands.common import load_checked
     from mbdsl.estimates import estimate
 
@@ -177,7 +178,7 @@ def run_networks(dev, clock: float, store: Path, lanes: int, spec_names) -> list
         net = load_checked(str(ROOT / "specs" / spec))
         current = sum(l.fold.pe * l.fold.simd for l in net.layers if isinstance(l, (ir.Conv, ir.DwConv, ir.FC)))
         if current > lanes:
-            net = net.replace_layers(fold_for_lanes(net, lanes).layers)
+            net = net.replace_layers(fold_for_lanes(net, lanes, coster=layer_cost(net)).layers)
         key = _key("network", spec, impl.design_key(net, dev, "lut"), clock)
         cached = _load(store).get(key)
         if cached is None:
@@ -246,11 +247,11 @@ def _print_row(r: dict) -> None:
 
 def _model_lut(r: dict, case=None, net=None) -> float:
     """The resource model's LUT estimate (UltraScale+ LUT6, multipliers in LUTs) of the same design."""
-    from mbdsl import resources
+    from mbdsl.backends.rtl import cost, resources
 
     if case is not None:
         return resources.unit(case["stage"].module, dict(case["stage"].params), "lut").lut
-    return sum(x.lut for x in resources.network_resources(net, dsp="lut").values())
+    return sum(x.lut for x in cost.network_resources(net, dsp="lut").values())
 
 
 def markdown(rows: list[dict]) -> str:

@@ -1,4 +1,4 @@
-"""Validate the resource model (mbdsl.resources) against yosys synthesis of the generated units.
+"""Validate the resource model (mbdsl.backends.rtl.resources) against yosys synthesis of the generated units.
 
     .venv/bin/python bench/resources.py [--jobs N] [--only-cached]
 
@@ -73,7 +73,7 @@ CONFIGS = [
 
 
 def synth_all(jobs: int, only_cached: bool, reverse: bool = False, small_first: bool = False) -> dict:
-    from mbdsl.resources import synthesize
+    from mbdsl.backends.rtl.synth import synthesize
 
     # multipliers only matter in the MAC units (and the window generator's address arithmetic)
     # (the 4-Mbit classifier ROM takes yosys over 20 minutes in DSP mode: -nodsp only)
@@ -81,7 +81,7 @@ def synth_all(jobs: int, only_cached: bool, reverse: bool = False, small_first: 
     if reverse:  # a second worker can take the queue from the other end
         work = work[::-1]
     if small_first:
-        from mbdsl.resources import unit
+        from mbdsl.backends.rtl.resources import unit
 
         work.sort(key=lambda w: unit(w[0], w[1]).lut)
     results = {}
@@ -108,7 +108,7 @@ def cached(module: str, params: dict, nodsp: bool):
     import json
     import os
 
-    from mbdsl.resources import synth_key
+    from mbdsl.backends.rtl.synth import synth_key
 
     if not os.path.exists(CACHE):
         return None
@@ -136,7 +136,8 @@ def _err(model: float, real: float) -> float | None:
 
 def compare(results: dict) -> tuple[list[dict], dict]:
     """Rows of model vs synthesis, and the error summary per resource kind."""
-    from mbdsl.resources import cell_resources, unit
+    from mbdsl.backends.rtl.resources import unit
+    from mbdsl.backends.rtl.synth import cell_resources
 
     rows = []
     for (m, items, nodsp), cells in results.items():
@@ -225,7 +226,8 @@ def fit(results: dict, fixed: dict | None = None) -> dict:
     returns the leave-one-out error of every synthesis."""
     import numpy as np
 
-    from mbdsl import resources as rs
+    from mbdsl.backends.rtl import resources as rs
+    from mbdsl.backends.rtl.synth import cell_resources
 
     fixed = fixed or {}
     groups: dict[str, list] = {}
@@ -237,7 +239,7 @@ def fit(results: dict, fixed: dict | None = None) -> dict:
         if not feats:
             continue
         group = "mac" if m in ("mbdsl_mvau", "mbdsl_vvau") else m
-        groups.setdefault(group, []).append((feats, rs.cell_resources(cells).lut - base.lut, (m, _SHORT[m](p), nodsp)))
+        groups.setdefault(group, []).append((feats, cell_resources(cells).lut - base.lut, (m, _SHORT[m](p), nodsp)))
     out = {"K": {}, "loo": []}
     for group, rows in groups.items():
         names = list(rows[0][0])

@@ -28,7 +28,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args(argv)
 
-    from mbdsl import backends, resources
+    from mbdsl import backends, yosys
+    from mbdsl.backends.rtl import cost, synth
     from mbdsl.frontend import load
     from mbdsl.output import write_tree
     from mbdsl.params import make_params
@@ -39,12 +40,12 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="mbdsl-synth-top-") as tmp:
         rtl = Path(tmp) / "rtl"
         write_tree(str(rtl), backends.generate("rtl", net, make_params(net)))
-        cells, log = resources.synthesize_top(rtl, nodsp=args.nodsp)
+        cells, log = synth.synthesize_top(rtl, nodsp=args.nodsp)
     seconds = time.perf_counter() - t0
-    real = resources.cell_resources(cells)
-    model = list(resources.network_resources(net, dsp="lut" if args.nodsp else "yosys").values())
+    real = synth.cell_resources(cells)
+    model = list(cost.network_resources(net, dsp="lut" if args.nodsp else "yosys").values())
     est = {k: sum(getattr(r, k) for r in model) for k in ("lut", "ff", "bram18", "dsp")}
-    latches = resources.latches(cells, log)
+    latches = yosys.latches(cells, log)
     print(f"{net.name}: synth_xilinx -family xcup -flatten{' -nodsp' if args.nodsp else ''} in {seconds:,.0f} s")
     print(f"{'':8} {'yosys':>10} {'model':>10} {'error':>8}")
     for k in ("lut", "ff", "bram18", "dsp"):

@@ -5,7 +5,9 @@ Every layer's cycles depend only on its own folding (``dataflow.layer_cycles``, 
 counts its window generator too), and the II is the maximum over layers. Every cost used
 here is a sum over layers of a per-layer figure that also depends only on the layer's own
 folding: MAC lanes (PE*SIMD), or the LUTs, FFs, BRAM18s and DSPs of the units the layer
-instantiates (its FIFO, window generator and compute unit, ``resources.layer_resources``).
+instantiates (its FIFO, window generator and compute unit). Those figures come from a
+resource model passed in as a :class:`LayerCost` (the RTL backend's is
+``backends.rtl.cost.layer_cost``); without one only MAC lanes count.
 Width converters between layers depend on two neighbours' foldings and are left out of
 the optimization (they are a fraction of a percent of a MobileNet); the reports count them.
 
@@ -36,15 +38,17 @@ integer at most the budget), over each layer's foldings that are not dominated i
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import attrs
 
 from . import ir
 from .dataflow import input_cycles, layer_cycles
-from .passes.folding import legal_pe, legal_simd
+from .legality import legal_folds, with_fold
 
 __all__ = [
-    "Option", "Plan", "Infeasible", "Coster", "options", "fold_for_ii", "fold_for_lanes", "fold_for_budget", "MAC_KINDS",
-    "describe", "solve", "explain",
+    "Option", "Plan", "Infeasible", "LayerCost", "LayerFigures", "options", "every_option", "plan_of", "fold_for_ii",
+    "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "describe", "solve", "explain",
 ]
 
 MAC_KINDS = (ir.Conv, ir.DwConv, ir.FC)
@@ -100,37 +104,24 @@ class Infeasible(Exception):
         self.resource = resource
 
 
-class Coster:
-    """Per-layer resource figures for a network (``None`` figures when the network cannot be
-    built by the RTL backend, e.g. a multiplier-style GAP8 spec: then only lanes count)."""
+class LayerFigures(Protocol):
+    """A layer's estimated resources."""
 
-    def __init__(self, net: ir.Network, dsp: str = "auto"):
-        from . import resources
-
-        self.dsp = dsp
-        self._resources = resources
-        try:
-            self.streams = resources.input_streams(net)
-        except Exception:  # noqa: BLE001 - not an RTL network: no resource figures
-            self.streams = None
-
-    @property
-    def available(self) -> bool:
-        return self.streams is not None
-
-    def __call__(self, layer: ir.Layer):
-        if self.streams is None or layer.name not in self.streams:
-            return None
-        bits, signed = self.streams[layer.name]
-        return self._resources.layer_resources(layer, bits, signed, self.dsp)
+    lut: float
+    ff: float
+    bram18: int
+    dsp: int
 
 
-def _with(layer, pe: int, simd: int):
-    return attrs.evolve(layer, fold=attrs.evolve(layer.fold, pe=pe, simd=simd, auto=False))
+class LayerCost(Protocol):
+    """The resource model the optimizer consults: the figures of a layer's own units at the
+    layer's folding, or None for a layer it has no figures for."""
+
+    def __call__(self, layer: ir.Layer) -> LayerFigures | None: ...
 
 
-def _option(layer, pe: int, simd: int, coster: Coster | None) -> Option:
-    folded = _with(layer, pe, simd)
+def _option(layer, pe: int, simd: int, coster: LayerCost | None) -> Option:
+    folded = with_fold(layer, pe, simd)
     lanes = pe * simd if isinstance(layer, MAC_KINDS) else 0
     r = coster(folded) if coster is not None else None
     if r is None:
@@ -138,11 +129,11 @@ def _option(layer, pe: int, simd: int, coster: Coster | None) -> Option:
     return Option(lanes, pe, simd, layer_cycles(folded), r.lut, r.ff, r.bram18, r.dsp)
 
 
-def every_option(layer: ir.Layer, coster: Coster | None = None) -> list[Option]:
+def every_option(layer: ir.Layer, coster: LayerCost | None = None) -> list[Option]:
     """Every legal folding of a layer."""
     if isinstance(layer, ir.TopK):
         return [_option(layer, 1, 1, coster)]
-    return [_option(layer, pe, simd, coster) for pe in legal_pe(layer) for simd in legal_simd(layer)]
+    return [_option(layer, pe, simd, coster) for pe, simd in legal_folds(layer)]
 
 
 def _frontier(opts: list[Option], cost: str) -> list[Option]:
@@ -153,7 +144,7 @@ def _frontier(opts: list[Option], cost: str) -> list[Option]:
     return kept
 
 
-def options(layer: ir.Layer, coster: Coster | None = None, cost: str = "lanes") -> list[Option]:
+def options(layer: ir.Layer, coster: LayerCost | None = None, cost: str = "lanes") -> list[Option]:
     """Every legal folding of a layer that is not dominated (slower and not cheaper), by
     increasing cost and decreasing cycles."""
     if isinstance(layer, ir.TopK):
@@ -176,9 +167,9 @@ def _free(net: ir.Network, only_auto: bool) -> list[int]:
     return [i for i, l in enumerate(net.layers) if not isinstance(l, ir.TopK) and (l.fold.auto or not only_auto)]
 
 
-def _totals(layers, coster: Coster | None) -> dict:
+def _totals(layers, coster: LayerCost | None) -> dict:
     tot = {"lut": 0.0, "ff": 0.0, "bram18": 0, "dsp": 0}
-    if coster is None or not coster.available:
+    if coster is None:
         return tot
     for l in layers:
         r = coster(l)
@@ -190,12 +181,13 @@ def _totals(layers, coster: Coster | None) -> dict:
     return tot
 
 
-def _plan(layers, coster, bound=None, floor: int = 0) -> Plan:
+def plan_of(layers, coster: LayerCost | None = None, bound=None, floor: int = 0) -> Plan:
+    """The plan of a given folding: its II (at least ``floor``), MAC lanes and resource totals."""
     ii = max(floor, max(layer_cycles(l) for l in layers))
     return Plan(tuple(layers), ii, _lanes(layers), bound, **_totals(layers, coster))
 
 
-def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "lanes", coster: Coster | None = None,
+def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "lanes", coster: LayerCost | None = None,
                 per_layer: dict | None = None) -> Plan:
     """The cheapest folding with every layer at most ``ii`` cycles per frame.
 
@@ -203,8 +195,6 @@ def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "
     """
     if cost not in COSTS:
         raise ValueError(f"cost {cost!r}: one of {', '.join(COSTS)}")
-    if coster is None:
-        coster = Coster(net)
     port = input_cycles(net.input)
     if port > ii:  # the input port is a stage of the II too, and no folding changes it
         raise Infeasible(None, port, f"the input port needs {port:,} cycles per frame (one beat per pixel)")
@@ -214,12 +204,12 @@ def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "
         choice = _cheapest(opts, ii)
         if choice is None:
             raise Infeasible(layers[i], opts[-1].cycles, f"layer {layers[i].name} needs at least {opts[-1].cycles:,} cycles per frame")
-        layers[i] = _with(layers[i], choice.pe, choice.simd)
+        layers[i] = with_fold(layers[i], choice.pe, choice.simd)
     achieved = max(layer_cycles(l) for l in layers)
     if achieved > ii:
         worst = max(layers, key=layer_cycles)
         raise Infeasible(worst, layer_cycles(worst), f"layer {worst.name} is fixed at {layer_cycles(worst):,} cycles per frame")
-    return _plan(layers, coster, floor=port)
+    return plan_of(layers, coster, floor=port)
 
 
 def _candidates(net: ir.Network, free: list[int], per_layer: dict) -> list[int]:
@@ -241,10 +231,9 @@ def _bisect(candidates: list[int], fits) -> int | None:
     return found
 
 
-def fold_for_lanes(net: ir.Network, lanes: int, only_auto: bool = False, coster: Coster | None = None) -> Plan:
+def fold_for_lanes(net: ir.Network, lanes: int, only_auto: bool = False, coster: LayerCost | None = None) -> Plan:
     """The fastest II whose cheapest folding spends at most ``lanes`` MAC lanes (ties between
     equal-lane foldings go to the fewest estimated LUTs)."""
-    coster = coster if coster is not None else Coster(net)
     free = _free(net, only_auto)
     per_layer = {i: options(net.layers[i], coster, "lanes") for i in free}
     candidates = _candidates(net, free, per_layer)
@@ -325,13 +314,12 @@ def _choose_within(net, free, fronts, ii, lut, bram, fixed_lut, fixed_bram):
 
 
 def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None = None, only_auto: bool = False,
-                    coster: Coster | None = None) -> Plan:
+                    coster: LayerCost | None = None) -> Plan:
     """The fastest II with a folding whose estimated LUTs and/or BRAM18s fit the budgets;
     among those foldings, the one with the fewest LUTs (the fewest BRAMs with only a BRAM budget)."""
     if lut is None and bram is None:
         raise ValueError("give a LUT or a BRAM budget")
-    coster = coster if coster is not None else Coster(net)
-    if not coster.available:
+    if coster is None:
         raise Infeasible(net.layers[0], 0, "resource budgets need the RTL backend's resource model "
                          "(threshold activations); this network uses the multiplier style", "support")
     free = _free(net, only_auto)
@@ -369,12 +357,12 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
     layers = list(net.layers)
     choice, _, _ = need(candidates[at])
     for i, o in choice.items():
-        layers[i] = _with(layers[i], o.pe, o.simd)
+        layers[i] = with_fold(layers[i], o.pe, o.simd)
     bound = None
     if at > 0 and (faster := need(candidates[at - 1])) is not None:
         _, l, b = faster
         bound = (candidates[at - 1], l if lut is not None else b)
-    return _plan(layers, coster, bound, floor=input_cycles(net.input))
+    return plan_of(layers, coster, bound, floor=input_cycles(net.input))
 
 
 def _pareto3(opts: list[Option]) -> list[Option]:
@@ -398,7 +386,7 @@ def describe(goal: ir.FoldGoal, clock_hz: float) -> str:
     return f"the fastest II within {' and '.join(parts)}"
 
 
-def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool = False, coster: Coster | None = None) -> Plan:
+def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool = False, coster: LayerCost | None = None) -> Plan:
     """The folding that meets ``goal`` (raises :class:`Infeasible`, see :func:`explain`)."""
     if goal.fps is not None:
         return fold_for_ii(net, int(clock_hz // goal.fps), only_auto, coster=coster)

@@ -17,7 +17,7 @@ import re
 import attrs
 
 from .errors import MbdslError
-from .frontend.names import did_you_mean
+from .hints import did_you_mean
 
 __all__ = ["Device", "DEVICES", "DEFAULT_DEVICE", "device", "budget", "max_clock_mhz", "UNIT_FMAX_MHZ",
            "MODEL_LUT_PER_LUT4", "MODEL_BRAM_PER_DP16KD", "FILL"]
@@ -62,7 +62,7 @@ _PACKAGE_CODES = {"BG": "CABGA", "MG": "CSFBGA", "TG": "TQFP"}
 _ORDERING = re.compile(r"(?P<base>LFE5U-\d+F)-(?P<speed>\d)(?P<pkg>[A-Z]G)(?P<pins>\d+)[CI]?", re.IGNORECASE)
 
 MODEL_LUT_PER_LUT4 = 1.33
-"""Estimate: the resource model's LUTs (UltraScale+ LUT6, ``mbdsl.resources``) per ECP5 LUT4
+"""Estimate: the resource model's LUTs (UltraScale+ LUT6, ``mbdsl.backends.rtl.resources``) per ECP5 LUT4
 site (TRELLIS_COMB) that synth_ecp5 and nextpnr use for the same design, measured on the
 small spec refolded to 112 MAC lanes: 48,084 model LUTs, 36,168 LUT4 sites on an LFE5U-85F
 (docs/results.md, "Place and route with open tools"; single units range from 0.2 for FIFOs

@@ -15,7 +15,7 @@ import numpy as np
 from . import ir, semantics
 
 if TYPE_CHECKING:
-    from .params import LayerParams, Params
+    from .params.model import LayerParams, Params
 
 __all__ = [
     "prepare_input",

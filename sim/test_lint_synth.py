@@ -2,7 +2,6 @@
 sets (zero warnings) and yosys ``synth_xilinx -nodsp`` (success, zero latches)."""
 
 import hashlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness import SIM_ROOT
-from mbdsl import resources
+from mbdsl import yosys
 from mbdsl.backends.rtl import pack
 from mbdsl.backends.rtl import verilator as vl
 
@@ -120,9 +119,9 @@ def _elaborate(top: str, p: dict, d: Path) -> tuple[dict, str]:
 def synth(top: str, p: dict) -> dict:
     """Run yosys synth_xilinx -nodsp on ``top``; returns the cell counts of ``stat -json``.
 
-    The result is reused while the sources, parameters and script are unchanged (a key
-    file next to stat.json), like ccache for the simulation builds; MBDSL_RESYNTH=1
-    forces a new run.
+    The result is kept in the yosys cache (:func:`mbdsl.yosys.cached`, in
+    ``SIM_ROOT/yosys/cache.json``) under a digest of the script, sources and ROM files, like
+    ccache for the simulation builds; MBDSL_RESYNTH=1 forces a new run.
     """
     d = SIM_ROOT / "yosys" / top
     p, front = _elaborate(top, p, d)
@@ -131,17 +130,14 @@ def synth(top: str, p: dict) -> dict:
         [script] + [(d / src.name).read_text() for src in vl.hdl_sources(top)]
         + [(d / v).read_text() for v in p.values() if isinstance(v, str)]
     ).encode()).hexdigest()
-    key_file, stat_file = d / "key.txt", d / "stat.json"
-    if (not os.environ.get("MBDSL_RESYNTH") and key_file.exists() and stat_file.exists()
-            and key_file.read_text() == key):
-        cells, log = json.loads(stat_file.read_text())["design"]["num_cells_by_type"], ""
-    else:
-        key_file.unlink(missing_ok=True)
-        cells, log = resources.run_yosys(d, script, top, timeout=1800)
-    found = resources.latches(cells, log)
-    assert not found, f"{top}: latches {found}"
-    key_file.write_text(key)  # only a latch-free result is reused
-    return cells
+
+    def run() -> dict:
+        cells, log = yosys.run(d, script, top, timeout=1800)
+        return {"cells": cells, "latches": yosys.latches(cells, log)}
+
+    result = yosys.cached(SIM_ROOT / "yosys" / "cache.json", key, run, refresh=bool(os.environ.get("MBDSL_RESYNTH")))
+    assert not result["latches"], f"{top}: latches {result['latches']}"
+    return result["cells"]
 
 
 @pytest.mark.parametrize("top", list(SYNTH))
@@ -166,7 +162,7 @@ def _combinational_inputs(top: str, p: dict, d: Path) -> dict[str, list[str]]:
     for o in outputs:
         script.append(f"tee -q -o {o}.txt select -list o:{o} %ci*:-{_REGISTERS} i:* %i")
     script.append("tee -q -o stat.json stat -json")
-    resources.run_yosys(d, "\n".join(script) + "\n", top, timeout=600)
+    yosys.run(d, "\n".join(script) + "\n", top, timeout=600)
     return {o: sorted(line.split("/")[-1] for line in (d / f"{o}.txt").read_text().split()) for o in outputs}
 
 
@@ -205,6 +201,6 @@ def test_the_boundary_check_sees_a_combinational_ready(tmp_path):
               f"tee -q -o r.txt select -list o:s_axis_tready %ci*:-{_REGISTERS} i:* %i\n"
               f"tee -q -o v.txt select -list o:m_axis_tvalid %ci*:-{_REGISTERS} i:* %i\n"
               "tee -q -o stat.json stat -json\n")
-    resources.run_yosys(tmp_path, script, "passthru", timeout=300)
+    yosys.run(tmp_path, script, "passthru", timeout=300)
     assert (tmp_path / "r.txt").read_text().split() == ["passthru/m_axis_tready"]
     assert (tmp_path / "v.txt").read_text().split() == []

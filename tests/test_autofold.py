@@ -13,7 +13,14 @@ from mbdsl import autofold as af
 from mbdsl.cli import main
 from mbdsl.dataflow import layer_cycles
 from mbdsl.frontend import load_string
+from mbdsl.backends.rtl.cost import layer_cost, network_resources
+from mbdsl.backends.rtl.resources import Resources
 from mbdsl.passes import check
+
+def rtl_check(net):
+    """The passes with the RTL backend's resource model, as ``mbdsl check`` runs them."""
+    return check(net, layer_cost)
+
 
 ROOT = Path(__file__).resolve().parent.parent
 U250 = ROOT / "specs" / "mobilenet_v1_w4a4_u250.mbn"
@@ -37,13 +44,13 @@ def u250():
     from mbdsl.commands.common import load_checked
 
     net = load_checked(str(U250))
-    return net, af.Coster(net)
+    return net, layer_cost(net)
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    net = check(load_string(TINY))
-    return net, af.Coster(net)
+    net = rtl_check(load_string(TINY))
+    return net, layer_cost(net)
 
 
 def test_lane_budget_keeps_the_published_figures(u250):
@@ -157,8 +164,6 @@ def test_automatic_folding_beats_finns_on_its_own_network(u250):
     """bench/fold_vs_finn.py's claim: faster II, fewer lanes and no more LUTs than FINN's folding."""
     import attrs
 
-    from mbdsl.resources import Resources, network_resources
-
     net, coster = u250
     plan = af.fold_for_lanes(net, 5764, coster=coster)
 
@@ -185,7 +190,7 @@ def _u250_auto(goal: str, keep_conv0: bool = False) -> str:
 
 def test_spec_lane_goal_folds_like_mbdsl_fold(u250):
     """specs/mobilenet_v1_w4a4_u250_auto.mbn: fold(auto) everywhere, mac_lanes 5764."""
-    net = check(load_string((ROOT / "specs" / "mobilenet_v1_w4a4_u250_auto.mbn").read_text(), "u250_auto.mbn"))
+    net = rtl_check(load_string((ROOT / "specs" / "mobilenet_v1_w4a4_u250_auto.mbn").read_text(), "u250_auto.mbn"))
     want = af.fold_for_lanes(u250[0], 5764, coster=u250[1])
     assert net.fpga.goal.mac_lanes == 5764
     folds = [(l.fold.pe, l.fold.simd, l.fold.auto) for l in net.layers if hasattr(l, "fold")]
@@ -197,11 +202,11 @@ def test_spec_fps_goal_folds_only_the_auto_layers():
     text = _u250_auto("fps 2500", keep_conv0=True)
     assert "fold(pe = 32, simd = 3)" in text  # conv0 stays as FINN folds it...
     with pytest.raises(Exception) as exc:
-        check(load_string(text, "u250_auto.mbn"))
+        rtl_check(load_string(text, "u250_auto.mbn"))
     err = exc.value.render()  # ...and its window generator (111,337 cycles) cannot reach 2,500 FPS
     assert re.match(r"u250_auto\.mbn:\d+:\d+: error: no folding reaches 2,500 FPS at 206 MHz: layer conv0 is fixed at 111,337 cycles", err)
     assert "fps 2500" in err.splitlines()[1] and "hint: the best achievable is 1,850.2 FPS at 206 MHz, limited by layer conv0" in err
-    net = check(load_string(text.replace("fps 2500", "fps 1800"), "u250_auto.mbn"))
+    net = rtl_check(load_string(text.replace("fps 2500", "fps 1800"), "u250_auto.mbn"))
     assert (net.layers[0].fold.pe, net.layers[0].fold.simd) == (32, 3)
     ii = max(layer_cycles(l) for l in net.layers)
     assert 111_337 <= ii <= 206e6 // 1800  # 112,896: the depthwise units' fewest lanes for 1800 FPS
@@ -220,4 +225,4 @@ def test_spec_goal_is_written_back(tmp_path, capsys):
     assert "folding for the fastest II within 5,764 MAC lanes" in out
     folded = (tmp_path / "folded.mbn").read_text()
     assert "mac_lanes 5764 }" in folded and "fold(auto)" not in folded
-    assert max(layer_cycles(l) for l in check(load_string(folded)).layers) == 100_352
+    assert max(layer_cycles(l) for l in rtl_check(load_string(folded)).layers) == 100_352

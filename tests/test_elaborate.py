@@ -11,7 +11,7 @@ from mbdsl import ir
 from mbdsl.dtypes import IntType
 from mbdsl.errors import IncludeError, MbdslError, QuantError, ShapeError, SpecNameError, SpecStructureError, SpecValueError, TargetError
 from mbdsl.frontend import load, load_string
-from mbdsl.frontend.elaborate import MAX_CHANNELS, MAX_LAYERS, MAX_REPEAT
+from mbdsl.frontend.limits import MAX_CHANNELS, MAX_LAYERS, MAX_REPEAT
 from mbdsl.frontend.macros import MOBILENET_V1_BLOCKS
 from mbdsl.passes.shapes import infer_shapes
 

@@ -16,6 +16,7 @@ import pytest
 from mbdsl import devices
 from mbdsl.backends.rtl import impl
 from mbdsl.backends.rtl._depth import netlist_depth
+from mbdsl.backends.rtl.cost import layer_cost, network_resources
 from mbdsl.cli import main
 from mbdsl.errors import MbdslError
 from mbdsl.frontend import load_string
@@ -180,11 +181,9 @@ def test_fps_uses_the_measured_fmax_only_for_the_same_design(tmp_path):
 def test_device_gives_fold_auto_its_budgets():
     text = re.sub(r"(?m)^(\s*(?:conv|dwsep|repeat).*)fold\([^)]*\)", r"\1fold(auto)", SMALL.read_text())
     text = text.replace("target fpga { clock 200 MHz }", 'target fpga { clock 150 MHz; device "LFE5U-85F" }')
-    net = check(load_string(text, "dev.mbn"))
+    net = check(load_string(text, "dev.mbn"), layer_cost)
     lut, bram = devices.budget(devices.device("LFE5U-85F"))
     assert (net.fpga.goal.lut, net.fpga.goal.bram) == (lut, bram)
-    from mbdsl.resources import network_resources
-
     used = network_resources(net, dsp="auto")
     assert sum(r.lut for r in used.values()) <= lut and sum(r.bram18 for r in used.values()) <= bram
 

@@ -15,7 +15,8 @@ from mbdsl.dtypes import IntType
 from mbdsl.errors import FoldingError, QuantError, ShapeError
 from mbdsl.frontend import load, load_string
 from mbdsl.passes import PIPELINE, check
-from mbdsl.passes.folding import AUTO_LANE_LIMIT, legal_pe, legal_simd
+from mbdsl.legality import legal_pe, legal_simd
+from mbdsl.passes.folding import AUTO_LANE_LIMIT
 
 ROOT = Path(__file__).resolve().parent.parent
 FINN = ROOT / "specs" / "mobilenet_v1_w4a4_u250.mbn"

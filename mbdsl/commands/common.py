@@ -10,6 +10,7 @@ import shutil
 from rich.console import Console
 
 from .. import ir
+from ..backends.rtl.cost import layer_cost
 from ..errors import MbdslError
 from ..frontend import load
 from ..passes import check
@@ -20,8 +21,9 @@ console = Console(highlight=False, width=max(150, shutil.get_terminal_size().col
 
 
 def load_checked(path: str) -> ir.Network:
-    """Parse, elaborate and check a spec file."""
-    return check(load(path))
+    """Parse, elaborate and check a spec file (``fold(auto)`` goals optimized with the RTL
+    backend's resource model)."""
+    return check(load(path), layer_cost)
 
 
 def si(n: float) -> str:

@@ -14,12 +14,13 @@ import attrs
 from rich.table import Table
 
 from .. import ir
-from ..autofold import MAC_KINDS, Coster, Infeasible, describe, explain, solve
+from ..autofold import MAC_KINDS, Infeasible, describe, explain, plan_of, solve
 from ..dataflow import input_cycles, layer_cycles
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ
 from ..output import check_writable, write_file
-from ..resources import DSP_POLICIES
+from ..backends.rtl.cost import layer_cost, network_resources
+from ..backends.rtl.resources import DSP_POLICIES
 from ..spec_writer import write_spec
 from .common import clock, console, count, load_checked, positive
 
@@ -75,12 +76,8 @@ def run(args) -> int:
         target = net.fpga.goal
     else:
         target = ir.FoldGoal(mac_lanes=before_lanes)
-    coster = Coster(net, args.dsp)
-    before = None
-    if coster.available:
-        from ..autofold import _plan
-
-        before = _plan(list(net.layers), coster)
+    coster = layer_cost(net, args.dsp)
+    before = plan_of(list(net.layers), coster) if coster is not None else None
     goal = describe(target, clock)
     try:
         plan = solve(net, target, clock, coster=coster)
@@ -89,7 +86,7 @@ def run(args) -> int:
         raise MbdslError(message, exc.layer.span if exc.layer is not None and exc.resource != "support" else net.span, hint) from None
     table = Table(title=f"{net.name}: folding for {goal}")
     cols = ["layer", "kind", "PE x SIMD (spec)", "PE x SIMD (chosen)", "lanes", "cycles/frame", "balance"]
-    if coster.available:
+    if coster is not None:
         cols += ["LUT", "BRAM18", "DSP"]
     for col in cols:
         table.add_column(col, justify="left" if col in ("layer", "kind") else "right")
@@ -101,20 +98,18 @@ def run(args) -> int:
             new.name, new.kind, f"{old.fold.pe} x {old.fold.simd}", f"{new.fold.pe} x {new.fold.simd}",
             f"{new.fold.lanes():,}" if isinstance(new, MAC_KINDS) else "", f"{cycles:,}", f"{cycles / plan.ii:.2f}",
         ]
-        if coster.available:
+        if coster is not None:
             r = coster(new)
             row += [f"{r.lut:,.0f}", f"{r.bram18:,}", f"{r.dsp:,}"]
         table.add_row(*row)
     console.print(table)
 
     def res(p) -> str:
-        return f", {p.lut:,.0f} LUT, {p.bram18:,} BRAM18, {p.dsp:,} DSP (estimated, dsp={args.dsp})" if coster.available else ""
+        return f", {p.lut:,.0f} LUT, {p.bram18:,} BRAM18, {p.dsp:,} DSP (estimated, dsp={args.dsp})" if coster is not None else ""
 
     console.print(f"spec     II {before_ii:,} cycles, {before_lanes:,} MAC lanes, {clock / before_ii:,.1f} FPS{res(before) if before else ''}")
     console.print(f"chosen   II {plan.ii:,} cycles, {plan.lanes:,} MAC lanes, {clock / plan.ii:,.1f} FPS at {clock / 1e6:g} MHz{res(plan)}")
-    if coster.available:
-        from ..resources import network_resources
-
+    if coster is not None:
         everything = sum(network_resources(attrs.evolve(net, layers=plan.layers), args.dsp).values())
         console.print(f"         the width converters between layers add {everything.lut - plan.lut:,.0f} LUT, "
                       f"{everything.bram18 - plan.bram18:,} BRAM18 (not part of budgets: each depends on two layers' foldings)")

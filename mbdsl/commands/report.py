@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..output import check_destination, write_files
-from ..resources import DSP_POLICIES
+from ..backends.rtl.resources import DSP_POLICIES
 from .common import console, load_checked
 
 

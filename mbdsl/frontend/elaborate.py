@@ -11,81 +11,19 @@ import os
 import attrs
 
 from . import ast, macros
-from .names import did_you_mean
+from .includes import Included, collect
+from .limits import MAX_BITS, MAX_CHANNELS, MAX_KERNEL, MAX_LAYERS, MAX_REPEAT, MAX_SIZE
 from .parser import parse
-from .. import devices, ir
+from .rules import ARG_LIMITS, ARG_WORDS, FOLD_KEYS, LAYER_ARGS, REQUIRED, WHY_NOT
+from .targets import targets
+from .. import ir
 from ..dtypes import IntType
-from ..errors import (IncludeError, MbdslError, QuantError, ShapeError, Span, SpecNameError, SpecStructureError, SpecSyntaxError,
-                      SpecValueError, TargetError)
+from ..errors import (QuantError, ShapeError, Span, SpecNameError, SpecStructureError, SpecSyntaxError,
+                      SpecValueError)
 from ..files import MAX_SPEC_BYTES, check_utf8_path, read_text
+from ..hints import did_you_mean
 
 __all__ = ["load", "load_string", "elaborate"]
-
-MAX_BITS = 8
-"""Widest weight or activation type the backends implement."""
-
-# Limits that keep every later computation (divisors, estimates, the reference) quick; a
-# spec beyond them is refused at the number that exceeds them.
-MAX_SIZE = 16384
-"""Largest image height/width, stride and padding."""
-MAX_CHANNELS = 65536
-"""Largest channel or class count."""
-MAX_KERNEL = 64
-"""Largest kernel size."""
-MAX_REPEAT = 1024
-"""Largest repeat count."""
-MAX_LAYERS = 4096
-"""Most layers a network may elaborate to."""
-MAX_INCLUDE_DEPTH = 16
-"""Deepest chain of includes (a spec including a file that includes another is depth 2)."""
-MAX_INCLUDES = 256
-"""Most files one spec may include, directly or not."""
-
-# Arguments each layer kind accepts, and the fold keys it takes.
-_LAYER_ARGS = {
-    "conv": {"kernel", "stride", "pad", "outputs", "weights", "activations", "acc", "bias", "fold"},
-    "pwconv": {"outputs", "stride", "weights", "activations", "acc", "bias", "fold"},
-    "dwconv": {"kernel", "stride", "pad", "weights", "activations", "acc", "bias", "fold"},
-    "dwsep": {"kernel", "stride", "outputs", "weights", "activations", "fold"},
-    "avgpool": {"global", "activations", "shift", "fold"},
-    "fc": {"outputs", "weights", "activations", "acc", "bias", "fold"},
-    "topk": {"count"},
-}
-_FOLD_KEYS = {
-    "conv": {"pe", "simd"},
-    "pwconv": {"pe", "simd"},
-    "dwconv": {"pe", "simd"},
-    "dwsep": {"dw_pe", "dw_simd", "pe", "simd"},
-    "avgpool": {"pe"},
-    "fc": {"pe", "simd"},
-    "topk": set(),
-}
-_ARG_WORDS = {
-    "kernel": "a kernel size",
-    "stride": "'stride'",
-    "pad": "'pad'",
-    "outputs": "'->' (output channels)",
-    "global": "'global'",
-    "weights": "'weights'",
-    "activations": "'activations'",
-    "acc": "'acc'",
-    "bias": "'bias'",
-    "fold": "'fold'",
-    "shift": "'shift'",
-    "count": "a count",
-}
-_LIMITS = {"stride": MAX_SIZE, "pad": MAX_SIZE, "outputs": MAX_CHANNELS, "count": MAX_CHANNELS, "shift": 64}
-_WHY_NOT = {
-    ("dwconv", "outputs"): "a depthwise convolution keeps its channel count: drop '-> N' or use dwsep",
-    ("pwconv", "kernel"): "a pointwise convolution is 1x1: use 'conv KxK' for other kernels",
-    ("dwsep", "pad"): "dwsep pads its depthwise half by kernel/2; write dwconv + pwconv to choose",
-    ("topk", "outputs"): "topk keeps the classes: write 'topk K'",
-}
-_REQUIRED = {"conv": ("kernel", "outputs"), "pwconv": ("outputs",), "dwsep": ("outputs",), "fc": ("outputs",), "topk": ("count",), "avgpool": ("global",)}
-
-# Units as the docs spell them; matched without regard to case.
-_SIZE_UNITS = {"B": 1, "kB": 1000, "KiB": 1024, "MB": 1000**2, "MiB": 1024**2}
-_CLOCK_UNITS = {"Hz": 1, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9}
 
 
 def load(path: str) -> ir.Network:
@@ -100,65 +38,8 @@ def load_string(text: str, path: str = "<string>") -> ir.Network:
     if size > MAX_SPEC_BYTES:
         raise SpecSyntaxError(f"the spec holds {size:,} bytes, more than the limit of {MAX_SPEC_BYTES:,}", None,
                               "the limits are listed in docs/dsl.md, 'Limits'")
-    items = _collect(parse(text, path), [os.path.abspath(path)], path, _Included({}, size))
+    items = collect(parse(text, path), [os.path.abspath(path)], path, Included({}, size))
     return elaborate(items, path, Span(path, 1, 1, None, text.split("\n", 1)[0].rstrip("\r")))
-
-
-@attrs.define
-class _Included:
-    seen: dict[str, ast.Include]
-    """Every file included so far, and the include statement that included it."""
-    size: int
-    """Bytes of text read so far, the spec's included."""
-
-
-def _collect(spec: ast.SpecFile, stack: list[str], shown: str, state: _Included) -> list:
-    """Items of a file with its includes spliced in, depth first.
-
-    ``shown`` is how the file is named in messages: the path the user gave, and for an
-    included file that path's folder joined with the include's path (not a path relative
-    to the working directory, which changes with where the command runs). A file is
-    included once (twice would declare everything in it twice), at most
-    ``MAX_INCLUDE_DEPTH`` deep and ``MAX_INCLUDES`` in all, and the spec with its includes
-    holds at most ``MAX_SPEC_BYTES``.
-    """
-    seen = state.seen
-    out = []
-    for item in spec.items:
-        if not isinstance(item, ast.Include):
-            out.append(item)
-            continue
-        target = os.path.abspath(os.path.join(os.path.dirname(stack[-1]), item.path))
-        if target in stack:
-            chain = " -> ".join(os.path.basename(p) for p in stack[stack.index(target) :] + [target])
-            raise IncludeError(f"include cycle: {chain}", item.span, "remove one of the includes")
-        if target in seen:
-            raise IncludeError(
-                f"'{item.path}' is already included at {seen[target].span}",
-                item.span,
-                "include a file once: everything it declares would be declared twice",
-            )
-        if len(stack) > MAX_INCLUDE_DEPTH:
-            raise IncludeError(f"includes nested more than {MAX_INCLUDE_DEPTH} deep", item.span, "include the files from one place")
-        if len(seen) >= MAX_INCLUDES:
-            raise IncludeError(f"more than {MAX_INCLUDES} included files", item.span, "merge some of the included files")
-        seen[target] = item
-        text = read_text(
-            target,
-            "included file",
-            MAX_SPEC_BYTES,
-            error=IncludeError,
-            span=item.span,
-            shown=f"'{item.path}'",
-            hint=f"looked for {target}; include paths are relative to the including file's folder",
-        )
-        state.size += len(text.encode())
-        if state.size > MAX_SPEC_BYTES:
-            raise IncludeError(f"with '{item.path}' the spec and its included files hold {state.size:,} bytes, "
-                               f"more than the limit of {MAX_SPEC_BYTES:,}", item.span, "the limits are listed in docs/dsl.md, 'Limits'")
-        display = item.path if os.path.isabs(item.path) else os.path.normpath(os.path.join(os.path.dirname(shown), item.path))
-        out.extend(_collect(parse(text, display), stack + [target], display, state))
-    return out
 
 
 def elaborate(items: list, source: str, where: Span | None = None) -> ir.Network:
@@ -173,7 +54,7 @@ def elaborate(items: list, source: str, where: Span | None = None) -> ir.Network
             networks[1].span,
             "move the second network to its own file",
         )
-    fpga, gap8 = _targets([i for i in items if isinstance(i, ast.TargetDecl)])
+    fpga, gap8 = targets([i for i in items if isinstance(i, ast.TargetDecl)])
     return _NetworkBuilder(networks[0], source).build(fpga, gap8)
 
 
@@ -270,7 +151,7 @@ class _NetworkBuilder:
     def _check_default_fold(self, fold: ast.FoldArgs) -> None:
         """Default fold keys apply to the kinds that take them; a key no kind takes is a
         mistake (it used to be dropped silently)."""
-        known = set().union(*_FOLD_KEYS.values())
+        known = set().union(*FOLD_KEYS.values())
         seen = set()
         for key, value, span in fold.kwargs:
             if key not in known:
@@ -391,21 +272,21 @@ class _NetworkBuilder:
 
     def _layer(self, stmt: ast.Layer, suffix: str = "") -> list:
         kind = stmt.kind
-        if kind not in _LAYER_ARGS:
-            raise SpecNameError(f"unknown layer kind '{kind}'", stmt.kind_span, did_you_mean(kind, _LAYER_ARGS))
+        if kind not in LAYER_ARGS:
+            raise SpecNameError(f"unknown layer kind '{kind}'", stmt.kind_span, did_you_mean(kind, LAYER_ARGS))
         args: dict[str, ast.Arg] = {}
         for arg in stmt.args:
-            if arg.key == "count" and "kernel" in _LAYER_ARGS[kind]:
+            if arg.key == "count" and "kernel" in LAYER_ARGS[kind]:
                 raise SpecValueError(f"a kernel size is written KxK, not {arg.value}", arg.span, f"write '{arg.value}x{arg.value}'")
-            if arg.key not in _LAYER_ARGS[kind]:
-                why = _WHY_NOT.get((kind, arg.key), f"{kind} takes: " + ", ".join(_ARG_WORDS[k] for k in sorted(_LAYER_ARGS[kind])))
-                raise SpecNameError(f"{kind} does not take {_ARG_WORDS[arg.key]}", arg.span, why)
+            if arg.key not in LAYER_ARGS[kind]:
+                why = WHY_NOT.get((kind, arg.key), f"{kind} takes: " + ", ".join(ARG_WORDS[k] for k in sorted(LAYER_ARGS[kind])))
+                raise SpecNameError(f"{kind} does not take {ARG_WORDS[arg.key]}", arg.span, why)
             if arg.key in args:
-                raise SpecNameError(f"{_ARG_WORDS[arg.key]} is given twice", arg.span, "keep one")
+                raise SpecNameError(f"{ARG_WORDS[arg.key]} is given twice", arg.span, "keep one")
             args[arg.key] = arg
-        for key in _REQUIRED.get(kind, ()):
+        for key in REQUIRED.get(kind, ()):
             if key not in args:
-                raise SpecNameError(f"{kind} needs {_ARG_WORDS[key]}", stmt.span, _example(kind))
+                raise SpecNameError(f"{kind} needs {ARG_WORDS[key]}", stmt.span, _example(kind))
         common = self._common(kind, args)
         if kind == "dwsep":
             name = self._name(stmt, "b", suffix) if stmt.name is not None else self._block_name(stmt.span)
@@ -481,16 +362,16 @@ class _NetworkBuilder:
             return default
         arg = args[key]
         if arg.value < minimum:
-            raise SpecValueError(f"{_ARG_WORDS[key]} must be at least {minimum}, not {arg.value}", arg.span)
-        if key in _LIMITS and arg.value > _LIMITS[key]:
-            raise SpecValueError(f"{_ARG_WORDS[key]} {arg.value} is larger than the limit {_LIMITS[key]}", arg.span, f"use at most {_LIMITS[key]}")
+            raise SpecValueError(f"{ARG_WORDS[key]} must be at least {minimum}, not {arg.value}", arg.span)
+        if key in ARG_LIMITS and arg.value > ARG_LIMITS[key]:
+            raise SpecValueError(f"{ARG_WORDS[key]} {arg.value} is larger than the limit {ARG_LIMITS[key]}", arg.span, f"use at most {ARG_LIMITS[key]}")
         return arg.value
 
     def _fold_values(self, kind: str, fold: ast.FoldArgs) -> dict[str, tuple[int, Span]]:
         values = {}
         for key, value, span in fold.kwargs:
-            if key not in _FOLD_KEYS[kind]:
-                raise SpecNameError(f"{kind} has no fold parameter '{key}'", span, did_you_mean(key, _FOLD_KEYS[kind]) if _FOLD_KEYS[kind] else f"{kind} has no parallelism to fold")
+            if key not in FOLD_KEYS[kind]:
+                raise SpecNameError(f"{kind} has no fold parameter '{key}'", span, did_you_mean(key, FOLD_KEYS[kind]) if FOLD_KEYS[kind] else f"{kind} has no parallelism to fold")
             if key in values:
                 raise SpecNameError(f"fold parameter '{key}' is given twice", span)
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 1:
@@ -505,7 +386,7 @@ class _NetworkBuilder:
         if fold.auto:
             return ir.Fold(auto=True, span=fold.span)
         if arg is None:  # defaults give a folding for every layer kind: keep the keys it takes
-            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in _FOLD_KEYS[kind]), fold.span)
+            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in FOLD_KEYS[kind]), fold.span)
         values = self._fold_values(kind, fold)
         pe, pe_span = values.get("pe", (1, fold.span))
         simd, simd_span = values.get("simd", (1, fold.span))
@@ -518,7 +399,7 @@ class _NetworkBuilder:
         if fold.auto:
             return ir.Fold(auto=True, span=fold.span), ir.Fold(auto=True, span=fold.span)
         if arg is None:  # defaults: dw_pe/dw_simd for the depthwise half, pe/simd for the pointwise one
-            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in _FOLD_KEYS["dwsep"]), fold.span)
+            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in FOLD_KEYS["dwsep"]), fold.span)
         values = self._fold_values("dwsep", fold)
 
         def pick(pe_key, simd_key):
@@ -619,152 +500,3 @@ def _preprocess(settings: tuple[ast.Setting, ...], shape: ir.Shape) -> tuple[ir.
         values[s.key] = tuple(nums)
     pre = ir.Preprocess(values.get("scale", (1.0,))[0], values.get("mean", (0.0,)), values.get("std", (1.0,)))
     return pre, int(values["resize"][0]) if "resize" in values else None
-
-
-# --- targets --------------------------------------------------------------------------
-
-
-def _targets(decls: list[ast.TargetDecl]):
-    fpga = gap8 = None
-    for decl in decls:
-        if decl.kind == "fpga":
-            if fpga is not None:
-                raise TargetError(f"target fpga is already given at {fpga.span}", decl.span, "merge the settings into one target fpga block")
-            fpga = _fpga(decl)
-        elif decl.kind == "gap8":
-            if gap8 is not None:
-                raise TargetError(f"target gap8 is already given at {gap8.span}", decl.span, "merge the settings into one target gap8 block")
-            gap8 = _gap8(decl)
-        else:
-            raise TargetError(f"unknown target '{decl.kind}'", decl.kind_span or decl.span, did_you_mean(decl.kind, ("fpga", "gap8")))
-    return fpga, gap8
-
-
-def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str, bounds: tuple[float, float, str] | None = None) -> float:
-    """A number with an optional unit; ``bounds`` = (low, high, how the range is said)."""
-    if not s.values or s.values[0].kind != "number":
-        raise TargetError(f"'{s.key}' takes a number", s.span)
-    if len(s.values) > 2:
-        raise TargetError(f"'{s.key}' takes a number and an optional unit", s.values[2].span)
-    factor = units.get(default_unit, 1)
-    if len(s.values) == 2:
-        u = s.values[1]
-        by_case = {k.lower(): v for k, v in units.items()}
-        if u.kind != "word" or u.value.lower() not in by_case:
-            raise TargetError(f"unknown unit {u.value!r} for '{s.key}'", u.span, did_you_mean(str(u.value), units))
-        factor = by_case[u.value.lower()]
-    value = s.values[0].value * factor
-    if value <= 0:
-        raise TargetError(f"'{s.key}' must be positive", s.values[0].span)
-    if bounds is not None and not bounds[0] <= value <= bounds[1]:
-        raise TargetError(f"'{s.key}' must lie between {bounds[2]}", s.values[0].span)
-    return value
-
-
-_GOALS = ("fps", "mac_lanes", "lut", "bram")
-_FPGA_SETTINGS = ("clock", "part", "device") + _GOALS
-
-
-def _given_once(decl: ast.TargetDecl) -> None:
-    """A setting written twice would silently override the first: refuse the second."""
-    seen: dict[str, ast.Setting] = {}
-    for s in decl.settings:
-        if s.key in seen:
-            raise TargetError(f"'{s.key}' is given twice (first at {seen[s.key].span})", s.span, "keep one")
-        seen[s.key] = s
-
-
-def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
-    _given_once(decl)
-    fields: dict = {"span": decl.span}
-    goal: dict = {}
-    for s in decl.settings:
-        if s.key == "clock":
-            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz", (*ir.CLOCK_RANGE, "1 kHz and 10 GHz"))
-        elif s.key == "part":
-            if len(s.values) != 1 or s.values[0].kind != "string":
-                raise TargetError("'part' takes a quoted part name", s.span, 'e.g. part "xcu250-figd2104-2L-e"')
-            fields["part"] = s.values[0].value
-        elif s.key == "device":
-            fields["device"], goal_of_device = _device(s)
-        elif s.key in _GOALS:
-            value = _quantity(s, {"": 1}, "", (*ir.FPS_RANGE, "0.001 and 1e9 FPS")) if s.key == "fps" else _count(s)
-            goal[s.key] = (value, s.span)
-        else:
-            raise TargetError(f"target fpga has no setting '{s.key}'", s.span, did_you_mean(s.key, _FPGA_SETTINGS))
-    if goal:
-        fields["goal"] = _fold_goal(goal)
-    elif "device" in fields:
-        fields["goal"] = goal_of_device
-    if "device" in fields and "clock_hz" in fields:
-        _check_clock(decl, fields["device"], fields["clock_hz"])
-    return ir.FpgaTarget(**fields)
-
-
-def _check_clock(decl: ast.TargetDecl, name: str, clock_hz: float) -> None:
-    """No folding closes timing above the clock the slowest unit kind reaches on the device."""
-    dev = devices.device(name)
-    limit = devices.max_clock_mhz(dev)
-    if limit is not None and clock_hz > limit * 1e6:
-        span = next(s.span for s in decl.settings if s.key == "clock")
-        raise TargetError(
-            f"no folding closes timing at {clock_hz / 1e6:g} MHz on {dev.name}: its slowest unit kind routes at "
-            f"{limit:g} MHz (measured alone, bench/impl.py), and a unit's logic depth does not depend on its folding",
-            span, f"use a clock of at most {limit:g} MHz; mbdsl impl measures what a whole network reaches",
-        )
-
-
-def _device(s: ast.Setting) -> tuple[str, ir.FoldGoal]:
-    """A device setting: its name, and the budgets it gives fold(auto) without another goal."""
-    if len(s.values) != 1 or s.values[0].kind != "string":
-        raise TargetError("'device' takes a quoted device name", s.span, 'e.g. device "LFE5U-85F"')
-    try:
-        dev = devices.device(s.values[0].value)
-    except MbdslError as exc:
-        raise TargetError(exc.message, s.values[0].span, exc.hint) from None
-    lut, bram = devices.budget(dev)
-    return dev.name, ir.FoldGoal(lut=lut, bram=bram, span=s.span)
-
-
-def _count(s: ast.Setting) -> int:
-    if len(s.values) != 1 or s.values[0].kind != "number" or not isinstance(s.values[0].value, int) or not 1 <= s.values[0].value <= ir.MAX_BUDGET:
-        raise TargetError(f"'{s.key}' takes one whole number from 1 to {ir.MAX_BUDGET:,}", s.span, f"e.g. {s.key} 5764" if s.key == "mac_lanes" else f"e.g. {s.key} 400000")
-    return s.values[0].value
-
-
-def _fold_goal(goal: dict) -> ir.FoldGoal:
-    """One goal for fold(auto): fps, or mac_lanes, or the budgets lut and/or bram."""
-    kinds = [k for k in ("fps", "mac_lanes") if k in goal] + (["lut/bram"] if "lut" in goal or "bram" in goal else [])
-    if len(kinds) > 1:
-        second = max((goal[k][1] for k in goal), key=lambda span: (span.line, span.column))
-        raise TargetError(
-            f"target fpga asks for {' and '.join(kinds)}: fold(auto) meets one goal",
-            second,
-            "give fps (fewest MAC lanes for a frame rate), mac_lanes (fastest II within N lanes), or lut and/or bram budgets",
-        )
-    first = min((span for _, span in goal.values()), key=lambda span: (span.line, span.column))
-    return ir.FoldGoal(span=first, **{k: v for k, (v, _) in goal.items()})
-
-
-def _gap8(decl: ast.TargetDecl) -> ir.Gap8Target:
-    _given_once(decl)
-    fields: dict = {"span": decl.span}
-    sizes = ("l1", "l2", "l3", "l1_reserve", "l2_reserve")
-    for s in decl.settings:
-        if s.key in sizes:
-            fields[s.key] = int(_quantity(s, _SIZE_UNITS, "B", (1, 2**40, "1 B and 1 TiB")))
-        elif s.key == "cores":
-            if len(s.values) > 1:
-                raise TargetError("'cores' takes one whole number, without a unit", s.values[1].span, "e.g. cores 8")
-            n = _quantity(s, {"": 1}, "")
-            if n != int(n) or not 1 <= n <= 8:
-                raise TargetError("the GAP8 cluster has 1 to 8 cores", s.values[0].span)
-            fields["cores"] = int(n)
-        elif s.key == "clock":
-            fields["clock_hz"] = _quantity(s, _CLOCK_UNITS, "MHz", (*ir.CLOCK_RANGE, "1 kHz and 10 GHz"))
-        else:
-            raise TargetError(f"target gap8 has no setting '{s.key}'", s.span, did_you_mean(s.key, sizes + ("cores", "clock")))
-    target = ir.Gap8Target(**fields)
-    if target.l1_reserve >= target.l1 or target.l2_reserve >= target.l2:
-        raise TargetError("the reserves leave no L1/L2 for data", decl.span, f"l1 {target.l1} (reserve {target.l1_reserve}), l2 {target.l2} (reserve {target.l2_reserve})")
-    return target

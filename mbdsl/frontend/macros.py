@@ -4,7 +4,8 @@ the layer statements of the standard network, located at the call."""
 from __future__ import annotations
 
 from . import ast
-from .names import did_you_mean
+from .limits import MAX_CHANNELS, MAX_SIZE
+from ..hints import did_you_mean
 from ..errors import SpecNameError, SpecValueError
 
 __all__ = ["expand", "MACROS"]
@@ -44,8 +45,6 @@ def _mobilenet_v1(call: ast.MacroCall) -> tuple[tuple, int]:
     alpha = float(args["alpha"])
     if not 0 < alpha <= 4:
         raise SpecValueError(f"alpha must lie in (0, 4], not {alpha}", _arg_span(call, "alpha"))
-    from .elaborate import MAX_CHANNELS, MAX_SIZE  # elaborate imports this module
-
     for key, limit in (("resolution", MAX_SIZE), ("classes", MAX_CHANNELS)):
         if args[key] < 1:
             raise SpecValueError(f"{key} must be at least 1, not {args[key]}", _arg_span(call, key))

@@ -1,45 +1,24 @@
-"""Folding: resolve ``fold(auto)`` and check that every PE/SIMD can be built.
-
-Legality (FINN's rules, plus what our window generators can emit):
-matrix-vector units need PE | MH and SIMD | MW, and a convolution's SIMD either divides its
-input channels (channel-folded windows) or is a multiple C*P of them with P | K*K (the
-window generator emits P kernel positions per beat); vector (depthwise) units need
-PE | channels and SIMD | K*K; the pool needs PE | channels.
+"""Folding: resolve ``fold(auto)`` and check that every PE/SIMD can be built (the rules are
+:mod:`mbdsl.legality`'s).
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import attrs
 
 from .. import ir
-from ..dataflow import divisors, layer_cycles
+from ..autofold import Infeasible, LayerCost, explain, solve
+from ..dataflow import layer_cycles
 from ..errors import FoldingError
+from ..legality import legal_folds, legal_pe, legal_simd, with_fold
 
-__all__ = ["resolve_folding", "check_folding", "legal_pe", "legal_simd", "AUTO_LANE_LIMIT"]
+__all__ = ["resolve_folding", "check_folding", "AUTO_LANE_LIMIT"]
 
 AUTO_LANE_LIMIT = 64
 """Without a goal, fold(auto) balances layers to the fastest II every auto layer can reach
 with at most this many PE*SIMD lanes."""
-
-
-def legal_pe(layer: ir.Layer) -> list[int]:
-    if isinstance(layer, (ir.Conv, ir.FC)):
-        return divisors(layer.matrix[0])
-    if isinstance(layer, (ir.DwConv, ir.AvgPool)):
-        return divisors(layer.in_shape.c)
-    return [1]
-
-
-def legal_simd(layer: ir.Layer) -> list[int]:
-    if isinstance(layer, ir.Conv):
-        c, k = layer.in_shape.c, layer.kernel
-        return sorted(set(divisors(c)) | {c * p for p in divisors(k, k)})
-    if isinstance(layer, ir.FC):
-        s = layer.in_shape
-        return divisors(s.h, s.w, s.c)  # MW = H*W*C
-    if isinstance(layer, ir.DwConv):
-        return divisors(layer.kernel, layer.kernel)
-    return [1]
 
 
 def _describe(values: list[int]) -> str:
@@ -88,24 +67,28 @@ def _simd_message(layer) -> str:
     )
 
 
-def resolve_folding(net: ir.Network) -> ir.Network:
+def resolve_folding(net: ir.Network, cost_model: Callable[[ir.Network], LayerCost | None] | None = None) -> ir.Network:
     """Fold every ``fold(auto)`` layer: for the ``target fpga`` goal if there is one
     (:mod:`mbdsl.autofold`, the other layers as written), else with the fewest lanes that
-    reach the fastest II every auto layer can reach within AUTO_LANE_LIMIT lanes."""
+    reach the fastest II every auto layer can reach within AUTO_LANE_LIMIT lanes.
+
+    ``cost_model(net)`` gives the resource model the goal is optimized with (the tools pass
+    the RTL backend's, ``backends.rtl.cost.layer_cost``); without one only MAC lanes count,
+    and LUT or BRAM budgets cannot be met."""
     auto = [i for i, layer in enumerate(net.layers) if not isinstance(layer, ir.TopK) and layer.fold.auto]
     if not auto:
         return net
     layers = _balance(net.layers, auto)
     goal = net.fpga.goal if net.fpga is not None else None
     if goal is not None:
-        from ..autofold import Infeasible, explain, solve  # autofold builds on this module
-
+        balanced = net.replace_layers(layers)
+        coster = cost_model(balanced) if cost_model is not None else None
         try:
-            layers = list(solve(net.replace_layers(layers), goal, net.fpga.clock_hz, only_auto=True).layers)
+            layers = list(solve(balanced, goal, net.fpga.clock_hz, only_auto=True, coster=coster).layers)
         except Infeasible as exc:
             message, hint = explain(exc, goal, net.fpga.clock_hz)
             raise FoldingError(message, goal.span, hint) from None
-    return net.replace_layers(_with(l, l.fold.pe, l.fold.simd) if i in auto else l for i, l in enumerate(layers))
+    return net.replace_layers(with_fold(l, l.fold.pe, l.fold.simd) if i in auto else l for i, l in enumerate(layers))
 
 
 def _balance(layers, auto: list[int]) -> list:
@@ -113,18 +96,10 @@ def _balance(layers, auto: list[int]) -> list:
     marked auto, for a goal to refine)."""
     layers = list(layers)
     fixed = [layer_cycles(l) for i, l in enumerate(layers) if i not in auto and not isinstance(l, ir.TopK)]
-    best = [min(layer_cycles(_with(layers[i], pe, simd)) for pe, simd in _options(layers[i]) if pe * simd <= AUTO_LANE_LIMIT) for i in auto]
+    best = [min(layer_cycles(with_fold(layers[i], pe, simd)) for pe, simd in legal_folds(layers[i]) if pe * simd <= AUTO_LANE_LIMIT) for i in auto]
     target = max(fixed + best)
     for i in auto:
-        choices = [(pe * simd, pe, simd) for pe, simd in _options(layers[i]) if layer_cycles(_with(layers[i], pe, simd)) <= target]
+        choices = [(pe * simd, pe, simd) for pe, simd in legal_folds(layers[i]) if layer_cycles(with_fold(layers[i], pe, simd)) <= target]
         _, pe, simd = min(choices)
         layers[i] = attrs.evolve(layers[i], fold=attrs.evolve(layers[i].fold, pe=pe, simd=simd))
     return layers
-
-
-def _options(layer):
-    return [(pe, simd) for pe in legal_pe(layer) for simd in legal_simd(layer)]
-
-
-def _with(layer, pe: int, simd: int):
-    return attrs.evolve(layer, fold=attrs.evolve(layer.fold, pe=pe, simd=simd, auto=False))

@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import ir
 from ..dtypes import IntType
-from ..params import INT32_LIMIT, LayerParams, _worst_abs
+from ..params import INT32_LIMIT, LayerParams, worst_abs
 from ._errors import QonnxImportError, node_error
 from ._graph import Graph
 from ._model import Lowered, LoweredLayer, Site
@@ -232,7 +232,7 @@ def set_multipliers(net: ir.Network, layers: tuple[LoweredLayer, ...]) -> tuple[
             t = layer.in_type
             worst = layer.in_shape.h * layer.in_shape.w * max(abs(t.min), abs(t.max))
         else:
-            worst = _worst_abs(layer.acc_type, low.params.bias)
+            worst = worst_abs(layer.acc_type, low.params.bias)
         m = np.atleast_1d(low.site.step)
         for shift in range(31, -1, -1):
             m0 = np.rint(m * (1 << shift)).astype(np.int64)

@@ -1,7 +1,7 @@
 """``mbdsl report``: an HTML page with the figures of one spec.
 
 Per-layer cycles (bottleneck marked), the estimated FPGA resources per layer and unit
-(``mbdsl.resources``), memory per layer, and for GAP8 specs the tiling plan of
+(``mbdsl.backends.rtl.cost``), memory per layer, and for GAP8 specs the tiling plan of
 ``mbdsl.backends.gap8``. Plots are PNGs from matplotlib, embedded as base64 so the report
 is one self-contained file; the page comes from ``templates/report.html.j2``.
 """
@@ -155,7 +155,7 @@ def _buffer_bits(module: str, params: dict) -> int:
 
 def build_report(net: ir.Network, spec: str, dsp: str = "auto") -> Report:
     """The report of a checked network (``spec`` is the path shown in the title)."""
-    from .. import resources
+    from ..backends.rtl import cost, resources
 
     figs = estimate(net)
     names = [f.layer.name for f in figs.layers]
@@ -164,7 +164,7 @@ def build_report(net: ir.Network, spec: str, dsp: str = "auto") -> Report:
 
     rtl_ok = True
     try:
-        stages = resources.stage_resources(net, dsp)
+        stages = cost.stage_resources(net, dsp)
     except Exception as exc:  # noqa: BLE001 - the RTL backend refuses this spec: say why
         rtl_ok = False
         stages = []

@@ -20,7 +20,7 @@ import jinja2
 import numpy as np
 
 from ... import ir
-from ._plan import NetworkPlan, layer_geoms, plan_network
+from ._plan import NetworkPlan, layer_geometries, plan_network
 from ._tiling import align4, bias_offset, schedule, weight_chunk_bytes
 
 __all__ = ["generate", "weight_blob", "c_name"]
@@ -194,7 +194,7 @@ def _member_geoms(plan: NetworkPlan, lp_plan) -> list:
     """The geometry of each IR layer a step computes."""
     if len(lp_plan.members) == 1:
         return [lp_plan.geom]
-    all_geoms = layer_geoms(plan.net)
+    all_geoms = layer_geometries(plan.net)
     return [all_geoms[m] for m in lp_plan.members]
 
 

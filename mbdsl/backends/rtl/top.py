@@ -22,7 +22,7 @@ from ...errors import UnsupportedByBackend
 from ..names import identifier
 from ...params import Params
 
-__all__ = ["Stage", "Stream", "plan", "generate", "top_name", "MAX_PORT_BITS"]
+__all__ = ["Stage", "Stream", "plan", "layer_stages", "generate", "top_name", "MAX_PORT_BITS"]
 
 MAX_PORT_BITS = 64
 """Widest top-level AXI-Stream port (the simulation harness moves beats as 64-bit words)."""
@@ -92,6 +92,77 @@ def _out_stream(layer, elems: int) -> Stream:
     return Stream(elems, layer.act_type.bits, layer.act_type.signed)
 
 
+def _converter(name: str, cur: Stream, elems: int, total: int) -> Stage | None:
+    """A width converter from ``cur`` to ``elems`` elements per beat, if they differ."""
+    if cur.elems == elems:
+        return None
+    return Stage("mbdsl_dwc", f"{name}_dwc", (("IN_ELEMS", cur.elems), ("OUT_ELEMS", elems), ("BITS", cur.bits), ("TOTAL", total)),
+                 Stream(elems, cur.bits, cur.signed))
+
+
+def layer_stages(layer: ir.Layer, cur: Stream) -> list[Stage]:
+    """The stages of one layer fed by the stream ``cur``, in stream order: a width converter
+    if the layer takes another beat, its FIFO, window generator and compute unit."""
+    name = ident(layer.name)
+    stages: list[Stage] = []
+
+    def add(module: str, instance: str, params: dict, out: Stream, traced: str | None = None, zero_extend: int = 0) -> None:
+        nonlocal cur
+        stages.append(Stage(module, instance, tuple(params.items()), out, traced, zero_extend))
+        cur = out
+
+    def convert(elems: int, total: int) -> None:
+        nonlocal cur
+        if (dwc := _converter(name, cur, elems, total)) is not None:
+            stages.append(dwc)
+            cur = dwc.out
+
+    total = layer.in_shape.size if isinstance(layer, ir.FC) else layer.in_shape.c
+    if isinstance(layer, ir.TopK):
+        convert(1, layer.in_shape.c)
+        extend = 0 if cur.signed else 1  # the unit compares signed values
+        add("mbdsl_fifo", f"{name}_fifo", {"WIDTH": cur.width, "DEPTH": fifo_depth(layer)}, cur)
+        idx_bits = max(1, (layer.in_shape.c - 1).bit_length()) if layer.in_shape.c > 2 else 1
+        add("mbdsl_topk", name, {"N": layer.in_shape.c, "IN_BITS": cur.bits + extend, "K": layer.k},
+            Stream(1, idx_bits, False), layer.name, zero_extend=extend)
+        return stages
+    beat = input_beat(layer)
+    convert(beat, total)
+    add("mbdsl_fifo", f"{name}_fifo", {"WIDTH": cur.width, "DEPTH": fifo_depth(layer)}, cur)
+    w = window(layer)
+    if w is not None:
+        add("mbdsl_swg", f"{name}_swg", {
+            "IFM_H": w.ifm_h, "IFM_W": w.ifm_w, "C": w.channels, "K": w.kernel, "STRIDE": w.stride,
+            "PAD": w.pad, "BITS": cur.bits, "CPAR": w.cpar, "KPAR": w.kpar, "DW": int(w.depthwise),
+        }, Stream(w.cpar * w.kpar, cur.bits, cur.signed))
+    f = layer.fold
+    if isinstance(layer, ir.AvgPool):
+        add("mbdsl_pool", name, {
+            "C": layer.in_shape.c, "PE": f.pe, "N_PIX": layer.in_shape.h * layer.in_shape.w, "IN_BITS": cur.bits,
+            "SUM_BITS": layer.acc_type.bits, "SHIFT": layer.shift, "OUT_BITS": layer.act_type.bits,
+        }, Stream(f.pe, layer.act_type.bits, False), layer.name)
+        return stages
+    act = layer.act_type
+    common = {
+        "PE": f.pe, "SIMD": f.simd, "IN_BITS": cur.bits, "IN_SIGNED": int(cur.signed),
+        "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": _acc_bits(layer),
+        "N_THRES": act.levels - 1 if act is not None else 0,
+        "OUT_BITS": act.bits if act is not None else _acc_bits(layer), "OUT_MIN": act.min if act is not None else 0,
+        "WEIGHT_FILE": f"weights/{name}.memh", "THRESH_FILE": f"thresholds/{name}.memh" if act is not None else "",
+    }
+    if layer.bias_type is not None:
+        common |= {"HAS_BIAS": 1, "BIAS_FILE": f"biases/{name}.memh"}
+    if isinstance(layer, ir.DwConv):
+        shape = {"C": layer.in_shape.c, "K2": layer.kernel * layer.kernel}
+        module = "mbdsl_vvau"
+    else:
+        mh, mw = layer.matrix
+        shape = {"MH": mh, "MW": mw}
+        module = "mbdsl_mvau"
+    add(module, name, shape | common, _out_stream(layer, f.pe), layer.name)
+    return stages
+
+
 def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
     """The input stream and the stages of the top, in stream order."""
     _check_supported(net)
@@ -103,71 +174,22 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
         head = Stream(net.input.shape.c, 8, False)
     cur = stages[-1].out if stages else head
     owners: dict[str, ir.Layer | None] = {s.instance: None for s in stages}
-    owner = None
 
-    def add(module: str, instance: str, params: dict, out: Stream, layer: str | None = None, zero_extend: int = 0) -> None:
+    def add(stage: Stage, owner: ir.Layer | None) -> None:
         nonlocal cur
-        if instance in owners:  # two layers whose names give the same identifier
-            first, second = (f"layer '{o.name}'" if o else "the top's own stage" for o in (owners[instance], owner))
-            raise UnsupportedByBackend(f"{first} and {second} both give the Verilog instance name '{instance}'",
-                             (owner or owners[instance]).span, "rename the layer")
-        owners[instance] = owner
-        stages.append(Stage(module, instance, tuple(params.items()), out, layer, zero_extend))
-        cur = out
-
-    def convert(name: str, elems: int, total: int) -> None:
-        if cur.elems != elems:
-            add("mbdsl_dwc", f"{name}_dwc", {"IN_ELEMS": cur.elems, "OUT_ELEMS": elems, "BITS": cur.bits, "TOTAL": total}, Stream(elems, cur.bits, cur.signed))
+        if stage.instance in owners:  # two layers whose names give the same identifier
+            first, second = (f"layer '{o.name}'" if o else "the top's own stage" for o in (owners[stage.instance], owner))
+            raise UnsupportedByBackend(f"{first} and {second} both give the Verilog instance name '{stage.instance}'",
+                             (owner or owners[stage.instance]).span, "rename the layer")
+        owners[stage.instance] = owner
+        stages.append(stage)
+        cur = stage.out
 
     for layer in net.layers:
-        owner = layer
-        name = ident(layer.name)
-        total = layer.in_shape.size if isinstance(layer, ir.FC) else layer.in_shape.c
-        if isinstance(layer, ir.TopK):
-            convert(name, 1, layer.in_shape.c)
-            extend = 0 if cur.signed else 1  # the unit compares signed values
-            add("mbdsl_fifo", f"{name}_fifo", {"WIDTH": cur.width, "DEPTH": fifo_depth(layer)}, cur)
-            idx_bits = max(1, (layer.in_shape.c - 1).bit_length()) if layer.in_shape.c > 2 else 1
-            add("mbdsl_topk", name, {"N": layer.in_shape.c, "IN_BITS": cur.bits + extend, "K": layer.k},
-                Stream(1, idx_bits, False), layer.name, zero_extend=extend)
-            continue
-        beat = input_beat(layer)
-        convert(name, beat, total)
-        add("mbdsl_fifo", f"{name}_fifo", {"WIDTH": cur.width, "DEPTH": fifo_depth(layer)}, cur)
-        w = window(layer)
-        if w is not None:
-            add("mbdsl_swg", f"{name}_swg", {
-                "IFM_H": w.ifm_h, "IFM_W": w.ifm_w, "C": w.channels, "K": w.kernel, "STRIDE": w.stride,
-                "PAD": w.pad, "BITS": cur.bits, "CPAR": w.cpar, "KPAR": w.kpar, "DW": int(w.depthwise),
-            }, Stream(w.cpar * w.kpar, cur.bits, cur.signed))
-        f = layer.fold
-        if isinstance(layer, ir.AvgPool):
-            add("mbdsl_pool", name, {
-                "C": layer.in_shape.c, "PE": f.pe, "N_PIX": layer.in_shape.h * layer.in_shape.w, "IN_BITS": cur.bits,
-                "SUM_BITS": layer.acc_type.bits, "SHIFT": layer.shift, "OUT_BITS": layer.act_type.bits,
-            }, Stream(f.pe, layer.act_type.bits, False), layer.name)
-            continue
-        act = layer.act_type
-        common = {
-            "PE": f.pe, "SIMD": f.simd, "IN_BITS": cur.bits, "IN_SIGNED": int(cur.signed),
-            "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": _acc_bits(layer),
-            "N_THRES": act.levels - 1 if act is not None else 0,
-            "OUT_BITS": act.bits if act is not None else _acc_bits(layer), "OUT_MIN": act.min if act is not None else 0,
-            "WEIGHT_FILE": f"weights/{name}.memh", "THRESH_FILE": f"thresholds/{name}.memh" if act is not None else "",
-        }
-        if layer.bias_type is not None:
-            common |= {"HAS_BIAS": 1, "BIAS_FILE": f"biases/{name}.memh"}
-        if isinstance(layer, ir.DwConv):
-            shape = {"C": layer.in_shape.c, "K2": layer.kernel * layer.kernel}
-            module = "mbdsl_vvau"
-        else:
-            mh, mw = layer.matrix
-            shape = {"MH": mh, "MW": mw}
-            module = "mbdsl_mvau"
-        add(module, name, shape | common, _out_stream(layer, f.pe), layer.name)
-    owner = None
-    if cur.elems != 1:
-        convert("out", 1, net.layers[-1].out_shape.size)
+        for stage in layer_stages(layer, cur):
+            add(stage, layer)
+    if (dwc := _converter("out", cur, 1, net.layers[-1].out_shape.size)) is not None:
+        add(dwc, None)
     if cur.width > MAX_PORT_BITS:
         raise UnsupportedByBackend(f"the output port would be {cur.width} bits wide", net.layers[-1].span, "end the network with a topk")
     return head, stages

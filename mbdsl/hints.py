@@ -1,4 +1,4 @@
-"""Helpers for messages about names: "did you mean ...?"."""
+"""Hints for messages about names: "did you mean ...?"."""
 
 from __future__ import annotations
 

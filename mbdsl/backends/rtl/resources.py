@@ -1,0 +1,315 @@
+"""FPGA resources (LUT, FF, BRAM18, DSP) of the generated RTL's units.
+
+The model follows the structure of the units in ``backends/rtl/hdl`` and of what
+``yosys synth_xilinx -family xcup`` makes of them; ``bench/resources.py`` checks it against
+synthesis (``docs/resources.md`` has the formulas and the validation table). Memories are
+mapped as yosys maps them (:mod:`.memories`); :mod:`.cost` sums units into layers and networks.
+
+Multipliers are LUTs (``dsp="lut"``, as ``-nodsp``), DSP slices whenever yosys would map
+them (``dsp="yosys"``), or DSP slices for operands wider than 4 bits only (``dsp="auto"``,
+the convention of FINN's estimates: LUTs for low-bit MACs, DSPs for the 8-bit first layer).
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+
+from .memories import RAM, RAM_ASYNC, ROM, Memory, memory, rom_blend, rom_logic
+
+__all__ = [
+    "Resources", "DSP_POLICIES", "unit", "unit_parts", "lut_features", "mac_features", "K_MAC", "K_UNIT",
+    "tree_levels", "tree_ff", "digit_products", "mac_latency",
+]
+
+DSP_POLICIES = ("lut", "auto", "yosys")
+
+
+@attrs.frozen
+class Resources:
+    """Xilinx UltraScale+ resources: LUTs (logic and LUT RAM), flip-flops, 18 Kb block RAMs, DSP slices."""
+
+    lut: float = 0
+    ff: float = 0
+    bram18: int = 0
+    dsp: int = 0
+
+    def __add__(self, other: "Resources") -> "Resources":
+        return Resources(self.lut + other.lut, self.ff + other.ff, self.bram18 + other.bram18, self.dsp + other.dsp)
+
+    def __radd__(self, other):
+        return self if other == 0 else self.__add__(other)
+
+    def rounded(self) -> "Resources":
+        return Resources(round(self.lut), round(self.ff), self.bram18, self.dsp)
+
+
+# --------------------------------------------------------------------------------------
+# Units
+# --------------------------------------------------------------------------------------
+
+# LUT coefficients of the MAC units: multipliers, adder trees and comparators measured on
+# isolated blocks, the rest fitted to yosys 0.70 synth_xilinx -family xcup of 33 MAC units
+# by non-negative least squares (bench/resources.py --fit); see docs/resources.md.
+K_MAC = {
+    "mul_var": 1.135,    # per (IN*W)**1.1 of a lane whose weight varies (measured: 4x4 bit 24 LUTs, 8x8 110)
+    "mul_const": 0.208,  # ... of a lane whose weight takes few values (shallow weight ROM)
+    "wrom": 0.18,        # per weight-bit use, weight ROM in logic, shallow regime (rom_blend)
+    "wrom_deep": 0.896,  # ... deep regime, x the ROM's LUTs per bit
+    "tree": 1.4,         # per adder-tree bit (measured: 1.34 for 8 inputs, 1.45 for 16)
+    "acc": 0.0,          # per accumulator bit (absorbed by the other terms in the fit)
+    "cmp_var": 0.75,     # per threshold-comparator bit, thresholds from a deep ROM or block RAM (measured)
+    "cmp_const": 0.242,  # ... thresholds taking few values
+    "trom": 1.415,       # per threshold bit, threshold ROM in logic, shallow regime (rom_blend)
+    "trom_deep": 3.614,  # ... deep regime, x the ROM's LUTs per bit
+    "pop": 2.979,        # per threshold (level count and output)
+    "dsp_lane": 0.0,     # per lane whose multiplier is a DSP slice (the DSP absorbs its LUTs)
+    "const": 0.0,        # control (absorbed)
+}
+
+
+
+def _clog2(n: int) -> int:
+    return max(1, math.ceil(math.log2(n))) if n > 1 else 1
+
+
+def _uses_dsp(in_bits: int, w_bits: int, dsp: str) -> bool:
+    if dsp == "lut":
+        return False
+    if dsp == "auto":
+        return max(in_bits, w_bits) > 4
+    return in_bits + w_bits + 2 >= 9  # yosys mul2dsp: product of at least 9 bits
+
+
+def _variability(depth: int, bits: int, in_bram: bool) -> float:
+    """How far a ROM-fed operand is from a constant: log2(words) over its bits, capped at 1."""
+    if in_bram:
+        return 1.0
+    if depth <= 1:
+        return 0.0
+    return min(1.0, math.log2(depth) / bits)
+
+
+def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
+    """The quantities the MAC units' LUTs are linear in (coefficients ``K_MAC``)."""
+    pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
+    lanes = pe * simd
+    wdepth = nf * sf
+    wmem = memory(wdepth, lanes * wb, ROM)
+    tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
+    f = dict.fromkeys(K_MAC, 0.0)
+    f["const"] = 1.0
+    vw = _variability(wdepth, wb, wmem.style == "bram")
+    if _uses_dsp(ib, wb, dsp):
+        f["dsp_lane"] = lanes
+    else:
+        size = (ib * wb) ** 1.1
+        f["mul_var"] = lanes * size * vw
+        f["mul_const"] = lanes * size * (1 - vw)
+    if wmem.style == "logic":  # each weight bit is read by IN+1 partial products
+        shallow, deep = rom_blend(wdepth)
+        f["wrom"] = lanes * wb * (ib + 1) * shallow
+        f["wrom_deep"] = lanes * wb * (ib + 1) * deep
+    f["tree"] = pe * (simd - 1) * acc
+    f["acc"] = pe * acc
+    if nt:
+        vt = _variability(nf, 4, tmem.style == "bram")
+        f["cmp_var"] = pe * nt * acc * vt
+        f["cmp_const"] = pe * nt * acc * (1 - vt)
+        f["pop"] = pe * nt
+        if tmem.style == "logic":
+            shallow, deep = rom_blend(nf)
+            f["trom"] = pe * nt * acc * shallow
+            f["trom_deep"] = pe * nt * acc * deep
+    return f
+
+
+def _ram_cost(m: Memory, depth: int, width: int, read_async: bool) -> Resources:
+    """A RAM read asynchronously at a registered address (``RAM_ASYNC``: the MVAU's input
+    buffer, NV12's chroma row) or through a register of its own (``RAM``: FIFOs, the pool's
+    accumulators)."""
+    if m.style == "bram":  # read asynchronously, yosys adds a soft bypass: a register and a mux
+        return Resources(m.mux_luts, width + _clog2(depth) if read_async else 0, m.bram18, 0)
+    if m.style == "lutram":
+        return Resources(m.lutram_luts + m.mux_luts, 0, 0, 0)
+    # registers, and a read multiplexer of depth inputs per bit (a LUT6 + MUXF7/F8 takes 16)
+    return Resources(width * max(0, math.ceil((depth - 1) / 3)) if depth > 1 else 0, depth * width, 0, 0)
+
+
+# LUT coefficients of the other units, fitted the same way (bench/resources.py --fit).
+K_UNIT = {
+    "mbdsl_swg": {"ctl": 6.651, "out": 0.187},  # refitted on the pipelined generator: 6 syntheses, mean error 12%
+    "mbdsl_fifo": {"const": 4.326, "aw": 3.594},
+    "mbdsl_dwc": {"const": 0.0, "bits": 0.0, "cmp": 0.701},
+    "mbdsl_pool": {"const": 16.304, "lane": 0.87},
+    "mbdsl_topk": {"const": 0.0, "entry": 1.833},
+    "mbdsl_nv12": {"const": 293.0},
+}
+
+
+def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, float], Resources]:
+    """The quantities a unit's LUTs are linear in (coefficients ``K_MAC`` or ``K_UNIT``), and
+    the resources modelled directly (memories, registers)."""
+    if module == "mbdsl_mvau":
+        nf, sf = p["MH"] // p["PE"], p["MW"] // p["SIMD"]
+        fixed = Resources(p["SIMD"] * p["IN_BITS"], 0, 0, 0)  # the fold-0 bypass multiplexer
+        if sf > 1:  # the input-vector buffer, replayed for every neuron fold
+            width = p["SIMD"] * p["IN_BITS"]
+            fixed = fixed + _ram_cost(memory(sf, width, RAM_ASYNC), sf, width, True)
+        return mac_features(p, nf, sf, dsp), fixed + _mac_fixed(p, nf, sf, True, dsp)
+    if module == "mbdsl_vvau":
+        nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
+        return mac_features(p, nf, sf, dsp), _mac_fixed(p, nf, sf, False, dsp)
+    if module == "mbdsl_swg":
+        cf = p["C"] // p["CPAR"]
+        r = p["K"] + p["STRIDE"]
+        depth = r * p["IFM_W"] * cf
+        ew = p["CPAR"] * p["BITS"]
+        oh = (p["IFM_H"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
+        ow = (p["IFM_W"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
+        cb = _clog2(max(p["IFM_H"], p["IFM_W"]) + 2 * p["PAD"] + p["K"] + p["STRIDE"] + r + 1) + 2
+        aw = _clog2(depth)
+        m = memory(depth, ew, RAM)
+        if m.style == "bram":
+            mem = Resources(m.mux_luts, 0, m.bram18, 0)
+        elif m.style == "lutram":
+            mem = Resources(m.lutram_luts + m.mux_luts, ew, 0, 0)
+        else:
+            mem = Resources(ew * math.ceil((depth - 1) / 3), depth * ew + ew, 0, 0)
+        lanes = p["KPAR"]
+        ctl = cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(p["K"] ** 2 // lanes)
+        feats = {"ctl": ctl, "out": lanes * ew}
+        kg = p["K"] ** 2 // lanes
+        # d, ih0, iw0, lo, hi, lo_q1, lim; window counters; frame and row bases, column base;
+        # writer; valid bits; stage B (the issued window)
+        ff = 7 * cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(kg) + 3 * aw + 2 + aw + _clog2(p["IFM_W"] * cf) + 5
+        ff += 2 * cb + 2 * aw + 2 + _clog2(kg)
+        # per lane: stages C (pad, slot, column), D (address, pad), E (pad), F (data)
+        ff += lanes * (3 * aw + 3 + ew)
+        queue = _credit_queue(lanes * ew, 9)
+        return feats, Resources(mem.lut * lanes, ff + mem.ff * lanes, mem.bram18 * lanes, 0) + queue
+    if module == "mbdsl_fifo":
+        return _fifo_features(p["WIDTH"], p["DEPTH"])
+    if module == "mbdsl_dwc":
+        if p["IN_ELEMS"] == p["OUT_ELEMS"]:
+            return {}, Resources()
+        cap = p["IN_ELEMS"] + p["OUT_ELEMS"]
+        bits = cap * p["BITS"]
+        nw = _clog2(cap + 1)
+        return {"const": 1.0, "bits": bits, "cmp": cap * nw}, Resources(0, bits + nw, 0, 0)
+    if module == "mbdsl_pool":
+        cg = p["C"] // p["PE"]
+        width = p["PE"] * p["SUM_BITS"]
+        if cg >= 3:  # a RAM read through two registers (the first inside a block RAM), input and flags staged twice
+            m = memory(cg, width, RAM)
+            staged = (0 if m.style == "bram" else width) + width + 2 * (p["PE"] * p["IN_BITS"] + _clog2(cg) + 3)
+            acc = _ram_cost(m, cg, width, False) + Resources(0, staged, 0, 0)
+        else:  # one or two words of registers
+            acc = Resources(width * (cg - 1), cg * width, 0, 0)
+        out = _credit_queue(p["PE"] * p["OUT_BITS"], max(2, cg) + 6)
+        regs = Resources(0, _clog2(cg) + _clog2(p["N_PIX"]) + p["PE"] * p["OUT_BITS"] + 1, 0, 0)
+        return {"const": 1.0, "lane": p["PE"] * (p["SUM_BITS"] + p["OUT_BITS"])}, acc + out + regs
+    if module == "mbdsl_topk":
+        idx = _clog2(p["N"]) if p["N"] > 2 else 1
+        entry = p["IN_BITS"] + idx
+        return {"const": 1.0, "entry": p["K"] * entry}, Resources(0, p["K"] * (entry + idx + 1) + idx + 5, 0, 0)
+    if module == "mbdsl_nv12":
+        half = p["W"] // 2
+        # Y, U, V; five products, three sums, the clipped pixel, valid bits; the credit queue
+        regs = Resources(0, 24 + 5 * 20 + 3 * 20 + 24 + 4, 0, 0)
+        return {"const": 1.0}, _ram_cost(memory(half, 16, RAM_ASYNC), half, 16, True) + regs + _credit_queue(24, 8)
+    raise ValueError(f"no resource model for module {module}")
+
+
+def _fifo_features(width: int, depth: int) -> tuple[dict, Resources]:
+    """mbdsl_fifo: a memory read into the output register (inside a block RAM, in the fabric
+    otherwise), three counters and the valid bit."""
+    m = memory(depth, width, RAM)
+    aw = _clog2(depth)
+    regs = Resources(0, 2 * aw + _clog2(depth + 1) + 1 + (0 if m.style == "bram" else width), 0, 0)
+    return {"const": 1.0, "aw": aw}, _ram_cost(m, depth, width, False) + regs
+
+
+def tree_levels(n: int) -> int:
+    """Register stages of an mbdsl_addtree of ``n`` terms (one per level)."""
+    return _clog2(n) if n > 1 else 0
+
+
+def tree_ff(n: int, w_in: int) -> int:
+    """Registers of one mbdsl_addtree lane: level l holds ceil(n / 2**l) nodes of w_in + l bits."""
+    total, nodes = 0, n
+    for level in range(1, tree_levels(n) + 1):
+        nodes = -(-nodes // 2)
+        total += nodes * (w_in + level)
+    return total
+
+
+MUL_DIGIT = 4
+"""mbdsl_mac_core multiplies in digits of this many bits (its DG)."""
+
+
+def digit_products(in_bits: int, w_bits: int) -> int:
+    """Digit products per MAC lane in mbdsl_mac_core (its NPP): 1 up to 4 x 4 bits."""
+    return -(-in_bits // MUL_DIGIT) * -(-w_bits // MUL_DIGIT)
+
+
+def mac_latency(simd: int, n_thres: int, npp: int = 1) -> int:
+    """Cycles from issue to the credit queue in mbdsl_mac_core (its LATENCY)."""
+    return 7 + tree_levels(simd * npp) + tree_levels(n_thres)
+
+
+def _credit_queue(width: int, depth: int) -> Resources:
+    """mbdsl_credit_fifo: the FIFO and its credit counter (LUTs included)."""
+    feats, fixed = _fifo_features(width, depth)
+    luts = sum(K_UNIT["mbdsl_fifo"][k] * v for k, v in feats.items())
+    return fixed + Resources(luts, _clog2(depth + 1), 0, 0)
+
+
+def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources:
+    """A MAC unit's block RAMs, DSP slices and registers (the stages of mbdsl_mac_core)."""
+    pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
+    lanes = pe * simd
+    ob = acc if nt == 0 else p["OUT_BITS"]
+    pw = ib + wb + 2
+    wmem = memory(nf * sf, lanes * wb, ROM)
+    tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
+    dsps = lanes if _uses_dsp(ib, wb, dsp) else 0
+    xw = (simd if shared_x else lanes) * ib
+    npp = digit_products(ib, wb)
+    # A ROM's word is registered twice (read register, copy). In a block RAM the first is
+    # inside it; for a ROM in logic yosys moves the first into the address, and the copy
+    # keeps only its distinct columns (``rom_logic``'s registers, added below).
+    w_copy = lanes * wb if wmem.style == "bram" else 0
+    t_copy = pe * nt * acc if tmem.style == "bram" else 0
+    ff = 2 * xw + w_copy + lanes * npp * pw  # S1 and S2 input registers, weight copy, S3 products
+    ff += pe * tree_ff(simd * npp, pw) + 3 * tree_levels(simd * npp)  # adder trees and their tags
+    ff += 2 * pe * acc + 12 + 2 * _clog2(nf * sf) + _clog2(nf)  # ST, SA, valid bits, counters
+    if p.get("HAS_BIAS"):
+        ff += pe * acc
+    if nt:  # the threshold word's copy, accB, comparisons, popcount
+        ff += t_copy + pe * acc + pe * nt + pe * tree_ff(nt, 2) + tree_levels(nt)
+    else:
+        ff += 2 * pe * acc
+    if wmem.style == "logic":
+        ff += rom_logic(nf * sf, lanes * wb)[1]
+    if nt and tmem.style == "logic":
+        ff += rom_logic(nf, pe * nt * acc)[1]
+    queue = _credit_queue(pe * ob, mac_latency(simd, nt, npp) + 3)
+    return Resources(wmem.mux_luts + tmem.mux_luts, ff, wmem.bram18 + tmem.bram18, dsps) + queue
+
+
+def unit(module: str, params: dict, dsp: str = "lut") -> Resources:
+    """Resources of one generated unit, from its module name and parameters."""
+    return unit_parts(module, params, dsp)[0]
+
+
+def unit_parts(module: str, params: dict, dsp: str = "lut") -> tuple[Resources, dict]:
+    """Resources of a unit and its LUTs by part (feature x coefficient, plus "memory")."""
+    if dsp not in DSP_POLICIES:
+        raise ValueError(f"dsp policy {dsp!r}: one of {', '.join(DSP_POLICIES)}")
+    feats, fixed = lut_features(module, params, dsp)
+    k = K_MAC if module in ("mbdsl_mvau", "mbdsl_vvau") else K_UNIT[module]
+    parts = {name: k[name] * v for name, v in feats.items()}
+    parts["memory"] = fixed.lut
+    return Resources(sum(parts.values()), fixed.ff, fixed.bram18, fixed.dsp), parts

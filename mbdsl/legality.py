@@ -1,0 +1,47 @@
+"""Folding legality: which PE/SIMD the dataflow units (``mbdsl.dataflow``) can be built with.
+
+FINN's rules, plus what our window generators can emit: matrix-vector units need PE | MH
+and SIMD | MW, and a convolution's SIMD either divides its input channels (channel-folded
+windows) or is a multiple C*P of them with P | K*K (the window generator emits P kernel
+positions per beat); vector (depthwise) units need PE | channels and SIMD | K*K; the pool
+needs PE | channels.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from . import ir
+from .dataflow import divisors
+
+__all__ = ["legal_pe", "legal_simd", "legal_folds", "with_fold"]
+
+
+def legal_pe(layer: ir.Layer) -> list[int]:
+    if isinstance(layer, (ir.Conv, ir.FC)):
+        return divisors(layer.matrix[0])
+    if isinstance(layer, (ir.DwConv, ir.AvgPool)):
+        return divisors(layer.in_shape.c)
+    return [1]
+
+
+def legal_simd(layer: ir.Layer) -> list[int]:
+    if isinstance(layer, ir.Conv):
+        c, k = layer.in_shape.c, layer.kernel
+        return sorted(set(divisors(c)) | {c * p for p in divisors(k, k)})
+    if isinstance(layer, ir.FC):
+        s = layer.in_shape
+        return divisors(s.h, s.w, s.c)  # MW = H*W*C
+    if isinstance(layer, ir.DwConv):
+        return divisors(layer.kernel, layer.kernel)
+    return [1]
+
+
+def legal_folds(layer: ir.Layer) -> list[tuple[int, int]]:
+    """Every legal (PE, SIMD) of a layer."""
+    return [(pe, simd) for pe in legal_pe(layer) for simd in legal_simd(layer)]
+
+
+def with_fold(layer: ir.Layer, pe: int, simd: int) -> ir.Layer:
+    """The layer folded with ``pe`` x ``simd`` (no longer ``fold(auto)``)."""
+    return attrs.evolve(layer, fold=attrs.evolve(layer.fold, pe=pe, simd=simd, auto=False))
