@@ -79,7 +79,7 @@ def unit_cases(spec_names=SMALL_SPECS) -> list[dict]:
 def _write_unit(folder: Path, case: dict) -> list[str]:
     """The unit's sources, its spec's ROM images and the wrapper top in ``folder``."""
     from mbdsl import backends
-    from mbdsl.backends.rtl.verilator import hdl_sources
+    from mbdsl.backends.rtl.sources import hdl_sources
     from mbdsl.commands.common import load_checked
     from mbdsl.params import make_params
 
@@ -101,7 +101,7 @@ def _write_unit(folder: Path, case: dict) -> list[str]:
 
 
 def _key(*parts) -> str:
-    from mbdsl.backends.rtl.verilator import HDL_DIR
+    from mbdsl.backends.rtl.sources import HDL_DIR
 
     h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
     for p in sorted(HDL_DIR.glob("*.sv")):

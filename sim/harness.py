@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from mbdsl.backends.rtl import verilator as vl
+from mbdsl.backends.rtl.sources import hdl_sources
 from tbutil import CASE_ENV, RESULT_ENV, write_case
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,7 +39,7 @@ def simulate(unit: str, p: dict, *, seed: int = 1, frames: int = 2, p_valid: flo
     bdir = vl.build_dir_for(SIM_ROOT, tb.TOP, params)
     bdir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    runner = vl.build(vl.hdl_sources(tb.TOP), tb.TOP, params, bdir, ccache_dir=CCACHE_DIR,
+    runner = vl.build(hdl_sources(tb.TOP), tb.TOP, params, bdir, ccache_dir=CCACHE_DIR,
                       log_file=bdir / "build.log")
     hint = cycles_hint or case.get("cycles") or (len(case["inp"]) + len(case["out"]))
     slow = min(p_valid, p_ready)

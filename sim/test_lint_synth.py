@@ -13,6 +13,7 @@ from harness import SIM_ROOT
 from mbdsl import yosys
 from mbdsl.backends.rtl import pack
 from mbdsl.backends.rtl import verilator as vl
+from mbdsl.backends.rtl.sources import hdl_sources
 
 LINT = {
     "mbdsl_fifo": [dict(WIDTH=8, DEPTH=2), dict(WIDTH=1, DEPTH=3), dict(WIDTH=40, DEPTH=64)],
@@ -67,7 +68,7 @@ def _lint_params():
 
 @pytest.mark.parametrize("top,p", list(_lint_params()))
 def test_lint(top, p):
-    ok, out = vl.lint(vl.hdl_sources(top), top, p)
+    ok, out = vl.lint(hdl_sources(top), top, p)
     assert ok, out
 
 
@@ -109,10 +110,10 @@ def _elaborate(top: str, p: dict, d: Path) -> tuple[dict, str]:
     that read and elaborate ``top`` with them."""
     d.mkdir(parents=True, exist_ok=True)
     p = dict(p, **_roms(top, p, d))
-    for src in vl.hdl_sources(top):
+    for src in hdl_sources(top):
         shutil.copy(src, d / src.name)
     chp = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {v}" for k, v in p.items())
-    srcs = " ".join(src.name for src in vl.hdl_sources(top))
+    srcs = " ".join(src.name for src in hdl_sources(top))
     return p, f"read_verilog -defer -sv {srcs}\nchparam {chp} {top}\nhierarchy -top {top}\n"
 
 
@@ -127,7 +128,7 @@ def synth(top: str, p: dict) -> dict:
     p, front = _elaborate(top, p, d)
     script = front + f"synth_xilinx -nodsp -flatten -top {top}\ntee -q -o stat.json stat -json\n"
     key = hashlib.sha1("\n".join(
-        [script] + [(d / src.name).read_text() for src in vl.hdl_sources(top)]
+        [script] + [(d / src.name).read_text() for src in hdl_sources(top)]
         + [(d / v).read_text() for v in p.values() if isinstance(v, str)]
     ).encode()).hexdigest()
 

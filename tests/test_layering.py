@@ -220,4 +220,13 @@ def test_the_subprocess_check_sees_a_loaded_backend():
     """The probe is not blind: the same run that imports a backend reports it."""
     probe = _CHECK_AUTO.replace("from mbdsl import passes", "from mbdsl import passes\nimport mbdsl.backends.rtl.cost")
     proc = subprocess.run([sys.executable, "-c", probe], input=AUTO_SPEC, capture_output=True, text=True, cwd=ROOT, check=True)
-    assert "mbdsl.backends.rtl.verilator" in _tools(json.loads(proc.stdout)["modules"])
+    assert "mbdsl.backends.rtl.cost" in _tools(json.loads(proc.stdout)["modules"])
+
+
+def test_the_rtl_cost_model_loads_no_tool():
+    """The optimizer's resource model is the RTL backend's, not its Verilator or yosys runner."""
+    probe = "import json, sys\nimport mbdsl.backends.rtl.cost\nprint(json.dumps(sorted(sys.modules)))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True)
+    loaded = json.loads(proc.stdout)
+    assert "mbdsl.backends.rtl.top" in loaded
+    assert not {"mbdsl.backends.rtl.verilator", "mbdsl.yosys", "cocotb", "cocotb_tools"} & set(loaded)

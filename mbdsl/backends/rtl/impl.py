@@ -28,7 +28,7 @@ from ...params import make_params
 from ...yosys import environment as _env, run as run_yosys
 from ._depth import instance_of, net_names, netlist_depth
 from .top import generate, plan, top_name
-from .verilator import HDL_DIR, hdl_sources
+from .sources import HDL_DIR, hdl_sources
 
 __all__ = [
     "ImplError", "implement", "implement_network", "check_fit", "unit_names", "design_key", "result_path",

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ... import yosys
 from .resources import Resources
-from .verilator import hdl_sources
+from .sources import hdl_sources
 
 __all__ = ["LUTRAM_LUTS", "cell_resources", "synth_key", "synthesize", "synthesize_top"]
 

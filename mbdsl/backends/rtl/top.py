@@ -15,7 +15,7 @@ import attrs
 import jinja2
 
 from . import pack
-from .verilator import HDL_DIR, hdl_sources
+from .sources import HDL_DIR, hdl_sources
 from ... import ir
 from ...dataflow import fifo_depth, input_beat, window
 from ...errors import UnsupportedByBackend

