@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .. import evaluate as E
 from ..errors import MbdslError
-from ..output import check_folder, write_tree
+from ..output import check_folder
 from ..params import make_params
 from .common import console, count, load_checked, si
 
