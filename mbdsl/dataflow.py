@@ -7,10 +7,15 @@ cycle figures the tools print are the ones the hardware is built to reach.
 from __future__ import annotations
 
 import attrs
+import numpy as np
 
 from . import ir
+from .semantics import window_out
 
-__all__ = ["Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "fifo_depth", "divisors"]
+__all__ = [
+    "Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "fifo_depth",
+    "channel_lanes", "weight_lanes", "divisors",
+]
 
 
 @attrs.frozen
@@ -31,8 +36,14 @@ class Window:
     cpar: int
     kpar: int
     depthwise: bool
-    ofm_h: int
-    ofm_w: int
+
+    @property
+    def ofm_h(self) -> int:
+        return window_out(self.ifm_h, self.kernel, self.stride, self.pad)
+
+    @property
+    def ofm_w(self) -> int:
+        return window_out(self.ifm_w, self.kernel, self.stride, self.pad)
 
     @property
     def ring_rows(self) -> int:
@@ -40,17 +51,21 @@ class Window:
         return self.kernel + self.stride
 
     @property
+    def fill_rows(self) -> int:
+        """Input rows a frame's first output row needs: its rows 0..K-1-P of the image."""
+        return max(0, min(self.kernel - self.pad, self.ifm_h))
+
+    @property
     def fill_cycles(self) -> int:
         """Cycles a frame's first output row waits for input rows.
 
         Rows stream continuously across frames. While the last output row of a frame is
         emitted, the ring has room for ``(OH-1)*S + K + S - P - H`` rows past the frame's
-        end; the first output row of the next frame needs its rows 0..K-1-P, and waits
+        end; the first output row of the next frame needs :attr:`fill_rows`, and waits
         for those that did not fit.
         """
-        need = min(self.kernel - self.pad, self.ifm_h)
         room = (self.ofm_h - 1) * self.stride + self.ring_rows - self.pad - self.ifm_h
-        return max(0, need - max(0, room)) * self.ifm_w * (self.channels // self.cpar)
+        return max(0, self.fill_rows - max(0, room)) * self.ifm_w * (self.channels // self.cpar)
 
     @property
     def cycles(self) -> int:
@@ -61,9 +76,9 @@ class Window:
 
 
 def window(layer: ir.Layer) -> Window | None:
-    """The window generator a layer needs, or None (1x1, stride 1, no padding, or no conv)."""
+    """The window generator a layer needs, or None (a pointwise conv, or no conv)."""
     if isinstance(layer, ir.Conv):
-        if layer.kernel == 1 and layer.stride == 1 and layer.pad == 0:
+        if layer.is_pointwise:
             return None
         c = layer.in_shape.c
         simd = layer.fold.simd
@@ -74,7 +89,7 @@ def window(layer: ir.Layer) -> Window | None:
     else:
         return None
     s = layer.in_shape
-    return Window(s.h, s.w, s.c, layer.kernel, layer.stride, layer.pad, cpar, kpar, depthwise, layer.out_shape.h, layer.out_shape.w)
+    return Window(s.h, s.w, s.c, layer.kernel, layer.stride, layer.pad, cpar, kpar, depthwise)
 
 
 def unit_cycles(layer: ir.Layer) -> int:
@@ -142,6 +157,23 @@ def fifo_depth(layer: ir.Layer) -> int:
         mw = layer.matrix[1]
         return max(MIN_FIFO_DEPTH, mw // layer.fold.simd)
     return MIN_FIFO_DEPTH
+
+
+def channel_lanes(values: np.ndarray, pe: int) -> np.ndarray:
+    """Per-channel values (C, ...) as a unit's PE lanes hold them: (C/PE, PE, ...), channel
+    ``nf*PE + p`` at ``[nf, p]`` (PE lane p computes channels p, PE + p, 2*PE + p, ...)."""
+    values = np.asarray(values)
+    return values.reshape((values.shape[0] // pe, pe) + values.shape[1:])
+
+
+def weight_lanes(w: np.ndarray, pe: int, simd: int) -> np.ndarray:
+    """A (rows, columns) weight matrix as a unit's lanes read it: (rows/PE, columns/SIMD,
+    PE, SIMD), ``W[nf*PE + p, sf*SIMD + s]`` at ``[nf, sf, p, s]``. Matrix-vector units
+    take (MH, MW) (columns (kh, kw, cin) for a convolution), vector units (C, K*K) with
+    SIMD over kernel positions; the RTL and HLS backends store exactly this order."""
+    lanes = channel_lanes(w, pe)
+    nf, _, cols = lanes.shape
+    return lanes.reshape(nf, pe, cols // simd, simd).transpose(0, 2, 1, 3)
 
 
 def divisors(*factors: int) -> list[int]:

@@ -89,12 +89,12 @@ def _weight_bits(layer: ir.Layer) -> int:
 
 def _threshold_bits(net: ir.Network, layer: ir.Layer) -> int:
     """Per-channel parameter memory of the thresholds style: the thresholds, or the biases
-    of a raw-output layer that declares them (both stored at the accumulator's width)."""
+    of a raw-output layer that declares them (both stored at ``layer.acc_bits``)."""
     if net.quant_style != ir.THRESHOLDS or not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
         return 0
     if layer.act_type is None:
-        return layer.out_shape.c * layer.acc_type.bits if layer.bias_type is not None else 0
-    return layer.out_shape.c * (layer.act_type.levels - 1) * layer.acc_type.bits
+        return layer.out_shape.c * layer.acc_bits if layer.bias_type is not None else 0
+    return layer.out_shape.c * (layer.act_type.levels - 1) * layer.acc_bits
 
 
 def estimate(net: ir.Network) -> NetworkFigures:

@@ -32,7 +32,7 @@ from pathlib import Path
 import attrs
 
 from . import ir
-from .dataflow import fifo_depth, input_beat, window
+from .dataflow import Window, fifo_depth, input_beat, window
 
 __all__ = [
     "Resources", "Memory", "DSP_POLICIES", "memory", "unit", "unit_parts", "lut_features", "K_MAC", "K_UNIT", "layer_stages", "layer_resources",
@@ -296,12 +296,12 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
         return mac_features(p, nf, sf, dsp), _mac_fixed(p, nf, sf, False, dsp)
     if module == "mbdsl_swg":
+        win = Window(p["IFM_H"], p["IFM_W"], p["C"], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"]))
         cf = p["C"] // p["CPAR"]
-        r = p["K"] + p["STRIDE"]
+        r = win.ring_rows
         depth = r * p["IFM_W"] * cf
         ew = p["CPAR"] * p["BITS"]
-        oh = (p["IFM_H"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
-        ow = (p["IFM_W"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
+        oh, ow = win.ofm_h, win.ofm_w
         cb = _clog2(max(p["IFM_H"], p["IFM_W"]) + 2 * p["PAD"] + p["K"] + p["STRIDE"] + r + 1) + 2
         aw = _clog2(depth)
         m = memory(depth, ew, RAM)
@@ -458,8 +458,6 @@ def layer_stages(layer: ir.Layer, in_bits: int, in_signed: bool) -> list[tuple[s
     """The units a layer instantiates for its own folding, after any width converter:
     its FIFO, window generator and compute unit, as ``backends.rtl.top.plan`` builds them
     (``tests/test_resources.py`` checks that the two agree)."""
-    from .backends.rtl.pack import acc_bits
-
     beat = input_beat(layer)
     out: list[tuple[str, dict]] = []
     if isinstance(layer, ir.TopK):
@@ -482,7 +480,7 @@ def layer_stages(layer: ir.Layer, in_bits: int, in_signed: bool) -> list[tuple[s
         }))
         return out
     act = layer.act_type
-    acc = acc_bits(layer.acc_type.min, layer.acc_type.max)
+    acc = layer.acc_bits
     common = {
         "PE": f.pe, "SIMD": f.simd, "IN_BITS": in_bits, "IN_SIGNED": int(in_signed),
         "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": acc,

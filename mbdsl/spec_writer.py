@@ -34,7 +34,7 @@ def _fold(f: ir.Fold, prefix: str = "") -> list[str]:
 
 def _is_pair(a, b) -> bool:
     return (
-        isinstance(a, ir.DwConv) and isinstance(b, ir.Conv) and b.kernel == 1 and b.stride == 1
+        isinstance(a, ir.DwConv) and isinstance(b, ir.Conv) and b.is_pointwise
         and a.name.endswith(".dw") and b.name == a.name[:-3] + ".pw" and a.pad == a.kernel // 2
         and a.weight_type == b.weight_type and a.act_type == b.act_type and a.acc_limit is None and b.acc_limit is None
         and a.bias_type is None and b.bias_type is None
@@ -95,9 +95,8 @@ def write_spec(net: ir.Network, path: str | None = None, header: str = "") -> st
             lines.append(f"  dwsep {layer.name[:-3]}{kernel} stride {layer.stride} -> {pw.out_channels}{types(layer)} fold({fold})")
             i += 2
             continue
-        if isinstance(layer, ir.Conv) and layer.kernel == 1 and layer.pad == 0:
-            stride = f" stride {layer.stride}" if layer.stride != 1 else ""
-            lines.append(f"  pwconv {layer.name}{stride} -> {layer.out_channels}{types(layer)} fold({', '.join(_fold(layer.fold))})")
+        if isinstance(layer, ir.Conv) and layer.is_pointwise:
+            lines.append(f"  pwconv {layer.name} -> {layer.out_channels}{types(layer)} fold({', '.join(_fold(layer.fold))})")
         elif isinstance(layer, ir.Conv):
             k = layer.kernel
             lines.append(f"  conv {layer.name} {k}x{k} stride {layer.stride} pad {layer.pad} -> {layer.out_channels}{types(layer)} fold({', '.join(_fold(layer.fold))})")

@@ -8,9 +8,9 @@ TOP = "mbdsl_swg"
 
 
 def geometry(p):
-    oh = (p["IFM_H"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
-    ow = (p["IFM_W"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
-    return oh, ow
+    from mbdsl.semantics import window_out
+    return (window_out(p["IFM_H"], p["K"], p["STRIDE"], p["PAD"]),
+            window_out(p["IFM_W"], p["K"], p["STRIDE"], p["PAD"]))
 
 
 def expected_cycles(p):

@@ -85,14 +85,9 @@ def _check_supported(net: ir.Network) -> None:
             raise _rtl_error(f"the RTL pool sums unsigned activations; layer {layer.name} receives {layer.in_type}", layer.span, "use unsigned activations before the pool")
 
 
-def _acc_bits(layer) -> int:
-    """Accumulator width in the RTL: the derived type plus room for a threshold at max+1."""
-    return pack.acc_bits(layer.acc_type.min, layer.acc_type.max)
-
-
 def _out_stream(layer, elems: int) -> Stream:
     if layer.act_type is None:
-        return Stream(elems, _acc_bits(layer), True)
+        return Stream(elems, layer.acc_bits, True)
     return Stream(elems, layer.act_type.bits, layer.act_type.signed)
 
 
@@ -154,9 +149,9 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
         act = layer.act_type
         common = {
             "PE": f.pe, "SIMD": f.simd, "IN_BITS": cur.bits, "IN_SIGNED": int(cur.signed),
-            "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": _acc_bits(layer),
+            "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": layer.acc_bits,
             "N_THRES": act.levels - 1 if act is not None else 0,
-            "OUT_BITS": act.bits if act is not None else _acc_bits(layer), "OUT_MIN": act.min if act is not None else 0,
+            "OUT_BITS": act.bits if act is not None else layer.acc_bits, "OUT_MIN": act.min if act is not None else 0,
             "WEIGHT_FILE": f"weights/{name}.memh", "THRESH_FILE": f"thresholds/{name}.memh" if act is not None else "",
         }
         if layer.bias_type is not None:
@@ -185,19 +180,15 @@ def _memories(net: ir.Network, params: Params) -> dict[str, str]:
         name = ident(layer.name)
         p = params[layer.name]
         f = layer.fold
-        if isinstance(layer, ir.DwConv):
-            w = p.weights.reshape(layer.in_shape.c, layer.kernel * layer.kernel)
-            words = pack.vvau_weight_words(w, f.pe, f.simd, layer.weight_type.bits)
-        else:
-            w = p.weights.reshape(layer.out_shape.c, -1)
-            words = pack.mvau_weight_words(w, f.pe, f.simd, layer.weight_type.bits)
+        w = p.weights.reshape(layer.out_shape.c, -1)  # (MH, MW), or (C, K2) of a depthwise layer
+        words = pack.weight_words(w, f.pe, f.simd, layer.weight_type.bits)
         files[f"weights/{name}.memh"] = _memh(words, f.pe * f.simd * layer.weight_type.bits)
         if layer.act_type is not None:
-            bits = _acc_bits(layer)
+            bits = layer.acc_bits
             t = pack.clip_thresholds(p.thresholds, layer.acc_type.min, layer.acc_type.max)
             files[f"thresholds/{name}.memh"] = _memh(pack.threshold_words(t, f.pe, bits), f.pe * t.shape[1] * bits)
         if layer.bias_type is not None:
-            bits = _acc_bits(layer)
+            bits = layer.acc_bits
             files[f"biases/{name}.memh"] = _memh(pack.bias_words(p.bias, f.pe, bits), f.pe * bits)
     return files
 
