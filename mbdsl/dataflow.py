@@ -46,6 +46,16 @@ class Window:
         return window_out(self.ifm_w, self.kernel, self.stride, self.pad)
 
     @property
+    def channel_beats(self) -> int:
+        """Beats of one input pixel: C/CPAR."""
+        return self.channels // self.cpar
+
+    @property
+    def kernel_groups(self) -> int:
+        """Beats of one window per channel group: K*K/KPAR kernel positions."""
+        return self.kernel * self.kernel // self.kpar
+
+    @property
     def ring_rows(self) -> int:
         """Rows the generator buffers: K for the window plus S loading ahead."""
         return self.kernel + self.stride
@@ -65,13 +75,12 @@ class Window:
         for those that did not fit.
         """
         room = (self.ofm_h - 1) * self.stride + self.ring_rows - self.pad - self.ifm_h
-        return max(0, self.fill_rows - max(0, room)) * self.ifm_w * (self.channels // self.cpar)
+        return max(0, self.fill_rows - max(0, room)) * self.ifm_w * self.channel_beats
 
     @property
     def cycles(self) -> int:
-        c_beats = self.channels // self.cpar
-        emit = self.ofm_w * self.kernel * self.kernel * c_beats // self.kpar
-        load = self.stride * self.ifm_w * c_beats
+        emit = self.ofm_w * self.kernel_groups * self.channel_beats
+        load = self.stride * self.ifm_w * self.channel_beats
         return self.ofm_h * max(emit, load) + self.fill_cycles
 
 
@@ -152,7 +161,7 @@ def fifo_depth(layer: ir.Layer) -> int:
     """
     w = window(layer)
     if w is not None:
-        return max(MIN_FIFO_DEPTH, w.ifm_w * w.channels // w.cpar)
+        return max(MIN_FIFO_DEPTH, w.ifm_w * w.channel_beats)
     if isinstance(layer, (ir.Conv, ir.FC)):
         mw = layer.matrix[1]
         return max(MIN_FIFO_DEPTH, mw // layer.fold.simd)

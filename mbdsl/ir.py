@@ -231,6 +231,11 @@ class TopK(_Layer):
     in_type: IntType | None = None
     kind = "topk"
 
+    @property
+    def index_bits(self) -> int:
+        """Unsigned width of an output: the index 0..C-1 of a class (at least one bit)."""
+        return max(1, (self.in_shape.c - 1).bit_length())
+
 
 MacLayer = Union[Conv, DwConv, FC]
 Layer = Union[Conv, DwConv, FC, AvgPool, TopK]

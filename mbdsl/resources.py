@@ -297,7 +297,7 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         return mac_features(p, nf, sf, dsp), _mac_fixed(p, nf, sf, False, dsp)
     if module == "mbdsl_swg":
         win = Window(p["IFM_H"], p["IFM_W"], p["C"], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"]))
-        cf = p["C"] // p["CPAR"]
+        cf = win.channel_beats
         r = win.ring_rows
         depth = r * p["IFM_W"] * cf
         ew = p["CPAR"] * p["BITS"]
@@ -312,9 +312,9 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         else:
             mem = Resources(ew * math.ceil((depth - 1) / 3), depth * ew + ew, 0, 0)
         lanes = p["KPAR"]
-        ctl = cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(p["K"] ** 2 // lanes)
+        kg = win.kernel_groups
+        ctl = cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(kg)
         feats = {"ctl": ctl, "out": lanes * ew}
-        kg = p["K"] ** 2 // lanes
         # d, ih0, iw0, lo, hi, lo_q1, lim; window counters; frame and row bases, column base;
         # writer; valid bits; stage B (the issued window)
         ff = 7 * cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(kg) + 3 * aw + 2 + aw + _clog2(p["IFM_W"] * cf) + 5

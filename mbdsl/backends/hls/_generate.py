@@ -294,8 +294,8 @@ def swg_cycles(w) -> int:
     the HLS function restarts every frame, so its fill of ``K - P`` rows is not overlapped
     with the previous frame's last row as in the RTL.
     """
-    cb = w.channels // w.cpar
-    emits = w.ofm_w * w.kernel * w.kernel * cb // w.kpar
+    cb = w.channel_beats
+    emits = w.ofm_w * w.kernel_groups * cb
     rows = w.fill_rows
     total = rows * w.ifm_w * cb
     for oy in range(w.ofm_h):
@@ -313,7 +313,7 @@ def _swg(layer, in_t: IntType, ident: str) -> dict | None:
     return dict(
         ident=f"{ident}_swg",
         H=w.ifm_h, W=w.ifm_w, C=w.channels, K=w.kernel, S=w.stride, P=w.pad,
-        CPAR=w.cpar, KPAR=w.kpar, CB=w.channels // w.cpar, KG=w.kernel * w.kernel // w.kpar,
+        CPAR=w.cpar, KPAR=w.kpar, CB=w.channel_beats, KG=w.kernel_groups,
         OH=w.ofm_h, OW=w.ofm_w, R=w.ring_rows, FILL=w.fill_rows,
         depthwise=w.depthwise, in_vec=_vec(in_t, w.cpar), out_vec=_vec(in_t, w.cpar * w.kpar), elem=ctype(in_t),
         cycles=w.cycles, hls_cycles=swg_cycles(w),
@@ -352,10 +352,8 @@ def _unit(net: ir.Network, layer: ir.Layer, lp, in_t: IntType, ident: str) -> Un
         consts = dict(C=s.c, PE=pe, CB=s.c // pe, PIXELS=s.h * s.w, acc_t=ctype(acc))
         return Unit("pool.cpp.j2", layer, ident, in_t, beat, act.out, pe, consts, (), act)
     if isinstance(layer, ir.TopK):
-        n = layer.in_shape.size
-        idx = _range_type(0, max(n - 1, 1))
-        consts = dict(N=n, K=layer.k)
-        return Unit("topk.cpp.j2", layer, ident, in_t, beat, idx, 1, consts)
+        consts = dict(N=layer.in_shape.size, K=layer.k)
+        return Unit("topk.cpp.j2", layer, ident, in_t, beat, IntType(layer.index_bits, False), 1, consts)
     raise HlsError(f"layer {layer.name} ({type(layer).__name__}) has no HLS implementation", span=layer.span)
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -34,12 +35,15 @@ from ...semantics import window_out
 __all__ = [
     "pack_words",
     "unpack_words",
-    "write_memh",
+    "memh",
     "weight_words",
     "threshold_words",
+    "bias_words",
+    "weight_memh",
+    "threshold_memh",
+    "bias_memh",
     "write_weights",
     "write_thresholds",
-    "bias_words",
     "write_biases",
     "clip_thresholds",
     "tensor_to_beats",
@@ -86,12 +90,10 @@ def unpack_words(words: Sequence[int], n_lanes: int, bits: int, signed: bool) ->
     return out
 
 
-def write_memh(path: str | os.PathLike, words: Sequence[int], width: int) -> None:
-    """Write ``words`` as a ``$readmemh`` file, one word of ``width`` bits per line."""
+def memh(words: Sequence[int], width: int) -> str:
+    """``words`` as ``$readmemh`` text: one word of ``width`` bits per line, ceil(width/4) hex digits."""
     digits = max(1, (width + 3) // 4)
-    with open(path, "w") as f:
-        for w in words:
-            f.write(f"{int(w):0{digits}x}\n")
+    return "".join(f"{int(w):0{digits}x}\n" for w in words)
 
 
 def _check_fold(total: int, par: int, what: str) -> int:
@@ -127,19 +129,31 @@ def bias_words(b: np.ndarray, pe: int, acc_bits: int) -> list[int]:
     return threshold_words(np.asarray(b).reshape(-1, 1), pe, acc_bits)
 
 
-def write_biases(path, b: np.ndarray, pe: int, acc_bits: int) -> None:
-    """Write the bias ROM file for (CH,) biases."""
-    write_memh(path, bias_words(b, pe, acc_bits), pe * acc_bits)
+def weight_memh(w: np.ndarray, pe: int, simd: int, bits: int) -> str:
+    """The weight ROM file of an MVAU (MH, MW) or VVAU (C, K2) matrix: words of PE*SIMD lanes."""
+    return memh(weight_words(w, pe, simd, bits), pe * simd * bits)
 
 
-def write_weights(path, w: np.ndarray, pe: int, simd: int, bits: int) -> None:
-    """Write the weight ROM file of an MVAU (MH, MW) or VVAU (C, K2) matrix."""
-    write_memh(path, weight_words(w, pe, simd, bits), pe * simd * bits)
+def threshold_memh(t: np.ndarray, pe: int, acc_bits: int) -> str:
+    """The threshold ROM file of a (CH, N) array: words of PE*N lanes."""
+    return memh(threshold_words(t, pe, acc_bits), pe * np.shape(t)[1] * acc_bits)
 
 
-def write_thresholds(path, t: np.ndarray, pe: int, acc_bits: int) -> None:
-    """Write the threshold ROM file for a (CH, N) array."""
-    write_memh(path, threshold_words(t, pe, acc_bits), pe * np.shape(t)[1] * acc_bits)
+def bias_memh(b: np.ndarray, pe: int, acc_bits: int) -> str:
+    """The bias ROM file of (CH,) biases: words of PE lanes."""
+    return memh(bias_words(b, pe, acc_bits), pe * acc_bits)
+
+
+def write_weights(path: str | os.PathLike, w: np.ndarray, pe: int, simd: int, bits: int) -> None:
+    Path(path).write_text(weight_memh(w, pe, simd, bits))
+
+
+def write_thresholds(path: str | os.PathLike, t: np.ndarray, pe: int, acc_bits: int) -> None:
+    Path(path).write_text(threshold_memh(t, pe, acc_bits))
+
+
+def write_biases(path: str | os.PathLike, b: np.ndarray, pe: int, acc_bits: int) -> None:
+    Path(path).write_text(bias_memh(b, pe, acc_bits))
 
 
 def clip_thresholds(t: np.ndarray, acc_lo: int, acc_hi: int) -> np.ndarray:

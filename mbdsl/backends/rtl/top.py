@@ -126,9 +126,8 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
             convert(name, 1, layer.in_shape.c)
             extend = 0 if cur.signed else 1  # the unit compares signed values
             add("mbdsl_fifo", f"{name}_fifo", {"WIDTH": cur.width, "DEPTH": fifo_depth(layer)}, cur)
-            idx_bits = max(1, (layer.in_shape.c - 1).bit_length()) if layer.in_shape.c > 2 else 1
             add("mbdsl_topk", name, {"N": layer.in_shape.c, "IN_BITS": cur.bits + extend, "K": layer.k},
-                Stream(1, idx_bits, False), layer.name, zero_extend=extend)
+                Stream(1, layer.index_bits, False), layer.name, zero_extend=extend)
             continue
         beat = input_beat(layer)
         convert(name, beat, total)
@@ -181,21 +180,13 @@ def _memories(net: ir.Network, params: Params) -> dict[str, str]:
         p = params[layer.name]
         f = layer.fold
         w = p.weights.reshape(layer.out_shape.c, -1)  # (MH, MW), or (C, K2) of a depthwise layer
-        words = pack.weight_words(w, f.pe, f.simd, layer.weight_type.bits)
-        files[f"weights/{name}.memh"] = _memh(words, f.pe * f.simd * layer.weight_type.bits)
+        files[f"weights/{name}.memh"] = pack.weight_memh(w, f.pe, f.simd, layer.weight_type.bits)
         if layer.act_type is not None:
-            bits = layer.acc_bits
             t = pack.clip_thresholds(p.thresholds, layer.acc_type.min, layer.acc_type.max)
-            files[f"thresholds/{name}.memh"] = _memh(pack.threshold_words(t, f.pe, bits), f.pe * t.shape[1] * bits)
+            files[f"thresholds/{name}.memh"] = pack.threshold_memh(t, f.pe, layer.acc_bits)
         if layer.bias_type is not None:
-            bits = layer.acc_bits
-            files[f"biases/{name}.memh"] = _memh(pack.bias_words(p.bias, f.pe, bits), f.pe * bits)
+            files[f"biases/{name}.memh"] = pack.bias_memh(p.bias, f.pe, layer.acc_bits)
     return files
-
-
-def _memh(words, width: int) -> str:
-    digits = max(1, (width + 3) // 4)
-    return "".join(f"{int(w):0{digits}x}\n" for w in words)
 
 
 _ENV = jinja2.Environment(
