@@ -26,7 +26,7 @@ import numpy as np
 from ..dtypes import UINT8, IntType, bits_for_range
 from ..ir import Preprocess
 from ..preprocess import fold_thresholds, preprocess_affine
-from ..semantics import accumulator_range
+from ..semantics import accumulator_range, window_out
 from ._errors import node_error
 from ._graph import QUANT_DOMAINS, ROUNDING_MODES, Graph, attr, quant_type
 
@@ -273,8 +273,7 @@ class _Lowering:
             if not first and st.flat:
                 raise node_error(node, "a convolution after a Flatten/Reshape is not supported")
             rec, ws, bias = self.conv(node, in_type, (c, h, w))
-            out_shape = (rec.out_channels, (h + 2 * rec.pad - rec.kernel) // rec.stride + 1,
-                         (w + 2 * rec.pad - rec.kernel) // rec.stride + 1)
+            out_shape = (rec.out_channels, window_out(h, rec.kernel, rec.stride, rec.pad), window_out(w, rec.kernel, rec.stride, rec.pad))
         else:
             rec, ws, bias = self.fc(node, in_type, (c, h, w))
             out_shape = (rec.out_channels,)
