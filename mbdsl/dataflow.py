@@ -106,13 +106,10 @@ def unit_cycles(layer: ir.Layer) -> int:
     if isinstance(layer, ir.TopK):
         return layer.in_shape.c
     f = layer.fold
-    if isinstance(layer, (ir.Conv, ir.FC)):
+    if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
         mh, mw = layer.matrix
         pixels = layer.out_shape.h * layer.out_shape.w
         return (mh // f.pe) * (mw // f.simd) * pixels
-    if isinstance(layer, ir.DwConv):
-        o = layer.out_shape
-        return layer.in_shape.c * layer.kernel * layer.kernel // (f.pe * f.simd) * o.h * o.w
     if isinstance(layer, ir.AvgPool):
         s = layer.in_shape
         return s.c // f.pe * s.h * s.w

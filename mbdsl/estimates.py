@@ -70,20 +70,16 @@ class NetworkFigures:
 
 
 def _macs(layer: ir.Layer) -> int:
-    if isinstance(layer, (ir.Conv, ir.FC)):
+    if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
         mh, mw = layer.matrix
         return mh * mw * layer.out_shape.h * layer.out_shape.w
-    if isinstance(layer, ir.DwConv):
-        return layer.out_shape.size * layer.kernel * layer.kernel
     return 0
 
 
 def _weight_bits(layer: ir.Layer) -> int:
-    if isinstance(layer, (ir.Conv, ir.FC)):
+    if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
         mh, mw = layer.matrix
         return mh * mw * layer.weight_type.bits
-    if isinstance(layer, ir.DwConv):
-        return layer.in_shape.c * layer.kernel * layer.kernel * layer.weight_type.bits
     return 0
 
 

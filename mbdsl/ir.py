@@ -183,6 +183,11 @@ class DwConv(_MacBase):
     kind = "dwconv"
 
     @property
+    def matrix(self) -> tuple[int, int]:
+        """(C, K2): channels x kernel positions (kh*K + kw), one row per channel."""
+        return self.in_shape.c, self.kernel * self.kernel
+
+    @property
     def fan_in(self) -> int:
         return self.kernel * self.kernel
 

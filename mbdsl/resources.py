@@ -488,7 +488,8 @@ def layer_stages(layer: ir.Layer, in_bits: int, in_signed: bool) -> list[tuple[s
         "OUT_BITS": act.bits if act is not None else acc, "OUT_MIN": act.min if act is not None else 0,
     }
     if isinstance(layer, ir.DwConv):
-        out.append(("mbdsl_vvau", {"C": layer.in_shape.c, "K2": layer.kernel * layer.kernel} | common))
+        c, k2 = layer.matrix
+        out.append(("mbdsl_vvau", {"C": c, "K2": k2} | common))
     else:
         mh, mw = layer.matrix
         out.append(("mbdsl_mvau", {"MH": mh, "MW": mw} | common))

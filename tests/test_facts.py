@@ -161,7 +161,7 @@ def test_rtl_and_hls_weights_share_one_lane_layout(strided):
         if not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
             continue
         f, bits = layer.fold, layer.weight_type.bits
-        w = params[layer.name].weights.reshape(layer.out_shape.c, -1)
+        w = params[layer.name].weights.reshape(layer.matrix)
         rows, cols = w.shape
         nf, sf = rows // f.pe, cols // f.simd
         rtl = pack.unpack_words(pack.weight_words(w, f.pe, f.simd, bits), f.pe * f.simd, bits, True).reshape(nf, sf, f.pe, f.simd)

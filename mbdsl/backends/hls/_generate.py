@@ -108,7 +108,7 @@ def _weight_array(ident: str, layer: ir.MacLayer, weights: np.ndarray) -> Array:
     = W[nf*PE + p, sf*SIMD + s]`` (:func:`mbdsl.dataflow.weight_lanes`): one memory per PE
     lane, the SIMD lanes in one word."""
     pe, simd = layer.fold.pe, layer.fold.simd
-    lanes = weight_lanes(np.asarray(weights, dtype=np.int64).reshape(layer.out_shape.c, -1), pe, simd)
+    lanes = weight_lanes(np.asarray(weights, dtype=np.int64).reshape(layer.matrix), pe, simd)
     nf, sf = lanes.shape[:2]
     return _array(f"{ident}_weights", layer.weight_type, lanes.transpose(2, 0, 1, 3).reshape(pe, nf * sf, simd), (1,), (3,))
 
@@ -333,7 +333,7 @@ def _unit(net: ir.Network, layer: ir.Layer, lp, in_t: IntType, ident: str) -> Un
         swg = _swg(layer, in_t, ident) if isinstance(layer, ir.Conv) else None
         return Unit("mvau.cpp.j2", layer, ident, in_t, beat, act.out, pe, consts, arrays, act, swg)
     if isinstance(layer, ir.DwConv):
-        c, k2 = layer.in_shape.c, layer.kernel * layer.kernel
+        c, k2 = layer.matrix
         pe, simd = layer.fold.pe, layer.fold.simd
         acc = _check_width(layer, layer.acc_type, "accumulator")
         act = _mac_activation(net, layer, lp, pe, ident)

@@ -156,7 +156,8 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
         if layer.bias_type is not None:
             common |= {"HAS_BIAS": 1, "BIAS_FILE": f"biases/{name}.memh"}
         if isinstance(layer, ir.DwConv):
-            shape = {"C": layer.in_shape.c, "K2": layer.kernel * layer.kernel}
+            c, k2 = layer.matrix
+            shape = {"C": c, "K2": k2}
             module = "mbdsl_vvau"
         else:
             mh, mw = layer.matrix
@@ -179,8 +180,7 @@ def _memories(net: ir.Network, params: Params) -> dict[str, str]:
         name = ident(layer.name)
         p = params[layer.name]
         f = layer.fold
-        w = p.weights.reshape(layer.out_shape.c, -1)  # (MH, MW), or (C, K2) of a depthwise layer
-        files[f"weights/{name}.memh"] = pack.weight_memh(w, f.pe, f.simd, layer.weight_type.bits)
+        files[f"weights/{name}.memh"] = pack.weight_memh(p.weights.reshape(layer.matrix), f.pe, f.simd, layer.weight_type.bits)
         if layer.act_type is not None:
             t = pack.clip_thresholds(p.thresholds, layer.acc_type.min, layer.acc_type.max)
             files[f"thresholds/{name}.memh"] = pack.threshold_memh(t, f.pe, layer.acc_bits)
