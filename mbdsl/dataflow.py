@@ -70,11 +70,13 @@ class Window:
         """Cycles a frame's first output row waits for input rows.
 
         Rows stream continuously across frames. While the last output row of a frame is
-        emitted, the ring has room for ``(OH-1)*S + K + S - P - H`` rows past the frame's
-        end; the first output row of the next frame needs :attr:`fill_rows`, and waits
-        for those that did not fit.
+        emitted, the ring holds the frame's rows from the lowest that row reads,
+        ``lo = max(0, (OH-1)*S - P)``, and has room for ``lo + K + S - H`` rows past the
+        frame's end; the first output row of the next frame needs :attr:`fill_rows`, and
+        waits for those that did not fit.
         """
-        room = (self.ofm_h - 1) * self.stride + self.ring_rows - self.pad - self.ifm_h
+        lo = max(0, (self.ofm_h - 1) * self.stride - self.pad)
+        room = lo + self.ring_rows - self.ifm_h
         return max(0, self.fill_rows - max(0, room)) * self.ifm_w * self.channel_beats
 
     @property
