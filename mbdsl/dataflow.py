@@ -14,7 +14,7 @@ from .semantics import window_out
 
 __all__ = [
     "Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "fifo_depth",
-    "channel_lanes", "weight_lanes", "divisors",
+    "mac_cycles", "channel_lanes", "weight_lanes", "divisors",
 ]
 
 
@@ -109,13 +109,18 @@ def unit_cycles(layer: ir.Layer) -> int:
         return layer.in_shape.c
     f = layer.fold
     if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
-        mh, mw = layer.matrix
-        pixels = layer.out_shape.h * layer.out_shape.w
-        return (mh // f.pe) * (mw // f.simd) * pixels
+        return mac_cycles(layer.matrix, f.pe, f.simd, layer.out_shape.h * layer.out_shape.w)
     if isinstance(layer, ir.AvgPool):
         s = layer.in_shape
         return s.c // f.pe * s.h * s.w
     raise TypeError(layer)
+
+
+def mac_cycles(matrix: tuple[int, int], pe: int, simd: int, vectors: int) -> int:
+    """Cycles of a matrix-vector or vector unit: one beat per cycle, (rows/PE)*(cols/SIMD)
+    beats for each of ``vectors`` input vectors (pixels)."""
+    rows, cols = matrix
+    return (rows // pe) * (cols // simd) * vectors
 
 
 def window_cycles(layer: ir.Layer) -> int:

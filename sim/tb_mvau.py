@@ -9,7 +9,8 @@ TOP = "mbdsl_mvau"
 
 
 def expected_cycles(p, n_vectors):
-    return (p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"]) * n_vectors
+    from mbdsl.dataflow import mac_cycles
+    return mac_cycles((p["MH"], p["MW"]), p["PE"], p["SIMD"], n_vectors)
 
 
 def make_case(p, *, seed, frames, workdir):

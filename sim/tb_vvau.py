@@ -9,7 +9,8 @@ TOP = "mbdsl_vvau"
 
 
 def expected_cycles(p, n_pixels):
-    return p["C"] * p["K"] * p["K"] // (p["PE"] * p["SIMD"]) * n_pixels
+    from mbdsl.dataflow import mac_cycles
+    return mac_cycles((p["C"], p["K"] * p["K"]), p["PE"], p["SIMD"], n_pixels)
 
 
 def make_case(p, *, seed, frames, workdir):
