@@ -7,10 +7,15 @@ cycle figures the tools print are the ones the hardware is built to reach.
 from __future__ import annotations
 
 import attrs
+import numpy as np
 
 from . import ir
+from .semantics import window_out
 
-__all__ = ["Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "fifo_depth", "divisors"]
+__all__ = [
+    "Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "fifo_depth",
+    "mac_cycles", "channel_lanes", "weight_lanes", "divisors",
+]
 
 
 @attrs.frozen
@@ -31,8 +36,24 @@ class Window:
     cpar: int
     kpar: int
     depthwise: bool
-    ofm_h: int
-    ofm_w: int
+
+    @property
+    def ofm_h(self) -> int:
+        return window_out(self.ifm_h, self.kernel, self.stride, self.pad)
+
+    @property
+    def ofm_w(self) -> int:
+        return window_out(self.ifm_w, self.kernel, self.stride, self.pad)
+
+    @property
+    def channel_beats(self) -> int:
+        """Beats of one input pixel: C/CPAR."""
+        return self.channels // self.cpar
+
+    @property
+    def kernel_groups(self) -> int:
+        """Beats of one window per channel group: K*K/KPAR kernel positions."""
+        return self.kernel * self.kernel // self.kpar
 
     @property
     def ring_rows(self) -> int:
@@ -40,30 +61,35 @@ class Window:
         return self.kernel + self.stride
 
     @property
+    def fill_rows(self) -> int:
+        """Input rows a frame's first output row needs: its rows 0..K-1-P of the image."""
+        return max(0, min(self.kernel - self.pad, self.ifm_h))
+
+    @property
     def fill_cycles(self) -> int:
         """Cycles a frame's first output row waits for input rows.
 
         Rows stream continuously across frames. While the last output row of a frame is
-        emitted, the ring has room for ``(OH-1)*S + K + S - P - H`` rows past the frame's
-        end; the first output row of the next frame needs its rows 0..K-1-P, and waits
-        for those that did not fit.
+        emitted, the ring holds the frame's rows from the lowest that row reads,
+        ``lo = max(0, (OH-1)*S - P)``, and has room for ``lo + K + S - H`` rows past the
+        frame's end; the first output row of the next frame needs :attr:`fill_rows`, and
+        waits for those that did not fit.
         """
-        need = min(self.kernel - self.pad, self.ifm_h)
-        room = (self.ofm_h - 1) * self.stride + self.ring_rows - self.pad - self.ifm_h
-        return max(0, need - max(0, room)) * self.ifm_w * (self.channels // self.cpar)
+        lo = max(0, (self.ofm_h - 1) * self.stride - self.pad)
+        room = lo + self.ring_rows - self.ifm_h
+        return max(0, self.fill_rows - max(0, room)) * self.ifm_w * self.channel_beats
 
     @property
     def cycles(self) -> int:
-        c_beats = self.channels // self.cpar
-        emit = self.ofm_w * self.kernel * self.kernel * c_beats // self.kpar
-        load = self.stride * self.ifm_w * c_beats
+        emit = self.ofm_w * self.kernel_groups * self.channel_beats
+        load = self.stride * self.ifm_w * self.channel_beats
         return self.ofm_h * max(emit, load) + self.fill_cycles
 
 
 def window(layer: ir.Layer) -> Window | None:
-    """The window generator a layer needs, or None (1x1, stride 1, no padding, or no conv)."""
+    """The window generator a layer needs, or None (a pointwise conv, or no conv)."""
     if isinstance(layer, ir.Conv):
-        if layer.kernel == 1 and layer.stride == 1 and layer.pad == 0:
+        if layer.is_pointwise:
             return None
         c = layer.in_shape.c
         simd = layer.fold.simd
@@ -74,7 +100,7 @@ def window(layer: ir.Layer) -> Window | None:
     else:
         return None
     s = layer.in_shape
-    return Window(s.h, s.w, s.c, layer.kernel, layer.stride, layer.pad, cpar, kpar, depthwise, layer.out_shape.h, layer.out_shape.w)
+    return Window(s.h, s.w, s.c, layer.kernel, layer.stride, layer.pad, cpar, kpar, depthwise)
 
 
 def unit_cycles(layer: ir.Layer) -> int:
@@ -82,17 +108,19 @@ def unit_cycles(layer: ir.Layer) -> int:
     if isinstance(layer, ir.TopK):
         return layer.in_shape.c
     f = layer.fold
-    if isinstance(layer, (ir.Conv, ir.FC)):
-        mh, mw = layer.matrix
-        pixels = layer.out_shape.h * layer.out_shape.w
-        return (mh // f.pe) * (mw // f.simd) * pixels
-    if isinstance(layer, ir.DwConv):
-        o = layer.out_shape
-        return layer.in_shape.c * layer.kernel * layer.kernel // (f.pe * f.simd) * o.h * o.w
+    if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
+        return mac_cycles(layer.matrix, f.pe, f.simd, layer.out_shape.h * layer.out_shape.w)
     if isinstance(layer, ir.AvgPool):
         s = layer.in_shape
         return s.c // f.pe * s.h * s.w
     raise TypeError(layer)
+
+
+def mac_cycles(matrix: tuple[int, int], pe: int, simd: int, vectors: int) -> int:
+    """Cycles of a matrix-vector or vector unit: one beat per cycle, (rows/PE)*(cols/SIMD)
+    beats for each of ``vectors`` input vectors (pixels)."""
+    rows, cols = matrix
+    return (rows // pe) * (cols // simd) * vectors
 
 
 def window_cycles(layer: ir.Layer) -> int:
@@ -137,11 +165,28 @@ def fifo_depth(layer: ir.Layer) -> int:
     """
     w = window(layer)
     if w is not None:
-        return max(MIN_FIFO_DEPTH, w.ifm_w * w.channels // w.cpar)
+        return max(MIN_FIFO_DEPTH, w.ifm_w * w.channel_beats)
     if isinstance(layer, (ir.Conv, ir.FC)):
         mw = layer.matrix[1]
         return max(MIN_FIFO_DEPTH, mw // layer.fold.simd)
     return MIN_FIFO_DEPTH
+
+
+def channel_lanes(values: np.ndarray, pe: int) -> np.ndarray:
+    """Per-channel values (C, ...) as a unit's PE lanes hold them: (C/PE, PE, ...), channel
+    ``nf*PE + p`` at ``[nf, p]`` (PE lane p computes channels p, PE + p, 2*PE + p, ...)."""
+    values = np.asarray(values)
+    return values.reshape((values.shape[0] // pe, pe) + values.shape[1:])
+
+
+def weight_lanes(w: np.ndarray, pe: int, simd: int) -> np.ndarray:
+    """A (rows, columns) weight matrix as a unit's lanes read it: (rows/PE, columns/SIMD,
+    PE, SIMD), ``W[nf*PE + p, sf*SIMD + s]`` at ``[nf, sf, p, s]``. Matrix-vector units
+    take (MH, MW) (columns (kh, kw, cin) for a convolution), vector units (C, K*K) with
+    SIMD over kernel positions; the RTL and HLS backends store exactly this order."""
+    lanes = channel_lanes(w, pe)
+    nf, _, cols = lanes.shape
+    return lanes.reshape(nf, pe, cols // simd, simd).transpose(0, 2, 1, 3)
 
 
 def divisors(*factors: int) -> list[int]:

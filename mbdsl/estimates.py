@@ -70,31 +70,27 @@ class NetworkFigures:
 
 
 def _macs(layer: ir.Layer) -> int:
-    if isinstance(layer, (ir.Conv, ir.FC)):
+    if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
         mh, mw = layer.matrix
         return mh * mw * layer.out_shape.h * layer.out_shape.w
-    if isinstance(layer, ir.DwConv):
-        return layer.out_shape.size * layer.kernel * layer.kernel
     return 0
 
 
 def _weight_bits(layer: ir.Layer) -> int:
-    if isinstance(layer, (ir.Conv, ir.FC)):
+    if isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
         mh, mw = layer.matrix
         return mh * mw * layer.weight_type.bits
-    if isinstance(layer, ir.DwConv):
-        return layer.in_shape.c * layer.kernel * layer.kernel * layer.weight_type.bits
     return 0
 
 
 def _threshold_bits(net: ir.Network, layer: ir.Layer) -> int:
     """Per-channel parameter memory of the thresholds style: the thresholds, or the biases
-    of a raw-output layer that declares them (both stored at the accumulator's width)."""
+    of a raw-output layer that declares them (both stored at ``layer.acc_bits``)."""
     if net.quant_style != ir.THRESHOLDS or not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
         return 0
     if layer.act_type is None:
-        return layer.out_shape.c * layer.acc_type.bits if layer.bias_type is not None else 0
-    return layer.out_shape.c * (layer.act_type.levels - 1) * layer.acc_type.bits
+        return layer.out_shape.c * layer.acc_bits if layer.bias_type is not None else 0
+    return layer.out_shape.c * (layer.act_type.levels - 1) * layer.acc_bits
 
 
 def estimate(net: ir.Network) -> NetworkFigures:

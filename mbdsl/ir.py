@@ -13,6 +13,7 @@ import attrs
 
 from .dtypes import IntType, UINT8
 from .errors import Span
+from .semantics import acc_bits
 
 __all__ = [
     "Shape",
@@ -133,10 +134,18 @@ class _MacBase(_Layer):
     that the accumulator starts from (a classifier's logits ``acc + bias``). Activations
     fold any bias into their thresholds; the multiplier style always has an int32 bias."""
 
+    @property
+    def acc_bits(self) -> int:
+        """Signed width at which hardware stores the accumulator and compares it with the
+        thresholds: ``acc_type`` plus room for the threshold ``acc.max + 1`` that is never
+        reached (:func:`mbdsl.semantics.acc_bits`). Stored thresholds and biases have it."""
+        return acc_bits(self.acc_type.min, self.acc_type.max)
+
 
 @attrs.frozen(kw_only=True)
 class Conv(_MacBase):
-    """Dense convolution (pointwise when kernel == 1), on a matrix-vector unit."""
+    """Dense convolution on a matrix-vector unit; pointwise (:attr:`is_pointwise`) when
+    every output pixel is a matrix product of the input pixel at the same position."""
 
     kernel: int
     stride: int = 1
@@ -144,8 +153,15 @@ class Conv(_MacBase):
     out_channels: int
 
     @property
+    def is_pointwise(self) -> bool:
+        """1x1, stride 1, no padding: no window to gather, no pixel skipped. A 1x1 stride-2
+        convolution is not pointwise: it drops every other row and column, which the
+        backends do with a window generator (RTL, HLS) or a strided kernel (GAP8)."""
+        return self.kernel == 1 and self.stride == 1 and self.pad == 0
+
+    @property
     def kind(self) -> str:
-        return "pwconv" if self.kernel == 1 else "conv"
+        return "pwconv" if self.is_pointwise else "conv"
 
     @property
     def matrix(self) -> tuple[int, int]:
@@ -165,6 +181,11 @@ class DwConv(_MacBase):
     stride: int = 1
     pad: int = 1
     kind = "dwconv"
+
+    @property
+    def matrix(self) -> tuple[int, int]:
+        """(C, K2): channels x kernel positions (kh*K + kw), one row per channel."""
+        return self.in_shape.c, self.kernel * self.kernel
 
     @property
     def fan_in(self) -> int:
@@ -200,6 +221,12 @@ class AvgPool(_Layer):
     acc_type: IntType | None = None
     kind = "avgpool"
 
+    @property
+    def default_shift(self) -> int:
+        """The threshold style's shift when the spec gives none: ceil(log2(H*W)), the sum
+        divided by the power of two at or above the pixel count."""
+        return (self.in_shape.h * self.in_shape.w - 1).bit_length()
+
 
 @attrs.frozen(kw_only=True)
 class TopK(_Layer):
@@ -208,6 +235,11 @@ class TopK(_Layer):
     k: int
     in_type: IntType | None = None
     kind = "topk"
+
+    @property
+    def index_bits(self) -> int:
+        """Unsigned width of an output: the index 0..C-1 of a class (at least one bit)."""
+        return max(1, (self.in_shape.c - 1).bit_length())
 
 
 MacLayer = Union[Conv, DwConv, FC]

@@ -81,7 +81,7 @@ def accumulate(layer: ir.Layer, lp: LayerParams, xs: np.ndarray) -> np.ndarray:
     """Accumulators of a MAC layer (or pool sums) for a batch ``xs`` of inputs (N, ...)."""
     if isinstance(layer, ir.Conv):
         n, h, w, c = xs.shape
-        if layer.kernel == 1 and layer.stride == 1 and layer.pad == 0:
+        if layer.is_pointwise:
             # A pointwise convolution treats every pixel alone: the batch stacked along H is
             # one image to it, so one matrix product serves every image.
             acc = semantics.conv2d(xs.reshape(n * h, w, c), lp.weights, 1, 0)

@@ -14,6 +14,7 @@ from .dtypes import IntType
 
 __all__ = [
     "exact_matmul",
+    "window_out",
     "conv2d",
     "dwconv2d",
     "fully_connected",
@@ -26,6 +27,7 @@ __all__ = [
     "nv12_to_rgb",
     "rgb_to_nv12",
     "accumulator_range",
+    "acc_bits",
 ]
 
 _F32_EXACT = 1 << 24
@@ -59,11 +61,16 @@ def _pad(x: np.ndarray, pad: int, value: int = 0) -> np.ndarray:
     return np.pad(x, ((pad, pad), (pad, pad), (0, 0)), constant_values=value)
 
 
+def window_out(size: int, kernel: int, stride: int, pad: int) -> int:
+    """Positions of a ``kernel`` window sliding by ``stride`` over ``size`` positions padded
+    by ``pad`` on both sides: a convolution's output height or width."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
 def _windows(x: np.ndarray, k: int, stride: int) -> np.ndarray:
     """View of shape (OH, OW, K, K, C): every k x k window, kernel rows then columns."""
     h, w, c = x.shape
-    oh = (h - k) // stride + 1
-    ow = (w - k) // stride + 1
+    oh, ow = window_out(h, k, stride, 0), window_out(w, k, stride, 0)
     s0, s1, s2 = x.strides
     return np.lib.stride_tricks.as_strided(
         x, shape=(oh, ow, k, k, c), strides=(s0 * stride, s1 * stride, s0, s1, s2), writeable=False
@@ -96,7 +103,7 @@ def dwconv2d(x: np.ndarray, w: np.ndarray, stride: int, pad: int) -> np.ndarray:
     c, k, _ = w.shape
     xp = _pad(np.ascontiguousarray(x), pad)
     h, wd, _ = xp.shape
-    oh, ow = (h - k) // stride + 1, (wd - k) // stride + 1
+    oh, ow = window_out(h, k, stride, 0), window_out(wd, k, stride, 0)
     dtype = _exact_dtype(k * k * _max_abs(xp) * _max_abs(w))
     xp, wf = xp.astype(dtype), w.astype(dtype)
     acc = np.zeros((oh, ow, c), dtype)
@@ -207,3 +214,16 @@ def accumulator_range(fan_in: int, wtype: IntType, xtype: IntType) -> tuple[int,
     """Worst-case [lo, hi] of a sum of ``fan_in`` products of a weight and an input."""
     products = [a * b for a in (wtype.min, wtype.max) for b in (xtype.min, xtype.max)]
     return fan_in * min(products), fan_in * max(products)
+
+
+def acc_bits(acc_lo: int, acc_hi: int) -> int:
+    """Signed width that holds every accumulator in [acc_lo, acc_hi] and acc_hi + 1.
+
+    Thresholds are stored and compared at this width: a threshold above ``acc_hi`` is
+    never reached and one at or below ``acc_lo`` always is, so clipping every threshold to
+    [acc_lo, acc_hi + 1] changes no activation (:func:`multithreshold`).
+    """
+    b = 1
+    while -(1 << (b - 1)) > acc_lo or (1 << (b - 1)) - 1 < acc_hi + 1:
+        b += 1
+    return b

@@ -43,7 +43,7 @@ def dwsep_pair(dw: ir.Layer, pw: ir.Layer) -> bool:
     builds: the depthwise half padded by kernel/2, the pointwise half 1x1 stride 1, both of
     the same types, neither with an accumulator limit or a bias."""
     return (
-        isinstance(dw, ir.DwConv) and isinstance(pw, ir.Conv) and pw.kernel == 1 and pw.stride == 1 and pw.pad == 0
+        isinstance(dw, ir.DwConv) and isinstance(pw, ir.Conv) and pw.is_pointwise
         and dw.pad == dw.kernel // 2 and dw.weight_type == pw.weight_type and dw.act_type == pw.act_type
         and dw.acc_limit is None and pw.acc_limit is None and dw.bias_type is None and pw.bias_type is None
     )  # fmt: skip
@@ -144,9 +144,8 @@ def write_spec(
             stmt = f"{keyword('dwsep')} {layer.name[:-3]}{kernel} stride {layer.stride} -> {pw.out_channels}{types(layer)}"
             stmt += fold((layer.fold, "dw_"), (pw.fold, ""))
             i += 1
-        elif isinstance(layer, ir.Conv) and layer.kernel == 1 and layer.pad == 0:
-            stride = f" stride {layer.stride}" if layer.stride != 1 else ""
-            stmt = f"{keyword('pwconv')} {layer.name}{stride} -> {layer.out_channels}{types(layer)}{fold((layer.fold, ''))}"
+        elif isinstance(layer, ir.Conv) and layer.is_pointwise:
+            stmt = f"{keyword('pwconv')} {layer.name} -> {layer.out_channels}{types(layer)}{fold((layer.fold, ''))}"
         elif isinstance(layer, ir.Conv):
             k = layer.kernel
             stmt = f"{keyword('conv')} {layer.name} {k}x{k} stride {layer.stride} pad {layer.pad} -> {layer.out_channels}{types(layer)}{fold((layer.fold, ''))}"

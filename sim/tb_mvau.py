@@ -9,7 +9,8 @@ TOP = "mbdsl_mvau"
 
 
 def expected_cycles(p, n_vectors):
-    return (p["MH"] // p["PE"]) * (p["MW"] // p["SIMD"]) * n_vectors
+    from mbdsl.dataflow import mac_cycles
+    return mac_cycles((p["MH"], p["MW"]), p["PE"], p["SIMD"], n_vectors)
 
 
 def make_case(p, *, seed, frames, workdir):
@@ -30,9 +31,9 @@ def make_case(p, *, seed, frames, workdir):
     w = rng.integers(wt.min, wt.max + 1, size=(mh, k, k, i))
     acc = np.stack([semantics.conv2d(x[f], w, p["STRIDE"], p["PAD"]) for f in range(frames)])
     lo, hi = semantics.accumulator_range(mw, wt, xt)
-    acc_bits = pack.acc_bits(lo, hi)
+    acc_bits = semantics.acc_bits(lo, hi)
     wfile = workdir / "mvau_w.hex"
-    pack.write_mvau_weights(wfile, w.reshape(mh, mw), p["PE"], p["SIMD"], wt.bits)
+    pack.write_weights(wfile, w.reshape(mh, mw), p["PE"], p["SIMD"], wt.bits)
     params = dict(MH=mh, MW=mw, PE=p["PE"], SIMD=p["SIMD"], IN_BITS=xt.bits,
                   IN_SIGNED=int(xt.signed), W_BITS=wt.bits, W_SIGNED=1, ACC_BITS=acc_bits,
                   WEIGHT_FILE=str(wfile))

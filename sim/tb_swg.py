@@ -8,27 +8,17 @@ TOP = "mbdsl_swg"
 
 
 def geometry(p):
-    oh = (p["IFM_H"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
-    ow = (p["IFM_W"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
-    return oh, ow
+    from mbdsl.semantics import window_out
+    return (window_out(p["IFM_H"], p["K"], p["STRIDE"], p["PAD"]),
+            window_out(p["IFM_W"], p["K"], p["STRIDE"], p["PAD"]))
 
 
 def expected_cycles(p):
-    """Analytic steady-state cycles per frame.
-
-    REFERENCE.md section 1 (RTL SWG): ``OH * max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF)`` plus a
-    buffer fill between frames. The fill is exact here: after the last output row of a
-    frame the ring (K + STRIDE rows) already holds PAD + STRIDE - extra rows of the next
-    frame, where extra = (IFM_H + 2 PAD - K) mod STRIDE rows are never used; the first
-    output row needs K - PAD rows. A frame also cannot be shorter than reading its input.
-    """
-    oh, ow = geometry(p)
-    cf = p["C"] // p["CPAR"]
-    k, s, pad = p["K"], p["STRIDE"], p["PAD"]
-    row = max(ow * k * k * cf // p["KPAR"], s * p["IFM_W"] * cf)
-    extra = (p["IFM_H"] + 2 * pad - k) % s
-    fill = max(0, k - 2 * pad - s + extra) * p["IFM_W"] * cf
-    return max(oh * row + fill, p["IFM_H"] * p["IFM_W"] * cf)
+    """Analytic steady-state cycles per frame: the model the tools use,
+    :attr:`mbdsl.dataflow.Window.cycles` (``OH * max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF)``
+    plus the rows of the next frame's first window that the ring could not preload)."""
+    from mbdsl.dataflow import Window
+    return Window(p["IFM_H"], p["IFM_W"], p["C"], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"])).cycles
 
 
 def finn_formula(p):

@@ -9,7 +9,8 @@ TOP = "mbdsl_vvau"
 
 
 def expected_cycles(p, n_pixels):
-    return p["C"] * p["K"] * p["K"] // (p["PE"] * p["SIMD"]) * n_pixels
+    from mbdsl.dataflow import mac_cycles
+    return mac_cycles((p["C"], p["K"] * p["K"]), p["PE"], p["SIMD"], n_pixels)
 
 
 def make_case(p, *, seed, frames, workdir):
@@ -28,9 +29,9 @@ def make_case(p, *, seed, frames, workdir):
     w = rng.integers(wt.min, wt.max + 1, size=(c, k, k))
     acc = np.stack([semantics.dwconv2d(x[f], w, p["STRIDE"], p["PAD"]) for f in range(frames)])
     lo, hi = semantics.accumulator_range(k * k, wt, xt)
-    acc_bits = pack.acc_bits(lo, hi)
+    acc_bits = semantics.acc_bits(lo, hi)
     wfile = workdir / "vvau_w.hex"
-    pack.write_vvau_weights(wfile, w.reshape(c, k * k), p["PE"], p["SIMD"], wt.bits)
+    pack.write_weights(wfile, w.reshape(c, k * k), p["PE"], p["SIMD"], wt.bits)
     params = dict(C=c, K2=k * k, PE=p["PE"], SIMD=p["SIMD"], IN_BITS=xt.bits,
                   IN_SIGNED=int(xt.signed), W_BITS=wt.bits, W_SIGNED=1, ACC_BITS=acc_bits,
                   WEIGHT_FILE=str(wfile))

@@ -72,6 +72,7 @@ def raw_outputs(acc, lo: int, hi: int, p, rng, bias_file: Path):
     [lo, hi]: (expected, module parameters). With ``p["BIAS"]`` (a bit width), every channel
     gets a random bias of that signed type, which the unit's accumulators start from."""
     import numpy as np
+    from mbdsl import semantics
     from mbdsl.backends.rtl import pack
     from mbdsl.dtypes import IntType
 
@@ -80,8 +81,8 @@ def raw_outputs(acc, lo: int, hi: int, p, rng, bias_file: Path):
         bt = IntType(p["BIAS"], True)
         b = rng.integers(bt.min, bt.max + 1, size=acc.shape[-1])
         lo, hi, acc = lo + bt.min, hi + bt.max, acc + b
-        pack.write_biases(bias_file, b, p["PE"], pack.acc_bits(lo, hi))
+        pack.write_biases(bias_file, b, p["PE"], semantics.acc_bits(lo, hi))
         params.update(HAS_BIAS=1, BIAS_FILE=str(bias_file))
-    bits = pack.acc_bits(lo, hi)
+    bits = semantics.acc_bits(lo, hi)
     params.update(ACC_BITS=bits, OUT_BITS=bits)
     return acc, params

@@ -92,14 +92,14 @@ def _roms(top, p, d: Path):
     """Random ROM files for the MAC units (so yosys cannot fold them away)."""
     rng = np.random.default_rng(0)
     if top == "mbdsl_mvau":
-        rows, cols, fold_w = p["MH"], p["MW"], pack.write_mvau_weights
+        rows, cols = p["MH"], p["MW"]
     elif top == "mbdsl_vvau":
-        rows, cols, fold_w = p["C"], p["K2"], pack.write_vvau_weights
+        rows, cols = p["C"], p["K2"]
     else:
         return {}
     w = rng.integers(-7, 8, size=(rows, cols))
     t = np.sort(rng.integers(-300, 300, size=(rows, p["N_THRES"])), axis=1)
-    fold_w(d / "w.hex", w, p["PE"], p["SIMD"], p["W_BITS"])
+    pack.write_weights(d / "w.hex", w, p["PE"], p["SIMD"], p["W_BITS"])
     pack.write_thresholds(d / "t.hex", t, p["PE"], p["ACC_BITS"])
     return {"WEIGHT_FILE": "w.hex", "THRESH_FILE": "t.hex"}  # yosys runs in d
 

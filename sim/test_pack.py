@@ -30,7 +30,7 @@ def test_tensor_beats_roundtrip():
 def test_mvau_weight_layout():
     mh, mw, pe, simd, bits = 4, 6, 2, 3, 4
     w = np.arange(mh * mw).reshape(mh, mw) % 8 - 4
-    words = pack.mvau_weight_words(w, pe, simd, bits)
+    words = pack.weight_words(w, pe, simd, bits)
     sf = mw // simd
     lanes = pack.unpack_words(words, pe * simd, bits, signed=True)
     for nf in range(mh // pe):
@@ -43,7 +43,7 @@ def test_mvau_weight_layout():
 def test_vvau_weight_and_threshold_layout():
     c, k2, pe, simd = 4, 9, 2, 3
     w = (np.arange(c * k2).reshape(c, k2) % 15) - 7
-    lanes = pack.unpack_words(pack.vvau_weight_words(w, pe, simd, 4), pe * simd, 4, True)
+    lanes = pack.unpack_words(pack.weight_words(w, pe, simd, 4), pe * simd, 4, True)
     kgn = k2 // simd
     for g in range(c // pe):
         for kg in range(kgn):
@@ -65,7 +65,7 @@ def test_clip_thresholds_is_exact():
     tc = pack.clip_thresholds(t, -50, 50)
     assert tc.min() >= -50 and tc.max() <= 51
     assert (semantics.multithreshold(acc, t, ot) == semantics.multithreshold(acc, tc, ot)).all()
-    b = pack.acc_bits(-50, 50)
+    b = semantics.acc_bits(-50, 50)
     assert -(1 << (b - 1)) <= -50 and 51 <= (1 << (b - 1)) - 1
 
 

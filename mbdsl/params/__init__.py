@@ -62,8 +62,7 @@ def check_size(net: ir.Network) -> None:
     for layer in net.layers:
         values = max(layer.in_shape.size, layer.out_shape.size)
         if isinstance(layer, (ir.Conv, ir.DwConv)):
-            per_window = layer.kernel * layer.kernel * (layer.in_shape.c if isinstance(layer, ir.Conv) else 1)
-            values = max(values, layer.out_shape.h * layer.out_shape.w * per_window)
+            values = max(values, layer.out_shape.h * layer.out_shape.w * layer.fan_in)
         if values > MAX_VALUES:
             raise MemoryBudgetError(f"layer {layer.name!r} handles {values:,} values per image; at most {MAX_VALUES:,} are computed",
                              layer.span, hint)

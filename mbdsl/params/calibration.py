@@ -99,7 +99,7 @@ def pool_params(net: ir.Network, layer: ir.AvgPool) -> LayerParams:
     approximating 1/(H*W) (multiplier style)."""
     n = layer.in_shape.h * layer.in_shape.w
     if net.quant_style != ir.MULTIPLIER:
-        shift = layer.shift if layer.shift is not None else math.ceil(math.log2(n)) if n > 1 else 0
+        shift = layer.shift if layer.shift is not None else layer.default_shift
         return LayerParams(shift=shift)
     t = layer.in_type
     worst = n * max(abs(t.min), abs(t.max))

@@ -6,6 +6,7 @@ import attrs
 
 from .. import ir
 from ..errors import ShapeError, SpecStructureError
+from ..semantics import window_out
 
 __all__ = ["infer_shapes"]
 
@@ -20,7 +21,7 @@ def _conv_out(layer, shape: ir.Shape) -> tuple[int, int]:
             layer.span,
             "use a smaller kernel, more padding, or a larger input",
         )
-    return (shape.h + 2 * p - k) // s + 1, (shape.w + 2 * p - k) // s + 1
+    return window_out(shape.h, k, s, p), window_out(shape.w, k, s, p)
 
 
 def infer_shapes(net: ir.Network) -> ir.Network:

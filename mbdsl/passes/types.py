@@ -7,8 +7,6 @@ overflow is impossible by construction.
 
 from __future__ import annotations
 
-import math
-
 import attrs
 
 from .. import ir
@@ -89,7 +87,7 @@ def _pool(net: ir.Network, layer: ir.AvgPool, in_type) -> ir.AvgPool:
     shift = layer.shift
     if net.quant_style == ir.THRESHOLDS:
         if shift is None:
-            shift = math.ceil(math.log2(n)) if n > 1 else 0
+            shift = layer.default_shift
     elif shift is not None:
         raise QuantError(
             f"'shift' of layer {layer.name} applies to the thresholds style; the multiplier style rescales the sum by m0/2^shift",

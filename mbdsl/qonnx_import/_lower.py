@@ -27,6 +27,7 @@ from .. import ir
 from ..dtypes import UINT8, IntType, bits_for_range
 from ..params import LayerParams
 from ..preprocess import fold_thresholds, preprocess_affine
+from ..semantics import window_out
 from ._errors import node_error
 from ._graph import QUANT_DOMAINS, Graph, attr, quant_type
 from ._mac import acc_range, acc_type, conv, dense, fc
@@ -183,8 +184,7 @@ class _Lowering:
                 raise node_error(node, "a convolution after a Flatten/Reshape is not supported")
             layer, weights, ws, bias = conv(self.g, node, in_type, (c, h, w))
             n = weights.shape[0]
-            out_shape = (n, (h + 2 * layer.pad - layer.kernel) // layer.stride + 1,
-                         (w + 2 * layer.pad - layer.kernel) // layer.stride + 1)
+            out_shape = (n, window_out(h, layer.kernel, layer.stride, layer.pad), window_out(w, layer.kernel, layer.stride, layer.pad))
         else:
             layer, weights, ws, bias = fc(self.g, node, in_type, (c, h, w))
             n = weights.shape[0]

@@ -25,6 +25,7 @@ import numpy as np
 from .. import ir
 from ..dtypes import IntType
 from ..params import INT32_LIMIT, LayerParams, worst_abs
+from ..semantics import window_out
 from ._errors import QonnxImportError, node_error
 from ._graph import Graph
 from ._model import Lowered, LoweredLayer, Site
@@ -203,7 +204,7 @@ class _QdqLowering:
                 w = w[:, 0].copy()
             else:
                 raise node_error(node, f"group {group} is neither 1 nor depthwise")
-            self.hw = tuple((d + 2 * pad - k) // stride + 1 for d in self.hw)
+            self.hw = tuple(window_out(d, k, stride, pad) for d in self.hw)
         acc_scale = float(s_in) * np.broadcast_to(s_w, (o,))
         if bname:
             bias, s_b = self._const_dq(node, bname, "bias", np.int32)

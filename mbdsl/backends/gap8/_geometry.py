@@ -113,7 +113,7 @@ def geometry(net: ir.Network, layer: ir.Layer, in_type) -> Geom:
                 hint="declare weights of at most 8 bits",
             )
     if isinstance(layer, ir.Conv):
-        kind = "pw" if layer.kernel == 1 and layer.stride == 1 and layer.pad == 0 else "conv"
+        kind = "pw" if layer.is_pointwise else "conv"
         return Geom(layer.name, kind, i.h, i.w, i.c, o.h, o.w, o.c, layer.kernel, layer.stride, layer.pad, **common)
     if isinstance(layer, ir.DwConv):
         return Geom(layer.name, "dw", i.h, i.w, i.c, o.h, o.w, o.c, layer.kernel, layer.stride, layer.pad, **common)

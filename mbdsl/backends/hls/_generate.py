@@ -27,7 +27,7 @@ import jinja2
 import numpy as np
 
 from ... import ir
-from ...dataflow import fifo_depth, input_beat, layer_cycles, unit_cycles, window
+from ...dataflow import channel_lanes, fifo_depth, input_beat, layer_cycles, unit_cycles, weight_lanes, window
 from ...dtypes import UINT8, IntType, bits_for_range
 from ...errors import UnsupportedByBackend, WeightFileError
 from ..names import identifier
@@ -94,9 +94,19 @@ def _c_init(a: np.ndarray, indent: str = "    ", per_line: int = 32) -> str:
 
 
 def _lanes(values: np.ndarray, pe: int) -> np.ndarray:
-    """Per-channel values (C, ...) -> (PE, C/PE, ...): channel nf*PE + p at [p, nf]."""
-    c = values.shape[0]
-    return values.reshape((c // pe, pe) + values.shape[1:]).swapaxes(0, 1)
+    """Per-channel values (C, ...) -> (PE, C/PE, ...): channel nf*PE + p at [p, nf], one
+    array per PE lane (:func:`mbdsl.dataflow.channel_lanes`)."""
+    return channel_lanes(values, pe).swapaxes(0, 1)
+
+
+def _weight_array(ident: str, layer: ir.MacLayer, weights: np.ndarray) -> Array:
+    """A MAC unit's (MH, MW) or depthwise (C, K2) weights W as ``weights[p][nf*SF + sf][s]
+    = W[nf*PE + p, sf*SIMD + s]`` (:func:`mbdsl.dataflow.weight_lanes`): one memory per PE
+    lane, the SIMD lanes in one word."""
+    pe, simd = layer.fold.pe, layer.fold.simd
+    lanes = weight_lanes(np.asarray(weights, dtype=np.int64).reshape(layer.matrix), pe, simd)
+    nf, sf = lanes.shape[:2]
+    return _array(f"{ident}_weights", layer.weight_type, lanes.transpose(2, 0, 1, 3).reshape(pe, nf * sf, simd), (1,), (3,))
 
 
 @attrs.frozen
@@ -280,9 +290,9 @@ def swg_cycles(w) -> int:
     the HLS function restarts every frame, so its fill of ``K - P`` rows is not overlapped
     with the previous frame's last row as in the RTL.
     """
-    cb = w.channels // w.cpar
-    emits = w.ofm_w * w.kernel * w.kernel * cb // w.kpar
-    rows = max(0, min(w.kernel - w.pad, w.ifm_h))
+    cb = w.channel_beats
+    emits = w.ofm_w * w.kernel_groups * cb
+    rows = w.fill_rows
     total = rows * w.ifm_w * cb
     for oy in range(w.ofm_h):
         end = w.ifm_h if oy == w.ofm_h - 1 else min((oy + 1) * w.stride + w.kernel - w.pad, w.ifm_h)
@@ -299,8 +309,8 @@ def _swg(layer, in_t: IntType, ident: str) -> dict | None:
     return dict(
         ident=f"{ident}_swg",
         H=w.ifm_h, W=w.ifm_w, C=w.channels, K=w.kernel, S=w.stride, P=w.pad,
-        CPAR=w.cpar, KPAR=w.kpar, CB=w.channels // w.cpar, KG=w.kernel * w.kernel // w.kpar,
-        OH=w.ofm_h, OW=w.ofm_w, R=w.kernel + w.stride, FILL=max(0, min(w.kernel - w.pad, w.ifm_h)),
+        CPAR=w.cpar, KPAR=w.kpar, CB=w.channel_beats, KG=w.kernel_groups,
+        OH=w.ofm_h, OW=w.ofm_w, R=w.ring_rows, FILL=w.fill_rows,
         depthwise=w.depthwise, in_vec=_vec(in_t, w.cpar), out_vec=_vec(in_t, w.cpar * w.kpar), elem=ctype(in_t),
         cycles=w.cycles, hls_cycles=swg_cycles(w),
     )
@@ -311,27 +321,21 @@ def _unit(net: ir.Network, layer: ir.Layer, lp, in_t: IntType, ident: str) -> Un
     if isinstance(layer, (ir.Conv, ir.FC)):
         mh, mw = layer.matrix
         pe, simd = layer.fold.pe, layer.fold.simd
-        w = np.asarray(lp.weights, dtype=np.int64).reshape(mh, mw)
-        # weights[p][nf*SF + sf][s] = W[nf*PE + p, sf*SIMD + s]
-        lanes = w.reshape(mh // pe, pe, mw // simd, simd).transpose(1, 0, 2, 3).reshape(pe, -1, simd)
         acc = _check_width(layer, layer.acc_type, "accumulator")
         act = _mac_activation(net, layer, lp, pe, ident)
         pixels = layer.out_shape.h * layer.out_shape.w if isinstance(layer, ir.Conv) else 1
         consts = dict(MH=mh, MW=mw, PE=pe, SIMD=simd, NF=mh // pe, SF=mw // simd, PIXELS=pixels, acc_t=ctype(acc))
-        arrays = (_array(f"{ident}_weights", layer.weight_type, lanes, (1,), (3,)),)
+        arrays = (_weight_array(ident, layer, lp.weights),)
         swg = _swg(layer, in_t, ident) if isinstance(layer, ir.Conv) else None
         return Unit("mvau.cpp.j2", layer, ident, in_t, beat, act.out, pe, consts, arrays, act, swg)
     if isinstance(layer, ir.DwConv):
-        c, k2 = layer.in_shape.c, layer.kernel * layer.kernel
+        c, k2 = layer.matrix
         pe, simd = layer.fold.pe, layer.fold.simd
-        w = np.asarray(lp.weights, dtype=np.int64).reshape(c, k2)
-        # weights[p][cb*KG + kg][s] = W[cb*PE + p, kg*SIMD + s]
-        lanes = w.reshape(c // pe, pe, k2 // simd, simd).transpose(1, 0, 2, 3).reshape(pe, -1, simd)
         acc = _check_width(layer, layer.acc_type, "accumulator")
         act = _mac_activation(net, layer, lp, pe, ident)
         o = layer.out_shape
         consts = dict(C=c, K2=k2, PE=pe, SIMD=simd, CB=c // pe, KG=k2 // simd, PIXELS=o.h * o.w, acc_t=ctype(acc))
-        arrays = (_array(f"{ident}_weights", layer.weight_type, lanes, (1,), (3,)),)
+        arrays = (_weight_array(ident, layer, lp.weights),)
         return Unit("vvau.cpp.j2", layer, ident, in_t, beat, act.out, pe, consts, arrays, act, _swg(layer, in_t, ident))
     if isinstance(layer, ir.AvgPool):
         s = layer.in_shape
@@ -344,10 +348,8 @@ def _unit(net: ir.Network, layer: ir.Layer, lp, in_t: IntType, ident: str) -> Un
         consts = dict(C=s.c, PE=pe, CB=s.c // pe, PIXELS=s.h * s.w, acc_t=ctype(acc))
         return Unit("pool.cpp.j2", layer, ident, in_t, beat, act.out, pe, consts, (), act)
     if isinstance(layer, ir.TopK):
-        n = layer.in_shape.size
-        idx = _range_type(0, max(n - 1, 1))
-        consts = dict(N=n, K=layer.k)
-        return Unit("topk.cpp.j2", layer, ident, in_t, beat, idx, 1, consts)
+        consts = dict(N=layer.in_shape.size, K=layer.k)
+        return Unit("topk.cpp.j2", layer, ident, in_t, beat, IntType(layer.index_bits, False), 1, consts)
     raise UnsupportedByBackend(f"layer {layer.name} ({type(layer).__name__}) has no HLS implementation", span=layer.span)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from . import pack
 from .verilator import FAST_ARGS, setup_env, verilator_bin_dir
 from ... import ir, reference
+from ...dataflow import layer_cycles
 from ...divergence import Divergence, first_divergence
 from ...params import Params
 
@@ -128,7 +129,9 @@ def simulate(
     budget = max_cycles or 50 * per_frame * len(images) + 2_000_000
     args = [str(binary), "inputs.memh", "outputs.txt", str(per_frame), str(out_per_frame * len(images)), str(stall), str(stall), str(seed), str(budget)]
     if trace:
-        args.append("+trace")
+        # after the last input beat every layer has at most one frame of work left: the sum
+        # of their frame cycles bounds how long the traces take to complete
+        args += ["+trace", f"+drain={sum(layer_cycles(l) for l in net.layers)}"]
     log(f"simulating {len(images)} frame(s)")
     t0 = time.perf_counter()
     proc = subprocess.run(args, cwd=build_dir, capture_output=True, text=True)

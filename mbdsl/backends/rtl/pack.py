@@ -5,15 +5,15 @@ Conventions shared by every module in ``hdl/``:
 - **Lanes**: a word of ``n`` lanes of ``bits`` bits holds lane ``i`` in bits
   ``[i*bits, (i+1)*bits)`` (lane 0 in the low bits); signed values are two's complement.
 - **ROM files**: ``$readmemh`` text, one word per line, ``ceil(width/4)`` hex digits.
-- **MVAU weight ROM** for a (MH, MW) matrix W with PE, SIMD: ``NF*SF`` words
-  (NF = MH/PE, SF = MW/SIMD), word ``nf*SF + sf``, lane ``p*SIMD + s`` =
-  ``W[nf*PE + p, sf*SIMD + s]``. For a convolution, W's columns are ordered
-  (kh, kw, cin), i.e. ``w.reshape(O, K*K*I)`` of an (O, K, K, I) weight.
-- **VVAU weight ROM** for a (C, K2) array w (K2 = K*K, position index kh*K + kw):
-  ``(C/PE)*(K2/SIMD)`` words, word ``g*(K2/SIMD) + kg``, lane ``p*SIMD + s`` =
-  ``w[g*PE + p, kg*SIMD + s]``.
+- **Weight ROM** (MVAU and VVAU) for a (rows, columns) matrix W with PE, SIMD, in the
+  order of :func:`mbdsl.dataflow.weight_lanes`: ``NF*SF`` words (NF = rows/PE,
+  SF = columns/SIMD), word ``nf*SF + sf``, lane ``p*SIMD + s`` = ``W[nf*PE + p, sf*SIMD + s]``.
+  An MVAU's W is (MH, MW), for a convolution with columns ordered (kh, kw, cin), i.e.
+  ``w.reshape(O, K*K*I)`` of an (O, K, K, I) weight; a VVAU's is (C, K2) (K2 = K*K,
+  position index kh*K + kw).
 - **Threshold ROM** (both) for a (CH, N) array T: ``CH/PE`` words of ``PE*N`` lanes of
-  ``acc_bits`` signed bits, lane ``p*N + i`` = ``T[nf*PE + p, i]``.
+  ``acc_bits`` signed bits (:attr:`mbdsl.ir.Conv.acc_bits`), lane ``p*N + i`` =
+  ``T[nf*PE + p, i]`` (:func:`mbdsl.dataflow.channel_lanes`).
 - **Bias ROM** (both, raw outputs with a declared bias) for (CH,) biases b: ``CH/PE``
   words of ``PE`` lanes of ``acc_bits`` signed bits, lane ``p`` = ``b[nf*PE + p]``.
 - **Streams**: a tensor is flattened in C order (channels-last, so channel fastest) and
@@ -25,23 +25,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
+
+from ...dataflow import channel_lanes, weight_lanes
+from ...semantics import window_out
 
 __all__ = [
     "pack_words",
     "unpack_words",
-    "write_memh",
-    "mvau_weight_words",
-    "vvau_weight_words",
+    "memh",
+    "weight_words",
     "threshold_words",
-    "write_mvau_weights",
-    "write_vvau_weights",
-    "write_thresholds",
     "bias_words",
+    "weight_memh",
+    "threshold_memh",
+    "bias_memh",
+    "write_weights",
+    "write_thresholds",
     "write_biases",
     "clip_thresholds",
-    "acc_bits",
     "tensor_to_beats",
     "beats_to_tensor",
     "window_beats",
@@ -86,12 +90,10 @@ def unpack_words(words: Sequence[int], n_lanes: int, bits: int, signed: bool) ->
     return out
 
 
-def write_memh(path: str | os.PathLike, words: Sequence[int], width: int) -> None:
-    """Write ``words`` as a ``$readmemh`` file, one word of ``width`` bits per line."""
+def memh(words: Sequence[int], width: int) -> str:
+    """``words`` as ``$readmemh`` text: one word of ``width`` bits per line, ceil(width/4) hex digits."""
     digits = max(1, (width + 3) // 4)
-    with open(path, "w") as f:
-        for w in words:
-            f.write(f"{int(w):0{digits}x}\n")
+    return "".join(f"{int(w):0{digits}x}\n" for w in words)
 
 
 def _check_fold(total: int, par: int, what: str) -> int:
@@ -100,23 +102,12 @@ def _check_fold(total: int, par: int, what: str) -> int:
     return total // par
 
 
-def mvau_weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
-    """MVAU weight ROM words for a (MH, MW) matrix (see module docstring)."""
+def weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
+    """Weight ROM words of an MVAU (MH, MW) or VVAU (C, K2) matrix (see module docstring)."""
     w = np.asarray(w, dtype=np.int64)
-    mh, mw = w.shape
-    nf, sf = _check_fold(mh, pe, "PE"), _check_fold(mw, simd, "SIMD")
-    # (nf, p, sf, s) -> (nf, sf, p, s)
-    lanes = w.reshape(nf, pe, sf, simd).transpose(0, 2, 1, 3).reshape(nf * sf, pe * simd)
-    return pack_words(lanes, bits)
-
-
-def vvau_weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
-    """VVAU weight ROM words for a (C, K2) array (see module docstring)."""
-    w = np.asarray(w, dtype=np.int64)
-    c, k2 = w.shape
-    ng, kgn = _check_fold(c, pe, "PE"), _check_fold(k2, simd, "SIMD")
-    lanes = w.reshape(ng, pe, kgn, simd).transpose(0, 2, 1, 3).reshape(ng * kgn, pe * simd)
-    return pack_words(lanes, bits)
+    rows, cols = w.shape
+    nf, sf = _check_fold(rows, pe, "PE"), _check_fold(cols, simd, "SIMD")
+    return pack_words(weight_lanes(w, pe, simd).reshape(nf * sf, pe * simd), bits)
 
 
 def threshold_words(t: np.ndarray, pe: int, acc_bits: int) -> list[int]:
@@ -130,7 +121,7 @@ def threshold_words(t: np.ndarray, pe: int, acc_bits: int) -> list[int]:
             f"thresholds {t.min()}..{t.max()} do not fit signed {acc_bits} bits; "
             "clip them with clip_thresholds() or widen ACC_BITS"
         )
-    return pack_words(t.reshape(nf, pe * n), acc_bits)
+    return pack_words(channel_lanes(t, pe).reshape(nf, pe * n), acc_bits)
 
 
 def bias_words(b: np.ndarray, pe: int, acc_bits: int) -> list[int]:
@@ -138,41 +129,41 @@ def bias_words(b: np.ndarray, pe: int, acc_bits: int) -> list[int]:
     return threshold_words(np.asarray(b).reshape(-1, 1), pe, acc_bits)
 
 
-def write_biases(path, b: np.ndarray, pe: int, acc_bits: int) -> None:
-    """Write the bias ROM file for (CH,) biases."""
-    write_memh(path, bias_words(b, pe, acc_bits), pe * acc_bits)
+def weight_memh(w: np.ndarray, pe: int, simd: int, bits: int) -> str:
+    """The weight ROM file of an MVAU (MH, MW) or VVAU (C, K2) matrix: words of PE*SIMD lanes."""
+    return memh(weight_words(w, pe, simd, bits), pe * simd * bits)
 
 
-def write_mvau_weights(path, w: np.ndarray, pe: int, simd: int, bits: int) -> None:
-    """Write the MVAU weight ROM file for a (MH, MW) matrix."""
-    write_memh(path, mvau_weight_words(w, pe, simd, bits), pe * simd * bits)
+def threshold_memh(t: np.ndarray, pe: int, acc_bits: int) -> str:
+    """The threshold ROM file of a (CH, N) array: words of PE*N lanes."""
+    return memh(threshold_words(t, pe, acc_bits), pe * np.shape(t)[1] * acc_bits)
 
 
-def write_vvau_weights(path, w: np.ndarray, pe: int, simd: int, bits: int) -> None:
-    """Write the VVAU weight ROM file for a (C, K2) array."""
-    write_memh(path, vvau_weight_words(w, pe, simd, bits), pe * simd * bits)
+def bias_memh(b: np.ndarray, pe: int, acc_bits: int) -> str:
+    """The bias ROM file of (CH,) biases: words of PE lanes."""
+    return memh(bias_words(b, pe, acc_bits), pe * acc_bits)
 
 
-def write_thresholds(path, t: np.ndarray, pe: int, acc_bits: int) -> None:
-    """Write the threshold ROM file for a (CH, N) array."""
-    write_memh(path, threshold_words(t, pe, acc_bits), pe * np.shape(t)[1] * acc_bits)
+def write_weights(path: str | os.PathLike, w: np.ndarray, pe: int, simd: int, bits: int) -> None:
+    Path(path).write_text(weight_memh(w, pe, simd, bits))
+
+
+def write_thresholds(path: str | os.PathLike, t: np.ndarray, pe: int, acc_bits: int) -> None:
+    Path(path).write_text(threshold_memh(t, pe, acc_bits))
+
+
+def write_biases(path: str | os.PathLike, b: np.ndarray, pe: int, acc_bits: int) -> None:
+    Path(path).write_text(bias_memh(b, pe, acc_bits))
 
 
 def clip_thresholds(t: np.ndarray, acc_lo: int, acc_hi: int) -> np.ndarray:
     """Clip thresholds to [acc_lo, acc_hi + 1] without changing any activation.
 
     For accumulators in [acc_lo, acc_hi], ``acc >= T`` is always true for T <= acc_lo and
-    never true for T > acc_hi, so this is exact; the result fits ``acc_bits(acc_lo, acc_hi)``.
+    never true for T > acc_hi, so this is exact; the result fits
+    :func:`mbdsl.semantics.acc_bits` ``(acc_lo, acc_hi)``.
     """
     return np.clip(np.asarray(t, dtype=np.int64), acc_lo, acc_hi + 1)
-
-
-def acc_bits(acc_lo: int, acc_hi: int) -> int:
-    """Signed width that holds every accumulator in [acc_lo, acc_hi] and acc_hi + 1."""
-    b = 1
-    while -(1 << (b - 1)) > acc_lo or (1 << (b - 1)) - 1 < acc_hi + 1:
-        b += 1
-    return b
 
 
 def tensor_to_beats(t: np.ndarray, elems: int, bits: int) -> list[int]:
@@ -206,8 +197,7 @@ def window_beats(x: np.ndarray, k: int, stride: int, pad: int, cpar: int, kpar: 
     if not dw and kpar > 1 and cf != 1:
         raise ValueError("KPAR > 1 with DW=0 needs CPAR == C")
     xp = np.pad(x, ((pad, pad), (pad, pad), (0, 0)))
-    oh = (h + 2 * pad - k) // stride + 1
-    ow = (w + 2 * pad - k) // stride + 1
+    oh, ow = window_out(h, k, stride, pad), window_out(w, k, stride, pad)
     s0, s1, s2 = xp.strides
     win = np.lib.stride_tricks.as_strided(
         xp, shape=(oh, ow, k, k, c), strides=(s0 * stride, s1 * stride, s0, s1, s2)

@@ -16,6 +16,7 @@ import math
 
 import attrs
 
+from ...dataflow import Window
 from .memories import RAM, RAM_ASYNC, ROM, Memory, memory, rom_blend, rom_logic
 
 __all__ = [
@@ -162,12 +163,12 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
         return mac_features(p, nf, sf, dsp), _mac_fixed(p, nf, sf, False, dsp)
     if module == "mbdsl_swg":
-        cf = p["C"] // p["CPAR"]
-        r = p["K"] + p["STRIDE"]
+        win = Window(p["IFM_H"], p["IFM_W"], p["C"], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"]))
+        cf = win.channel_beats
+        r = win.ring_rows
         depth = r * p["IFM_W"] * cf
         ew = p["CPAR"] * p["BITS"]
-        oh = (p["IFM_H"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
-        ow = (p["IFM_W"] + 2 * p["PAD"] - p["K"]) // p["STRIDE"] + 1
+        oh, ow = win.ofm_h, win.ofm_w
         cb = _clog2(max(p["IFM_H"], p["IFM_W"]) + 2 * p["PAD"] + p["K"] + p["STRIDE"] + r + 1) + 2
         aw = _clog2(depth)
         m = memory(depth, ew, RAM)
@@ -178,9 +179,9 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         else:
             mem = Resources(ew * math.ceil((depth - 1) / 3), depth * ew + ew, 0, 0)
         lanes = p["KPAR"]
-        ctl = cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(p["K"] ** 2 // lanes)
+        kg = win.kernel_groups
+        ctl = cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(kg)
         feats = {"ctl": ctl, "out": lanes * ew}
-        kg = p["K"] ** 2 // lanes
         # d, ih0, iw0, lo, hi, lo_q1, lim; window counters; frame and row bases, column base;
         # writer; valid bits; stage B (the issued window)
         ff = 7 * cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(kg) + 3 * aw + 2 + aw + _clog2(p["IFM_W"] * cf) + 5

@@ -81,14 +81,9 @@ def _check_supported(net: ir.Network) -> None:
             raise UnsupportedByBackend(f"the RTL pool sums unsigned activations; layer {layer.name} receives {layer.in_type}", layer.span, "use unsigned activations before the pool")
 
 
-def _acc_bits(layer) -> int:
-    """Accumulator width in the RTL: the derived type plus room for a threshold at max+1."""
-    return pack.acc_bits(layer.acc_type.min, layer.acc_type.max)
-
-
 def _out_stream(layer, elems: int) -> Stream:
     if layer.act_type is None:
-        return Stream(elems, _acc_bits(layer), True)
+        return Stream(elems, layer.acc_bits, True)
     return Stream(elems, layer.act_type.bits, layer.act_type.signed)
 
 
@@ -122,9 +117,8 @@ def layer_stages(layer: ir.Layer, cur: Stream) -> list[Stage]:
         convert(1, layer.in_shape.c)
         extend = 0 if cur.signed else 1  # the unit compares signed values
         add("mbdsl_fifo", f"{name}_fifo", {"WIDTH": cur.width, "DEPTH": fifo_depth(layer)}, cur)
-        idx_bits = max(1, (layer.in_shape.c - 1).bit_length()) if layer.in_shape.c > 2 else 1
         add("mbdsl_topk", name, {"N": layer.in_shape.c, "IN_BITS": cur.bits + extend, "K": layer.k},
-            Stream(1, idx_bits, False), layer.name, zero_extend=extend)
+            Stream(1, layer.index_bits, False), layer.name, zero_extend=extend)
         return stages
     beat = input_beat(layer)
     convert(beat, total)
@@ -145,15 +139,16 @@ def layer_stages(layer: ir.Layer, cur: Stream) -> list[Stage]:
     act = layer.act_type
     common = {
         "PE": f.pe, "SIMD": f.simd, "IN_BITS": cur.bits, "IN_SIGNED": int(cur.signed),
-        "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": _acc_bits(layer),
+        "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": layer.acc_bits,
         "N_THRES": act.levels - 1 if act is not None else 0,
-        "OUT_BITS": act.bits if act is not None else _acc_bits(layer), "OUT_MIN": act.min if act is not None else 0,
+        "OUT_BITS": act.bits if act is not None else layer.acc_bits, "OUT_MIN": act.min if act is not None else 0,
         "WEIGHT_FILE": f"weights/{name}.memh", "THRESH_FILE": f"thresholds/{name}.memh" if act is not None else "",
     }
     if layer.bias_type is not None:
         common |= {"HAS_BIAS": 1, "BIAS_FILE": f"biases/{name}.memh"}
     if isinstance(layer, ir.DwConv):
-        shape = {"C": layer.in_shape.c, "K2": layer.kernel * layer.kernel}
+        c, k2 = layer.matrix
+        shape = {"C": c, "K2": k2}
         module = "mbdsl_vvau"
     else:
         mh, mw = layer.matrix
@@ -203,26 +198,13 @@ def _memories(net: ir.Network, params: Params) -> dict[str, str]:
         name = ident(layer.name)
         p = params[layer.name]
         f = layer.fold
-        if isinstance(layer, ir.DwConv):
-            w = p.weights.reshape(layer.in_shape.c, layer.kernel * layer.kernel)
-            words = pack.vvau_weight_words(w, f.pe, f.simd, layer.weight_type.bits)
-        else:
-            w = p.weights.reshape(layer.out_shape.c, -1)
-            words = pack.mvau_weight_words(w, f.pe, f.simd, layer.weight_type.bits)
-        files[f"weights/{name}.memh"] = _memh(words, f.pe * f.simd * layer.weight_type.bits)
+        files[f"weights/{name}.memh"] = pack.weight_memh(p.weights.reshape(layer.matrix), f.pe, f.simd, layer.weight_type.bits)
         if layer.act_type is not None:
-            bits = _acc_bits(layer)
             t = pack.clip_thresholds(p.thresholds, layer.acc_type.min, layer.acc_type.max)
-            files[f"thresholds/{name}.memh"] = _memh(pack.threshold_words(t, f.pe, bits), f.pe * t.shape[1] * bits)
+            files[f"thresholds/{name}.memh"] = pack.threshold_memh(t, f.pe, layer.acc_bits)
         if layer.bias_type is not None:
-            bits = _acc_bits(layer)
-            files[f"biases/{name}.memh"] = _memh(pack.bias_words(p.bias, f.pe, bits), f.pe * bits)
+            files[f"biases/{name}.memh"] = pack.bias_memh(p.bias, f.pe, layer.acc_bits)
     return files
-
-
-def _memh(words, width: int) -> str:
-    digits = max(1, (width + 3) // 4)
-    return "".join(f"{int(w):0{digits}x}\n" for w in words)
 
 
 _ENV = jinja2.Environment(

@@ -2,9 +2,11 @@
 // with its cycle. Generated designs are driven from here rather than beat by beat from
 // Python, which is 10-100x faster.
 //
-// usage: harness INPUT.memh OUTPUT.txt BEATS_PER_FRAME OUT_BEATS_TOTAL P_IN_STALL P_OUT_STALL SEED MAX_CYCLES [+trace]
+// usage: harness INPUT.memh OUTPUT.txt BEATS_PER_FRAME OUT_BEATS_TOTAL P_IN_STALL P_OUT_STALL SEED MAX_CYCLES [+trace] [+drain=N]
 // INPUT.memh: one input beat per line, hex. OUTPUT.txt: "in FRAME CYCLE" when a frame's
-// first beat is accepted, "out CYCLE HEX" for every output beat, "end CYCLE" at the end.
+// first beat is accepted, "out CYCLE HEX" for every output beat, "end CYCLE" when the last
+// one arrived. With +drain=N the run goes on after the last output until every input beat
+// is in, and then N cycles more (see below).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +21,7 @@
 int main(int argc, char** argv) {
     Verilated::commandArgs(argc, argv);
     if (argc < 9) {
-        std::fprintf(stderr, "usage: %s INPUT OUTPUT BEATS_PER_FRAME OUT_BEATS P_IN P_OUT SEED MAX_CYCLES [+trace]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s INPUT OUTPUT BEATS_PER_FRAME OUT_BEATS P_IN P_OUT SEED MAX_CYCLES [+trace] [+drain=N]\n", argv[0]);
         return 2;
     }
     std::vector<uint64_t> beats;
@@ -53,15 +55,20 @@ int main(int argc, char** argv) {
     }
     top.rst_n = 1;
 
+    uint64_t drain = 0;
+    for (int i = 9; i < argc; ++i)
+        if (std::string(argv[i]).rfind("+drain=", 0) == 0) drain = std::stoull(std::string(argv[i]).substr(7));
+
     uint64_t sent = 0, got = 0, cycle = 0;
-    while (got < want_out && cycle < max_cycles) {
+    // One clock cycle; outputs are recorded until the expected number has arrived.
+    auto step = [&]() {
         const bool offer = sent < beats.size() && !(p_in > 0 && coin(rng) < p_in);
         top.s_axis_tvalid = offer;
         top.s_axis_tdata = offer ? beats[sent] : 0;
-        top.m_axis_tready = !(p_out > 0 && coin(rng) < p_out);
+        top.m_axis_tready = got >= want_out || !(p_out > 0 && coin(rng) < p_out);
         top.eval();
         const bool in_fire = top.s_axis_tvalid && top.s_axis_tready;
-        const bool out_fire = top.m_axis_tvalid && top.m_axis_tready;
+        const bool out_fire = top.m_axis_tvalid && top.m_axis_tready && got < want_out;
         const uint64_t data = top.m_axis_tdata;
         top.clk = 1;
         top.eval();
@@ -76,8 +83,20 @@ int main(int argc, char** argv) {
             ++got;
         }
         ++cycle;
+    };
+    while (got < want_out && cycle < max_cycles) step();
+    const uint64_t end = cycle;
+    // The last frame's last input rows may feed no output (a stride that skips them), but
+    // the layers before still pass them on, and their traces must be complete: a traced
+    // run goes on until every input beat is in, then ``drain`` cycles more.
+    if (drain > 0) {
+        uint64_t after = 0;
+        while ((sent < beats.size() || after < drain) && cycle < max_cycles) {
+            step();
+            if (sent == beats.size()) ++after;
+        }
     }
-    std::fprintf(out, "end %llu\n", (unsigned long long)cycle);
+    std::fprintf(out, "end %llu\n", (unsigned long long)end);
     top.final();
     std::fclose(out);
     return got == want_out ? 0 : 3;
