@@ -211,8 +211,10 @@ class Budget:
     ``init zero``, cannot hold; ``synth_xilinx`` maps no RAM to UltraRAM without ``-uram``)."""
 
 
-def budget(dev: Device, utilisation: float = DEFAULT_UTILISATION) -> Budget:
-    """The ``fold(auto)`` budgets ``dev`` gives at a utilisation ceiling (a share, 0.01..1)."""
+def budget(dev: Device, utilisation: float | None = None) -> Budget:
+    """The ``fold(auto)`` budgets ``dev`` gives at a utilisation ceiling (a share, 0.01..1;
+    None: ``DEFAULT_UTILISATION``)."""
+    utilisation = DEFAULT_UTILISATION if utilisation is None else utilisation
     fam = dev.family
     return Budget(
         lut=int(dev.lut * utilisation * fam.model_per_lut),

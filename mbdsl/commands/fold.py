@@ -94,17 +94,21 @@ def run(args) -> int:
     if (args.device is not None or args.utilisation is not None) and (budgets or args.fps is not None or args.mac_lanes is not None):
         raise MbdslError("--device and --utilisation set the budgets themselves; they do not combine with --fps, --mac-lanes, --lut or --bram",
                          hint="give either a device (with --utilisation) or a goal")
+    spec_device, spec_share = (net.fpga.device, net.fpga.utilisation) if net.fpga else (None, None)
+    dev = share = None
     if args.device is not None or args.utilisation is not None:
-        name = args.device or (net.fpga.device if net.fpga else None)
-        if name is None:
+        if args.device is None and spec_device is None:
             raise MbdslError("--utilisation is a share of a device's resources, and no device is given",
                              hint='add --device D (or device "D" in the spec\'s target fpga)')
-        share = args.utilisation if args.utilisation is not None else (net.fpga.utilisation if net.fpga else None)
-        target = devices.fold_goal(devices.device(name), share)
+        dev = devices.device(args.device or spec_device)
+        share = args.utilisation if args.utilisation is not None else spec_share
+        target = devices.fold_goal(dev, share)
     elif args.fps is not None or args.mac_lanes is not None or budgets:
         target = ir.FoldGoal(fps=args.fps, mac_lanes=args.mac_lanes, lut=args.lut, bram=args.bram)
     elif net.fpga is not None and net.fpga.goal is not None:
         target = net.fpga.goal
+        if target.device is not None:
+            dev, share = devices.device(spec_device), spec_share
     else:
         target = ir.FoldGoal(mac_lanes=before_lanes)
     coster = layer_cost(net, args.dsp)
@@ -144,10 +148,12 @@ def run(args) -> int:
         everything = sum(network_resources(attrs.evolve(net, layers=plan.layers), args.dsp).values())
         console.print(f"         the width converters between layers add {everything.lut - plan.lut:,.0f} LUT, "
                       f"{everything.bram18 - plan.bram18:,} BRAM18 (not part of budgets: each depends on two layers' foldings)")
-        if target.device is not None:
-            console.print(f"budget   {target.device}: {target.lut:,} LUT, {target.ff:,} FF, {target.bram:,} BRAM18, {target.dsp:,} DSP "
-                          f"(the resource model's units); chosen: {plan.lut:,.0f} LUT, {plan.ff:,.0f} FF, {plan.bram18:,} BRAM18, "
-                          f"{plan.dsp:,} DSP, 0 URAM (the model places no memory in UltraRAM)")
+        if dev is not None:
+            b = devices.budget(dev, share)
+            console.print(f"budget   {target.device} in the model's units: {b.lut:,} LUT, {b.ff:,} FF, {b.bram18:,} BRAM18, "
+                          f"{b.dsp:,} DSP, {b.uram:,} URAM")
+            console.print(f"used     {plan.lut:,.0f} LUT, {plan.ff:,.0f} FF, {plan.bram18:,} BRAM18, {plan.dsp:,} DSP, "
+                          f"0 URAM (the model places no memory in UltraRAM)")
     if plan.bound:
         ii, need = plan.bound
         if plan.bound_resource is not None:
