@@ -34,6 +34,11 @@ both, the per-layer choices must trade LUTs against BRAMs: need() is then the fe
 whose BRAM total fits, computed exactly by dynamic programming over the BRAM total (an
 integer at most the budget), over each layer's foldings that are not dominated in
 (BRAMs, LUTs). It is still monotone, so the bisection and the bound stay valid.
+
+A device's budgets (``mbdsl.devices``) add FFs and DSPs. Those are checked on the choice
+above, with a second choice that weighs every limited resource by its budget as a fallback
+(:func:`fold_for_budget`); that part is a search, not a proof, and ``Plan.bound_proven``
+says whether the bound's II was proven out of reach.
 """
 
 from __future__ import annotations
@@ -406,7 +411,9 @@ def _least(net, free, fronts, fixed, limits, slowest, got, coster) -> Infeasible
         choice, tot, _ = got
         key = _over(tot, limits)
         best, per = tot[key], {i: getattr(o, key) for i, o in choice.items()}
-        what = f"even the cheapest folding within {limits['bram18']:,} BRAM18s"
+        # exact for LUTs against BRAMs; with FF or DSP budgets in the conflict, a search result
+        exact = key == "lut" and "bram18" in limits
+        what = f"even the cheapest folding within {limits['bram18']:,} BRAM18s" if exact else "the best folding the search found"
     per |= {i: getattr(r, key) for i, r in held.items()}
     worst = max(per, key=per.get)
     return Infeasible(
