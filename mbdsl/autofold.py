@@ -34,6 +34,11 @@ both, the per-layer choices must trade LUTs against BRAMs: need() is then the fe
 whose BRAM total fits, computed exactly by dynamic programming over the BRAM total (an
 integer at most the budget), over each layer's foldings that are not dominated in
 (BRAMs, LUTs). It is still monotone, so the bisection and the bound stay valid.
+
+A device's budgets (``mbdsl.devices``) add FFs and DSPs. Those are checked on the choice
+above, with a second choice that weighs every limited resource by its budget as a fallback
+(:func:`fold_for_budget`); that part is a search, not a proof, and ``Plan.bound_proven``
+says whether the bound's II was proven out of reach.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from .legality import legal_folds, with_fold
 
 __all__ = [
     "Option", "Plan", "Infeasible", "LayerCost", "LayerFigures", "options", "every_option", "plan_of", "fold_for_ii",
-    "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "describe", "solve", "explain",
+    "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "BUDGETS", "describe", "solve", "explain",
 ]
 
 MAC_KINDS = (ir.Conv, ir.DwConv, ir.FC)
@@ -85,7 +90,10 @@ class Plan:
     lanes: int
     bound: tuple | None = None
     """(II, need): the fastest II below the plan's and what it would need (MAC lanes, or
-    LUTs / BRAM18s for a resource budget)."""
+    for resource budgets the total of ``bound_resource``, the budget it breaks)."""
+    bound_resource: str | None = None
+    bound_proven: bool = True
+    """Whether no folding at the bound's II fits (see :func:`fold_for_budget`)."""
     lut: float = 0.0
     bram18: int = 0
     dsp: int = 0
@@ -259,44 +267,53 @@ def fold_for_lanes(net: ir.Network, lanes: int, only_auto: bool = False, coster:
     return attrs.evolve(plan, bound=bound)
 
 
-def _choose_within(net, free, fronts, ii, lut, bram, fixed_lut, fixed_bram):
-    """The per-layer choices at ``ii`` with the fewest LUTs whose BRAM total fits ``bram``
-    (``None``: no BRAM limit), or None if no choice meets the II; returns (choice, LUTs, BRAMs)."""
+BUDGETS = ("lut", "ff", "bram18", "dsp")
+"""The resources a budget may limit, as :class:`Option` and :class:`Plan` name them."""
+NAMES = {"lut": "LUTs", "ff": "FFs", "bram18": "BRAM18s", "dsp": "DSPs"}
+
+
+def _choose_within(free, fronts, ii, lut, bram, fixed, weight=None):
+    """The per-layer choices at ``ii`` with the least total ``weight`` (default: LUTs) whose
+    BRAM total fits ``bram`` (``None``: no BRAM limit), or None if no choice meets the II;
+    returns (choice, totals of every resource in BUDGETS, fixed layers included)."""
     import numpy as np
 
+    custom, weight = weight is not None, weight or (lambda o: o.lut)
     avail = {}
     for i in free:
         opts = [o for o in fronts[i] if o.cycles <= ii]
         if not opts:
             return None
         avail[i] = opts
+
+    def totals(choice):
+        return choice, {r: fixed[r] + sum(getattr(o, r) for o in choice.values()) for r in BUDGETS}
+
     if bram is None:
-        choice = {i: min(opts, key=lambda o: o.key("lut")) for i, opts in avail.items()}
-        return choice, fixed_lut + sum(o.lut for o in choice.values()), fixed_bram + sum(o.bram18 for o in choice.values())
-    if lut is None:
-        choice = {i: min(opts, key=lambda o: (o.bram18, o.lut, o.lanes)) for i, opts in avail.items()}
-        return choice, fixed_lut + sum(o.lut for o in choice.values()), fixed_bram + sum(o.bram18 for o in choice.values())
-    cap = bram - fixed_bram
-    if cap < 0:
-        return {}, float("inf"), fixed_bram
+        return totals({i: min(opts, key=lambda o: (weight(o), o.lanes, o.pe, o.simd)) for i, opts in avail.items()})
+    if lut is None and not custom:  # a BRAM budget alone: the fewest BRAMs per layer
+        return totals({i: min(opts, key=lambda o: (o.bram18, o.lut, o.lanes)) for i, opts in avail.items()})
+    cap = bram - fixed["bram18"]
+    if cap < 0:  # the fixed layers alone exceed the BRAM budget
+        return {}, dict(fixed)
     inf = float("inf")
     dp = np.full(cap + 1, inf)
     dp[0] = 0.0
     picks = []
     for i, opts in avail.items():
-        # per layer, only foldings not dominated in (BRAM, LUT) matter
+        # per layer, only foldings not dominated in (BRAM, weight) matter
         pareto, best = [], inf
-        for o in sorted(opts, key=lambda o: (o.bram18, o.lut, o.lanes)):
-            if o.lut < best:
+        for o in sorted(opts, key=lambda o: (o.bram18, weight(o), o.lanes)):
+            if weight(o) < best:
                 pareto.append(o)
-                best = o.lut
+                best = weight(o)
         new = np.full(cap + 1, inf)
         arg = np.full(cap + 1, -1)
         for k, o in enumerate(pareto):
             if o.bram18 > cap:
                 continue
             shifted = np.full(cap + 1, inf)
-            shifted[o.bram18:] = dp[: cap + 1 - o.bram18] + o.lut
+            shifted[o.bram18:] = dp[: cap + 1 - o.bram18] + weight(o)
             better = shifted < new
             new[better] = shifted[better]
             arg[better] = k
@@ -304,73 +321,114 @@ def _choose_within(net, free, fronts, ii, lut, bram, fixed_lut, fixed_bram):
         dp = new
     end = int(np.argmin(dp))
     if dp[end] == inf:
-        return {}, inf, fixed_bram
+        return {}, {**fixed, "bram18": fixed["bram18"] + sum(min(o.bram18 for o in opts) for opts in avail.values())}
     choice, b = {}, end
     for i, pareto, arg in reversed(picks):  # walk back from the best total
         o = pareto[arg[b]]
         choice[i] = o
         b -= o.bram18
-    return choice, fixed_lut + dp[end], fixed_bram + end
+    return totals(choice)
+
+
+def _over(totals: dict, limits: dict) -> str | None:
+    """The first resource whose total exceeds its limit, or None."""
+    return next((r for r in BUDGETS if r in limits and totals[r] > limits[r] + 1e-9), None)
 
 
 def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None = None, only_auto: bool = False,
-                    coster: LayerCost | None = None) -> Plan:
-    """The fastest II with a folding whose estimated LUTs and/or BRAM18s fit the budgets;
-    among those foldings, the one with the fewest LUTs (the fewest BRAMs with only a BRAM budget)."""
-    if lut is None and bram is None:
-        raise ValueError("give a LUT or a BRAM budget")
+                    coster: LayerCost | None = None, ff: float | None = None, dsp: int | None = None) -> Plan:
+    """The fastest II with a folding whose estimated LUTs, BRAM18s, FFs and DSPs fit the
+    budgets given; among those foldings, the one with the fewest LUTs (the fewest BRAMs with
+    only a BRAM budget).
+
+    With LUT and/or BRAM budgets alone the search is exact (module docstring). FF and DSP
+    budgets are checked on that LUT-minimal choice; if it breaks one, the choice with the
+    least sum of (LUT, FF, DSP) shares of their budgets (BRAMs still within theirs) is tried
+    too. An II is proven out of reach when the exact LUT/BRAM search, or the sum of every
+    layer's least figure for some resource, already exceeds a budget; ``Plan.bound_proven``
+    says whether the bound's II is (for MobileNets FFs and DSPs are far from binding on
+    every device of ``mbdsl.devices``: docs/results.md)."""
+    limits = {r: v for r, v in (("lut", lut), ("ff", ff), ("bram18", bram), ("dsp", dsp)) if v is not None}
+    if not limits:
+        raise ValueError("give a LUT, FF, BRAM or DSP budget")
     if coster is None:
         raise Infeasible(net.layers[0], 0, "resource budgets need the RTL backend's resource model "
                          "(threshold activations); this network uses the multiplier style", "support")
     free = _free(net, only_auto)
     everything = {i: every_option(net.layers[i], coster) for i in free}
-    # keep, per layer, the foldings on the (cycles, LUT) or (cycles, BRAM, LUT) frontier
-    fronts = {i: _pareto3(opts) for i, opts in everything.items()}
-    fixed = [l for i, l in enumerate(net.layers) if i not in free]
-    fixed_res = _totals(fixed, coster)
+    # keep, per layer, the foldings that nothing else beats in cycles and every resource
+    fronts = {i: _pareto(opts) for i, opts in everything.items()}
+    fixed = _totals([l for i, l in enumerate(net.layers) if i not in free], coster)
     candidates = _candidates(net, free, fronts)
+    extra = [r for r in ("lut", "ff", "dsp") if r in limits]
 
     def need(ii):
-        return _choose_within(net, free, fronts, ii, lut, bram, fixed_res["lut"], fixed_res["bram18"])
+        """(choice, totals, proven): a choice at ``ii`` that fits if one was found (else the
+        LUT-minimal one), its totals, and whether no choice can fit."""
+        got = _choose_within(free, fronts, ii, lut, bram, fixed)
+        if got is None:
+            return None
+        choice, tot = got
+        broken = _over(tot, limits)
+        if broken in ("ff", "dsp"):
+            balanced = _choose_within(free, fronts, ii, lut, bram, fixed, lambda o: sum(getattr(o, r) / max(limits[r], 1) for r in extra))
+            if balanced is not None and _over(balanced[1], limits) is None:
+                return balanced[0], balanced[1], False
+        floor = {r: fixed[r] + sum(min(getattr(o, r) for o in fronts[i] if o.cycles <= ii) for i in free) for r in BUDGETS}
+        proven = broken is not None and (broken in ("lut", "bram18") or _over(floor, limits) is not None)
+        return choice, tot, proven
 
     def fits(ii):
         got = need(ii)
-        if got is None:
-            return False
-        _, l, b = got
-        return (lut is None or l <= lut) and (bram is None or b <= bram)
+        return got is not None and _over(got[1], limits) is None
 
     at = _bisect(candidates, fits)
     if at is None:
-        # the least achievable total, at the slowest II, and the layer that takes most of it
-        choice, l, b = need(candidates[-1])
-        resource, best, budget = ("LUTs", l, lut) if lut is not None and (l > lut or bram is None) else ("BRAM18s", b, bram)
-        key = "lut" if resource == "LUTs" else "bram18"
-        worst = max(choice, key=lambda i: getattr(choice[i], key)) if choice else free[0]
-        share = getattr(choice[worst], key) if choice else 0
-        raise Infeasible(
-            net.layers[worst], best,
-            f"even the cheapest folding needs {best:,.0f} {resource}, more than {budget:,.0f} "
-            f"(layer {net.layers[worst].name} alone needs {share:,.0f})",
-            resource,
-        )
+        raise _least(net, free, fronts, fixed, limits, candidates[-1], need(candidates[-1]), coster)
     layers = list(net.layers)
     choice, _, _ = need(candidates[at])
     for i, o in choice.items():
         layers[i] = with_fold(layers[i], o.pe, o.simd)
-    bound = None
+    bound, resource, proven = None, None, True
     if at > 0 and (faster := need(candidates[at - 1])) is not None:
-        _, l, b = faster
-        bound = (candidates[at - 1], l if lut is not None else b)
-    return plan_of(layers, coster, bound, floor=input_cycles(net.input))
+        _, tot, proven = faster
+        resource = _over(tot, limits)
+        bound = (candidates[at - 1], tot[resource])
+    return attrs.evolve(plan_of(layers, coster, bound, floor=input_cycles(net.input)), bound_resource=resource, bound_proven=proven)
 
 
-def _pareto3(opts: list[Option]) -> list[Option]:
-    """Options not dominated in (cycles, LUTs, BRAMs): nothing else is at least as fast and
-    at least as cheap in both."""
+def _least(net, free, fronts, fixed, limits, slowest, got, coster) -> Infeasible:
+    """Why no folding fits, at the slowest II: a resource whose least total (every layer at
+    its own least) exceeds its budget, else the LUTs the fewest-LUT folding within the BRAM
+    budget needs; with the layer, auto or fixed, that takes most of it."""
+    held = {i: r for i, l in enumerate(net.layers) if i not in free and (r := coster(l)) is not None}
+    least = {i: {r: min(getattr(o, r) for o in fronts[i] if o.cycles <= slowest) for r in BUDGETS} for i in free}
+    floor = {r: fixed[r] + sum(least[i][r] for i in free) for r in BUDGETS}
+    key = _over(floor, limits)
+    if key is not None:
+        best, per, what = floor[key], {i: least[i][key] for i in free}, "even the cheapest folding"
+    else:
+        choice, tot, _ = got
+        key = _over(tot, limits)
+        best, per = tot[key], {i: getattr(o, key) for i, o in choice.items()}
+        # exact for LUTs against BRAMs; with FF or DSP budgets in the conflict, a search result
+        exact = key == "lut" and "bram18" in limits
+        what = f"even the cheapest folding within {limits['bram18']:,} BRAM18s" if exact else "the best folding the search found"
+    per |= {i: getattr(r, key) for i, r in held.items()}
+    worst = max(per, key=per.get)
+    return Infeasible(
+        net.layers[worst], best,
+        f"{what} needs {best:,.0f} {NAMES[key]}, more than {limits[key]:,.0f} (layer {net.layers[worst].name} alone needs {per[worst]:,.0f})",
+        NAMES[key],
+    )
+
+
+def _pareto(opts: list[Option]) -> list[Option]:
+    """Options not dominated in (cycles, LUTs, BRAMs, FFs, DSPs): nothing else is at least as
+    fast and at least as cheap in every resource."""
     kept = []
-    for o in sorted(opts, key=lambda o: (o.cycles, o.lut, o.bram18, o.lanes)):
-        if not any(k.lut <= o.lut and k.bram18 <= o.bram18 for k in kept):
+    for o in sorted(opts, key=lambda o: (o.cycles, o.lut, o.bram18, o.ff, o.dsp, o.lanes)):
+        if not any(k.lut <= o.lut and k.bram18 <= o.bram18 and k.ff <= o.ff and k.dsp <= o.dsp for k in kept):
             kept.append(o)
     return kept
 
@@ -382,7 +440,9 @@ def describe(goal: ir.FoldGoal, clock_hz: float) -> str:
         return f"{fps} FPS at {clock_hz / 1e6:g} MHz"
     if goal.mac_lanes is not None:
         return f"the fastest II within {goal.mac_lanes:,} MAC lanes"
-    parts = ([f"{goal.lut:,} LUTs"] if goal.lut is not None else []) + ([f"{goal.bram:,} BRAM18s"] if goal.bram is not None else [])
+    if goal.device is not None:
+        return f"the fastest II within {goal.device}"
+    parts = [f"{v:,} {name}" for v, name in ((goal.lut, "LUTs"), (goal.bram, "BRAM18s"), (goal.ff, "FFs"), (goal.dsp, "DSPs")) if v is not None]
     return f"the fastest II within {' and '.join(parts)}"
 
 
@@ -392,7 +452,7 @@ def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool =
         return fold_for_ii(net, int(clock_hz // goal.fps), only_auto, coster=coster)
     if goal.mac_lanes is not None:
         return fold_for_lanes(net, goal.mac_lanes, only_auto, coster=coster)
-    return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster)
+    return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster, ff=goal.ff, dsp=goal.dsp)
 
 
 def explain(exc: Infeasible, goal: ir.FoldGoal, clock_hz: float) -> tuple[str, str]:

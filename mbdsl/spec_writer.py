@@ -79,8 +79,12 @@ def _targets(net: ir.Network) -> list[str]:
     lines = []
     if net.fpga is not None:
         part = f'; part "{net.fpga.part}"' if net.fpga.part else ""
+        if net.fpga.device is not None:
+            part += f'; device "{net.fpga.device}"'
+        if net.fpga.utilisation is not None:
+            part += f"; utilisation {_num(round(net.fpga.utilisation * 100, 6))}%"
         goal = net.fpga.goal
-        if goal is not None:
+        if goal is not None and goal.device is None:  # a device's budgets are written as the device
             part += "".join(f"; {key} {_num(v)}" for key in ("fps", "mac_lanes", "lut", "bram") if (v := getattr(goal, key)) is not None)
         lines += ["", f"target fpga {{ clock {_num(net.fpga.clock_hz / 1e6)} MHz{part} }}"]
     if net.gap8 is not None:

@@ -122,7 +122,7 @@ def test_devices_and_ordering_codes():
 
 
 @pytest.mark.parametrize("name, message, hint", [
-    ("LFE5U-84F", r"unknown device 'LFE5U-84F'", r"did you mean 'LFE5U-85F'\? .*, or an ordering code such as LFE5U-85F-8BG381C"),
+    ("LFE5U-84F", r"unknown device 'LFE5U-84F'", r"did you mean 'LFE5U-85F'\? .*, or an ECP5 ordering code such as LFE5U-85F-8BG381C"),
     ("LFE5U-85F-9BG381C", r"device LFE5U-85F-9BG381C: speed grade 9 does not exist", r"ECP5 speed grades are 6, 7, 8"),
     ("LFE5U-85F-8BG256C", r"device LFE5U-85F-8BG256C: LFE5U-85F comes in no package CABGA256", r"packages of LFE5U-85F: .*CABGA381.*"),
 ])
@@ -182,7 +182,8 @@ def test_device_gives_fold_auto_its_budgets():
     text = re.sub(r"(?m)^(\s*(?:conv|dwsep|repeat).*)fold\([^)]*\)", r"\1fold(auto)", SMALL.read_text())
     text = text.replace("target fpga { clock 200 MHz }", 'target fpga { clock 150 MHz; device "LFE5U-85F" }')
     net = check(load_string(text, "dev.mbn"), layer_cost)
-    lut, bram = devices.budget(devices.device("LFE5U-85F"))
+    b = devices.budget(devices.device("LFE5U-85F"))
+    lut, bram = b.lut, b.bram18
     assert (net.fpga.goal.lut, net.fpga.goal.bram) == (lut, bram)
     used = network_resources(net, dsp="auto")
     assert sum(r.lut for r in used.values()) <= lut and sum(r.bram18 for r in used.values()) <= bram

@@ -244,7 +244,7 @@ def syntax_error(text: str) -> SpecSyntaxError:
         ("network n { conv c 3x3 stride -> 8 }", (1, 31), r"'stride' needs a whole number, not '->'", r"e\.g\. 'stride 2'"),
         ("network n { repeat { conv 3x3 -> 8 } }", (1, 20), r"'repeat' needs a count, not '\{'", r"e\.g\. 'repeat 2'"),
         ("network n {\n  input 8x8x3 u8\n", (2, 17), r"unexpected end of file: the '\{' at line 1, column 11 is never closed", r"add the missing '\}'"),
-        ("network n { conv c 3x3 -> 8 % }", (1, 29), r"unexpected character '%'", r"expected one of: '->', ';', .*"),
+        ("network n { conv c 3x3 -> 8 @ }", (1, 29), r"unexpected character '@'", r"expected one of: '->', ';', .*"),
         ('include "abc', (1, 9), r"unterminated string", r"close the string with '\"' on the same line \(strings cannot span lines\)"),
         ("network n { input 8x8x3 u8 { scale 1/0 } }", (1, 36), r"division by zero in 1/0", r"write a non-zero denominator"),
         ("target fpga { clock 1e999 }", (1, 21), r"the number 1e999 is out of range", r"write a number between .*"),
@@ -262,10 +262,10 @@ def test_syntax_errors(text, where, message, hint):
 
 
 def test_syntax_error_render_has_caret_under_the_token():
-    err = syntax_error("network n {\n  conv c 3x3 -> 8 %\n}")
+    err = syntax_error("network n {\n  conv c 3x3 -> 8 @\n}")
     assert err.render().split("\n") == [
-        "bad.mbn:2:19: error: unexpected character '%'",
-        "    2 |   conv c 3x3 -> 8 %",
+        "bad.mbn:2:19: error: unexpected character '@'",
+        "    2 |   conv c 3x3 -> 8 @",
         "      |                   ^",
         "hint: " + err.hint,
     ]

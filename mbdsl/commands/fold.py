@@ -1,9 +1,10 @@
 """``mbdsl fold``: choose PE/SIMD for every layer, print the balance, write the spec back.
 
 Goals: ``--fps`` (fewest MAC lanes for a frame rate), ``--mac-lanes`` (fastest II within a
-lane budget; ties between equal-lane foldings go to the fewest estimated LUTs), or resource
-budgets ``--lut`` and/or ``--bram`` (fastest II whose estimated LUTs / BRAM18s fit). Without
-one, the goal of the spec's ``target fpga`` block, else its own MAC-lane count.
+lane budget; ties between equal-lane foldings go to the fewest estimated LUTs), resource
+budgets ``--lut`` and/or ``--bram`` (fastest II whose estimated LUTs / BRAM18s fit), or a
+device's budgets ``--device D [--utilisation P]`` (LUT, FF, BRAM18, DSP; ``mbdsl.devices``).
+Without one, the goal of the spec's ``target fpga`` block, else its own MAC-lane count.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import argparse
 import attrs
 from rich.table import Table
 
-from .. import ir
-from ..autofold import MAC_KINDS, Infeasible, describe, explain, plan_of, solve
+from .. import devices, ir
+from ..autofold import MAC_KINDS, NAMES, Infeasible, describe, explain, plan_of, solve
 from ..dataflow import input_cycles, layer_cycles
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ
@@ -32,6 +33,11 @@ def register(sub) -> None:
     goal.add_argument("--mac-lanes", type=count(1, ir.MAX_BUDGET), metavar="N", help="the fastest II with at most N MAC lanes (default: the goal in the spec's target fpga, else its own lane count)")
     p.add_argument("--lut", type=_count, metavar="L", help="the fastest II whose estimated LUTs fit L (e.g. 364000 or 364k)")
     p.add_argument("--bram", type=_count, metavar="B", help="the fastest II whose estimated BRAM18s fit B")
+    p.add_argument("--device", metavar="D", help=f"the fastest II that fits the device's LUT, FF, BRAM18 and DSP budgets "
+                                                 f"({', '.join(devices.DEVICES)})")
+    p.add_argument("--utilisation", type=_share, metavar="P",
+                   help=f"with --device: the share of every resource to plan for, e.g. 70%% (default: the spec's, else "
+                        f"{devices.DEFAULT_UTILISATION * 100:g}%%)")
     p.add_argument("--dsp", choices=DSP_POLICIES, default="auto",
                    help="multipliers in the estimates: lut (all LUTs, as synth -nodsp), auto (DSPs for operands over 4 bits, "
                         "FINN's convention; default), yosys (DSPs wherever yosys maps them)")
@@ -59,6 +65,21 @@ def _count(text: str) -> int:
 _count.__name__ = "count"  # argparse names the type in its error: "invalid count value"
 
 
+def _share(text: str) -> float:
+    """A utilisation ceiling: a percentage, with or without '%'."""
+    try:
+        value = float(text.strip().removesuffix("%")) / 100
+    except ValueError:
+        raise ValueError(text) from None
+    low, high = devices.UTILISATION_RANGE
+    if not low <= value <= high:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text} is outside {low:.0%}..{high:.0%}")
+    return value
+
+
+_share.__name__ = "percentage"
+
+
 def run(args) -> int:
     if args.output:
         check_writable([args.output])  # before the search, not after it
@@ -70,10 +91,24 @@ def run(args) -> int:
     if budgets and (args.fps is not None or args.mac_lanes is not None):
         raise MbdslError("--lut/--bram budgets choose the fastest II themselves; they do not combine with --fps or --mac-lanes",
                          hint="give either a goal (--fps, --mac-lanes) or resource budgets (--lut, --bram)")
-    if args.fps is not None or args.mac_lanes is not None or budgets:
+    if (args.device is not None or args.utilisation is not None) and (budgets or args.fps is not None or args.mac_lanes is not None):
+        raise MbdslError("--device and --utilisation set the budgets themselves; they do not combine with --fps, --mac-lanes, --lut or --bram",
+                         hint="give either a device (with --utilisation) or a goal")
+    spec_device, spec_share = (net.fpga.device, net.fpga.utilisation) if net.fpga else (None, None)
+    dev = share = None
+    if args.device is not None or args.utilisation is not None:
+        if args.device is None and spec_device is None:
+            raise MbdslError("--utilisation is a share of a device's resources, and no device is given",
+                             hint='add --device D (or device "D" in the spec\'s target fpga)')
+        dev = devices.device(args.device or spec_device)
+        share = args.utilisation if args.utilisation is not None else spec_share
+        target = devices.fold_goal(dev, share)
+    elif args.fps is not None or args.mac_lanes is not None or budgets:
         target = ir.FoldGoal(fps=args.fps, mac_lanes=args.mac_lanes, lut=args.lut, bram=args.bram)
     elif net.fpga is not None and net.fpga.goal is not None:
         target = net.fpga.goal
+        if target.device is not None:
+            dev, share = devices.device(spec_device), spec_share
     else:
         target = ir.FoldGoal(mac_lanes=before_lanes)
     coster = layer_cost(net, args.dsp)
@@ -113,11 +148,18 @@ def run(args) -> int:
         everything = sum(network_resources(attrs.evolve(net, layers=plan.layers), args.dsp).values())
         console.print(f"         the width converters between layers add {everything.lut - plan.lut:,.0f} LUT, "
                       f"{everything.bram18 - plan.bram18:,} BRAM18 (not part of budgets: each depends on two layers' foldings)")
+        if dev is not None:
+            b = devices.budget(dev, share)
+            console.print(f"budget   {target.device} in the model's units: {b.lut:,} LUT, {b.ff:,} FF, {b.bram18:,} BRAM18, "
+                          f"{b.dsp:,} DSP, {b.uram:,} URAM")
+            console.print(f"used     {plan.lut:,.0f} LUT, {plan.ff:,.0f} FF, {plan.bram18:,} BRAM18, {plan.dsp:,} DSP, "
+                          f"0 URAM (the model places no memory in UltraRAM)")
     if plan.bound:
         ii, need = plan.bound
-        if target.lut is not None or target.bram is not None:
-            what = "LUTs" if target.lut is not None else "BRAM18s"
-            console.print(f"optimal  the next faster II, {ii:,} cycles, needs at least {need:,.0f} {what}")
+        if plan.bound_resource is not None:
+            proof = "" if plan.bound_proven else " (the search found no folding that fits; not proven that none exists)"
+            console.print(f"optimal  the next faster II, {ii:,} cycles, needs at least {need:,.0f} "
+                          f"{NAMES[plan.bound_resource]}, more than the budget{proof}")
         else:
             console.print(f"optimal  the next faster II, {ii:,} cycles, needs at least {need:,} MAC lanes")
     if args.output:

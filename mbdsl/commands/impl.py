@@ -5,7 +5,7 @@ critical path by layer and unit."""
 from __future__ import annotations
 
 from ..backends.rtl import impl
-from ..devices import DEFAULT_DEVICE, DEVICES, device
+from ..devices import DEFAULT_DEVICE, DEVICES, device, implementable
 from ..estimates import estimate
 from ..output import check_folder
 from .common import clock, console, load_checked
@@ -14,7 +14,7 @@ from .common import clock, console, load_checked
 def register(sub) -> None:
     p = sub.add_parser("impl", help="place and route the generated Verilog with open tools: Fmax, utilisation, critical path, bitstream")
     p.add_argument("spec")
-    p.add_argument("--device", metavar="D", help=f"the FPGA ({', '.join(DEVICES)}, or an ordering code such as LFE5U-85F-8BG381C; "
+    p.add_argument("--device", metavar="D", help=f"the FPGA ({', '.join(d for d, dev in DEVICES.items() if dev.family.open_pnr)}, or an ordering code such as LFE5U-85F-8BG381C; "
                                                  f"default: the spec's target fpga device, else {DEFAULT_DEVICE})")
     p.add_argument("--clock", type=clock, metavar="MHZ", help="the clock constraint, e.g. 150 or 150MHz (default: the spec's target fpga clock, else 200 MHz)")
     p.add_argument("--dsp", choices=impl.DSP_CHOICES, default="lut",
@@ -34,7 +34,7 @@ def run(args) -> int:
     check_folder(args.output)
     net = load_checked(args.spec)
     spec_device = net.fpga.device if net.fpga is not None else None
-    dev = device(args.device or spec_device or DEFAULT_DEVICE)
+    dev = implementable(device(args.device or spec_device or DEFAULT_DEVICE))
     clock = _clock_mhz(args.clock, net)
     out_dir = impl.result_path(args.output, net, dev).parent
     console.print(f"implementing {net.name} on {dev.name} ({dev.package}, speed {dev.speed}) at {clock:g} MHz: "

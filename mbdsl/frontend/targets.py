@@ -13,6 +13,7 @@ __all__ = ["targets"]
 # Units as the docs spell them; matched without regard to case.
 _SIZE_UNITS = {"B": 1, "kB": 1000, "KiB": 1024, "MB": 1000**2, "MiB": 1024**2}
 _CLOCK_UNITS = {"Hz": 1, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9}
+_SHARE_UNITS = {"%": 0.01}
 
 
 def targets(decls: list[ast.TargetDecl]):
@@ -53,7 +54,7 @@ def _quantity(s: ast.Setting, units: dict[str, float], default_unit: str, bounds
 
 
 _GOALS = ("fps", "mac_lanes", "lut", "bram")
-_FPGA_SETTINGS = ("clock", "part", "device") + _GOALS
+_FPGA_SETTINGS = ("clock", "part", "device", "utilisation") + _GOALS
 
 
 def _given_once(decl: ast.TargetDecl) -> None:
@@ -77,16 +78,20 @@ def _fpga(decl: ast.TargetDecl) -> ir.FpgaTarget:
                 raise TargetError("'part' takes a quoted part name", s.span, 'e.g. part "xcu250-figd2104-2L-e"')
             fields["part"] = s.values[0].value
         elif s.key == "device":
-            fields["device"], goal_of_device = _device(s)
+            fields["device"] = _device(s)
+        elif s.key == "utilisation":
+            fields["utilisation"] = _share(s)
         elif s.key in _GOALS:
             value = _quantity(s, {"": 1}, "", (*ir.FPS_RANGE, "0.001 and 1e9 FPS")) if s.key == "fps" else _count(s)
             goal[s.key] = (value, s.span)
         else:
             raise TargetError(f"target fpga has no setting '{s.key}'", s.span, did_you_mean(s.key, _FPGA_SETTINGS))
+    _check_utilisation(decl, fields, goal)
     if goal:
         fields["goal"] = _fold_goal(goal)
     elif "device" in fields:
-        fields["goal"] = goal_of_device
+        setting = next(s for s in decl.settings if s.key == "device")
+        fields["goal"] = devices.fold_goal(devices.device(fields["device"]), fields.get("utilisation"), setting.span)
     if "device" in fields and "clock_hz" in fields:
         _check_clock(decl, fields["device"], fields["clock_hz"])
     return ir.FpgaTarget(**fields)
@@ -105,16 +110,38 @@ def _check_clock(decl: ast.TargetDecl, name: str, clock_hz: float) -> None:
         )
 
 
-def _device(s: ast.Setting) -> tuple[str, ir.FoldGoal]:
-    """A device setting: its name, and the budgets it gives fold(auto) without another goal."""
+def _share(s: ast.Setting) -> float:
+    """A utilisation ceiling, ``70%`` (or ``70``): the share of every resource of the device."""
+    value = _quantity(s, _SHARE_UNITS, "%")
+    low, high = devices.UTILISATION_RANGE
+    if not low <= value <= high:
+        raise TargetError(f"'utilisation' must lie between {low:.0%} and {high:.0%}, not {value * 100:g}%", s.values[0].span,
+                          "e.g. utilisation 70% (fold(auto) plans for 70% of every resource; default 80%)")
+    return value
+
+
+def _check_utilisation(decl: ast.TargetDecl, fields: dict, goal: dict) -> None:
+    """A utilisation ceiling applies to a device's budgets, which another goal replaces."""
+    if "utilisation" not in fields:
+        return
+    span = next(s.span for s in decl.settings if s.key == "utilisation")
+    if "device" not in fields:
+        raise TargetError("'utilisation' is a share of a device's resources, and target fpga names no device", span,
+                          'add e.g. device "xcu250-figd2104-2L-e", or drop utilisation')
+    if goal:
+        raise TargetError(f"'utilisation' sets the device's budgets, which the goal '{next(iter(goal))}' replaces", span,
+                          "drop the goal to fold for the device's budgets, or drop utilisation")
+
+
+def _device(s: ast.Setting) -> str:
+    """A device setting: the device's name."""
     if len(s.values) != 1 or s.values[0].kind != "string":
         raise TargetError("'device' takes a quoted device name", s.span, 'e.g. device "LFE5U-85F"')
     try:
         dev = devices.device(s.values[0].value)
     except MbdslError as exc:
         raise TargetError(exc.message, s.values[0].span, exc.hint) from None
-    lut, bram = devices.budget(dev)
-    return dev.name, ir.FoldGoal(lut=lut, bram=bram, span=s.span)
+    return dev.name
 
 
 def _count(s: ast.Setting) -> int:
