@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 
 from . import pack
+from .top import ROM_FOLDERS
 from .verilator import FAST_ARGS, setup_env, verilator_bin_dir
 from ... import ir, reference
 from ...divergence import Divergence, first_divergence
@@ -91,7 +92,7 @@ def build(rtl_dir: str | os.PathLike, build_dir: str | os.PathLike, log: Callabl
 
 def _link_memories(rtl_dir: Path, run_dir: Path) -> None:
     """Point the run directory's ROM folders at ``rtl_dir`` ($readmemh reads them at run time)."""
-    for name in ("weights", "thresholds", "biases"):
+    for name in ROM_FOLDERS:
         link = run_dir / name
         if link.is_symlink():
             link.unlink()
