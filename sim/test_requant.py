@@ -2,9 +2,15 @@
 on both sides, several frames back to back, compared beat for beat with
 ``semantics.requantize`` (bench and case generator: ``tb_requant.py``)."""
 
+import shutil
+
+import numpy as np
 import pytest
 
-from harness import simulate
+from harness import SIM_ROOT, simulate
+from mbdsl import resources
+from mbdsl.backends.rtl import pack
+from mbdsl.backends.rtl import verilator as vl
 from mbdsl.dtypes import IntType
 
 _U8 = dict(IN_BITS=8, IN_SIGNED=0)
@@ -29,3 +35,50 @@ def test_requant(p, opts):
     out = IntType(p["OUT_BITS"], bool(p.get("OUT_SIGNED", 0)))
     assert (case["codes"].min(), case["codes"].max()) == (out.min, out.max)
     assert len(case["codes"]) >= case["levels"] // 4
+
+
+# ------------------------------------------------------------------ lint and synthesis
+# the requantization stages of the int8 networks: conv0 of mobilenet_v1_int8_w0.25_32
+# (ACC 22, bias 18, m0 11 bits, shift 20), a pointwise layer folded to 4 lanes, the pool
+_CONV0 = dict(ACC_BITS=22, BIAS_BITS=18, M0_BITS=11, PROD_BITS=32, SHIFT=20, OUT_BITS=7, OUT_MIN=0)
+LINT = {
+    "mbdsl_requant": [dict(PE=1, NG=8, **_CONV0), dict(PE=4, NG=2, ACC_BITS=12, BIAS_BITS=1, M0_BITS=1,
+                                                        PROD_BITS=14, SHIFT=0, OUT_BITS=8, OUT_MIN=-128)],
+    "mbdsl_mvau": [dict(MH=8, MW=27, PE=2, SIMD=3, IN_BITS=8, W_BITS=8, ACC_BITS=22, N_THRES=0, OUT_BITS=7,
+                        REQUANT=1, RQ_BIAS_BITS=18, RQ_M0_BITS=11, RQ_PROD_BITS=32, RQ_SHIFT=20)],
+    "mbdsl_vvau": [dict(C=8, K2=9, PE=8, SIMD=3, IN_BITS=7, W_BITS=8, ACC_BITS=20, N_THRES=0, OUT_BITS=7,
+                        REQUANT=1, RQ_BIAS_BITS=16, RQ_M0_BITS=13, RQ_PROD_BITS=32, RQ_SHIFT=20)],
+    "mbdsl_pool": [dict(C=256, PE=4, N_PIX=4, IN_BITS=7, SUM_BITS=9, SHIFT=30, OUT_BITS=7, REQUANT=1,
+                        M0_BITS=25, PROD_BITS=34)],
+}
+
+
+@pytest.mark.parametrize("top,p", [pytest.param(t, p, id=f"{t}-{n}") for t, ps in LINT.items() for n, p in enumerate(ps)])
+def test_lint(top, p):
+    ok, out = vl.lint(vl.hdl_sources(top), top, p)
+    assert ok, out
+
+
+def test_one_requant_stage_synthesizes_without_latches():
+    """yosys synth_xilinx -nodsp of conv0's requantization stage (one lane): LUTs and FFs
+    printed for docs/results.md; no latches."""
+    p = dict(PE=1, NG=8, **_CONV0)
+    d = SIM_ROOT / "yosys" / "mbdsl_requant"
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    bias, m0 = rng.integers(-(1 << 17), 1 << 17, 8), rng.integers(1 << 10, 1 << 11, 8)
+    pack.write_memh(d / "rq.hex", pack.requant_words(bias, m0, 8, 1, 18, 11), 29)
+    for src in vl.hdl_sources("mbdsl_requant"):
+        shutil.copy(src, d / src.name)
+    chp = " ".join(f"-set {k} {v}" for k, v in p.items())
+    srcs = " ".join(src.name for src in vl.hdl_sources("mbdsl_requant"))
+    script = (f"read_verilog -defer -sv {srcs}\nchparam {chp} -set RQ_FILE \"rq.hex\" mbdsl_requant\n"
+              "hierarchy -top mbdsl_requant\nsynth_xilinx -nodsp -flatten -top mbdsl_requant\n"
+              "tee -q -o stat.json stat -json\n")
+    cells, log = resources.run_yosys(d, script, "mbdsl_requant", timeout=1800)
+    assert not resources.latches(cells, log)
+    luts = sum(v for k, v in cells.items() if k.startswith("LUT"))
+    ffs = sum(v for k, v in cells.items() if k.startswith("FD"))
+    print(f"mbdsl_requant conv0 stage: LUT {luts} FF {ffs} cells {cells}")
+    # an 11-bit m0 times a 23-bit sum cannot be a handful of cells, nor thousands
+    assert 100 < luts < 2000 and 100 < ffs < 1000, (luts, ffs)

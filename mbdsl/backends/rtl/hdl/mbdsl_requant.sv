@@ -13,7 +13,8 @@
 // each one adder, registered, then summed with the rounding constant by a pipelined adder
 // tree (mbdsl_addtree) in PROD_BITS-bit wrapping arithmetic, which is exact because the true
 // result fits. Stages after i_valid: S1 sum and m0, S2 partial products, tree levels,
-// S3 shifted value and its two clip flags, S4 the clipped code: LATENCY = 4 + tree levels.
+// S3 shifted value and its two clip flags, S4 the clipped code: o_valid follows i_valid by
+// 4 + $clog2(NTERM) cycles (4 if NTERM == 1), NTERM = ceil(M0_BITS / 2) + (SHIFT > 0).
 module mbdsl_requant #(
     parameter int PE        = 1,
     parameter int NG        = 1,
@@ -27,8 +28,7 @@ module mbdsl_requant #(
     parameter RQ_FILE       = "",
     localparam int DG       = 2,                              // multiplier digit (bits)
     localparam int NDIG     = (M0_BITS + DG - 1) / DG,
-    localparam int NTERM    = NDIG + ((SHIFT > 0) ? 1 : 0),  // partial products, rounding
-    localparam int LATENCY  = 4 + ((NTERM > 1) ? $clog2(NTERM) : 0)
+    localparam int NTERM    = NDIG + ((SHIFT > 0) ? 1 : 0)   // partial products, rounding
 ) (
     input  logic                   clk,
     input  logic                   rst_n,
