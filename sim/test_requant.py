@@ -83,3 +83,38 @@ def test_one_requant_stage_synthesizes_without_latches():
     # the resource model's cost of the stage (an estimate) within 25% of the synthesis
     assert abs(model.lut - used.lut) <= 0.25 * used.lut, (model, used)
     assert abs(model.ff - used.ff) <= 0.25 * used.ff, (model, used)
+
+
+POOL = [
+    # the int8 networks' pool: 7-bit codes in, a large m0 (the calibration's 1 / (H*W))
+    (dict(C=8, PE=2, H=3, W=3, IN_BITS=7, OUT_BITS=7), dict(frames=3, p_valid=0.8, p_ready=0.6)),
+    # three channel groups (the RAM path); m0 / 2**shift = 1.6 / (H*W): codes clip at the top
+    (dict(C=6, PE=2, H=4, W=2, IN_BITS=4, OUT_BITS=4, SCALE=1.6), dict(frames=3, p_valid=0.6, p_ready=0.8)),
+]
+
+
+@pytest.mark.parametrize("p,opts", POOL, ids=["int8_pool", "clipped"])
+def test_pool_requant(p, opts):
+    opts = dict(opts)
+    case, res = simulate("pool_requant", p, seed=3, **opts)
+    assert res["errors"] == [], "\n".join(res["errors"])
+    assert res["failed"] == 0
+    assert len(res["out_cycles"]) == len(case["out"])
+    assert len(case["codes"]) >= 4
+    if p.get("SCALE", 1.0) > 1:
+        assert case["codes"].max() == (1 << p["OUT_BITS"]) - 1
+
+
+@pytest.mark.parametrize("unit,p,opts", [("requant", *REQUANT[0]), ("pool_requant", *POOL[0])], ids=["mvau", "pool"])
+def test_a_wrong_expected_code_fails_the_bench(unit, p, opts):
+    """The benches above can fail: one flipped bit in one expected beat is reported there."""
+    opts = dict(opts)
+
+    def flip(beats):
+        beats[len(beats) // 2] ^= 1
+        return beats
+
+    case, res = simulate(unit, p, seed=5 if unit == "requant" else 3, tamper=flip, **opts)
+    assert res["failed"] == 1
+    assert len(res["errors"]) == 1, res["errors"]
+    assert res["errors"][0].endswith(f"expected {case['out'][len(case['out']) // 2] ^ 1:#x}")
