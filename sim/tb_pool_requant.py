@@ -12,24 +12,24 @@ def make_case(p, *, seed, frames, workdir):
     """p: C, PE, H, W, IN_BITS, OUT_BITS; m0 and the shift as the calibration chooses them
     (m0 / 2**shift close to 1 / (H*W)), times SCALE to reach the clip."""
     import numpy as np
+    import tb_pool
     from mbdsl import semantics
     from mbdsl.backends.rtl import pack
     from mbdsl.dtypes import IntType
     from mbdsl.params import choose_multiplier
-    rng = np.random.default_rng(seed)
+    base = tb_pool.make_case(p | dict(SHIFT=0), seed=seed, frames=frames, workdir=workdir)  # its inputs
     h, w, c, b = p["H"], p["W"], p["C"], p["IN_BITS"]
     n_pix = h * w
-    sum_bits = b + max(1, int(np.ceil(np.log2(n_pix))))
-    x = rng.integers(0, 1 << b, size=(frames, h, w, c))
+    x = pack.beats_to_tensor(base["inp"], (frames, h, w, c), p["PE"], b, False)
     ot = IntType(p["OUT_BITS"], False)
     m0, shift = choose_multiplier(p.get("SCALE", 1.0) / n_pix, n_pix * ((1 << b) - 1))
     res = np.stack([semantics.requantize(semantics.global_sum(x[f]), 0, m0, shift, ot) for f in range(frames)])
     widths = pack.requant_widths(0, n_pix * ((1 << b) - 1), 0, m0, shift)
     rfile = workdir / "pool_rq.hex"
     pack.write_memh(rfile, pack.requant_words(0, m0, c, p["PE"], 1, widths.m0_bits), p["PE"] * (1 + widths.m0_bits))
-    params = dict(C=c, PE=p["PE"], N_PIX=n_pix, IN_BITS=b, SUM_BITS=sum_bits, SHIFT=shift, OUT_BITS=ot.bits,
-                  REQUANT=1, M0_BITS=widths.m0_bits, PROD_BITS=widths.prod_bits, RQ_FILE=str(rfile))
-    return dict(params=params, inp=pack.tensor_to_beats(x, p["PE"], b),
+    params = base["params"] | dict(SHIFT=shift, REQUANT=1, M0_BITS=widths.m0_bits, PROD_BITS=widths.prod_bits,
+                                   RQ_FILE=str(rfile))
+    return dict(params=params, inp=base["inp"],
                 out=pack.tensor_to_beats(res, p["PE"], ot.bits), bpf=c // p["PE"], codes=np.unique(res))
 
 

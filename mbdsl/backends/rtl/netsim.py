@@ -19,6 +19,7 @@ from .top import ROM_FOLDERS
 from .verilator import FAST_ARGS, setup_env, verilator_bin_dir
 from ... import ir, reference
 from ...divergence import Divergence, first_divergence
+from ...estimates import estimate
 from ...params import Params
 
 __all__ = ["SimResult", "build", "simulate", "input_beats", "compare_traces"]
@@ -126,7 +127,8 @@ def simulate(
     (build_dir / "trace").mkdir(exist_ok=True)
     for old in (build_dir / "trace").glob("*.memh"):
         old.unlink()
-    budget = max_cycles or 50 * per_frame * len(images) + 2_000_000
+    # a frame's latency is at most every layer's cycles, each at most the II
+    budget = max_cycles or 50 * per_frame * len(images) + 2_000_000 + (len(images) + len(net.layers)) * estimate(net).ii
     args = [str(binary), "inputs.memh", "outputs.txt", str(per_frame), str(out_per_frame * len(images)), str(stall), str(stall), str(seed), str(budget)]
     if trace:
         args.append("+trace")
