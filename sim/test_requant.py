@@ -118,3 +118,28 @@ def test_a_wrong_expected_code_fails_the_bench(unit, p, opts):
     assert res["failed"] == 1
     assert len(res["errors"]) == 1, res["errors"]
     assert res["errors"][0].endswith(f"expected {case['out'][len(case['out']) // 2] ^ 1:#x}")
+
+
+@pytest.mark.parametrize("top,p", [
+    ("mbdsl_mvau", dict(MH=8, MW=8, PE=2, SIMD=2, IN_BITS=8, W_BITS=8, ACC_BITS=20, N_THRES=0, OUT_BITS=7,
+                        REQUANT=1, RQ_BIAS_BITS=16, RQ_M0_BITS=5, RQ_PROD_BITS=24, RQ_SHIFT=12)),
+    ("mbdsl_pool", dict(C=4, PE=2, N_PIX=4, IN_BITS=7, SUM_BITS=9, SHIFT=12, OUT_BITS=7, REQUANT=1, M0_BITS=11,
+                        PROD_BITS=22)),
+], ids=["mvau", "pool"])
+def test_no_combinational_path_crosses_a_requantizing_unit(top, p):
+    """As sim/test_lint_synth.py checks every unit: no input port reaches a stream output
+    without a register, with the requantization stage in place."""
+    from test_lint_synth import _combinational_inputs
+
+    d = SIM_ROOT / "cones" / f"{top}_requant"
+    d.mkdir(parents=True, exist_ok=True)
+    groups = p["MH"] // p["PE"] if top == "mbdsl_mvau" else p["C"] // p["PE"]
+    bias_bits, m0_bits = p.get("RQ_BIAS_BITS", 1), p.get("RQ_M0_BITS", p.get("M0_BITS"))
+    rng = np.random.default_rng(0)
+    ch = groups * p["PE"]
+    bias = rng.integers(-(1 << (bias_bits - 1)), 1 << (bias_bits - 1), ch) if bias_bits > 1 else 0
+    pack.write_memh(d / "rq.hex", pack.requant_words(bias, rng.integers(1, 1 << m0_bits, ch), ch, p["PE"], bias_bits, m0_bits),
+                    p["PE"] * (bias_bits + m0_bits))
+    inputs = _combinational_inputs(top, p | {"RQ_FILE": "rq.hex"}, d)
+    assert inputs["s_axis_tready"] == [], inputs
+    assert inputs["m_axis_tvalid"] == [] and inputs["m_axis_tdata"] == [], inputs
