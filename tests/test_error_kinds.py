@@ -21,11 +21,11 @@ from networks import tiny
 
 
 def _refusals():
-    thresholds, multiplier = tiny(), tiny(quant="multiplier")
+    thresholds, signed_pool = tiny(), tiny(signed=True)
     wide = thresholds.replace_layers(
         (attrs.evolve(thresholds.layers[0], acc_type=IntType(5000, True)),) + thresholds.layers[1:])
     return [
-        ("rtl", lambda: rtl.generate(multiplier, make_params(multiplier)), "RTL backend implements threshold activations"),
+        ("rtl", lambda: rtl.generate(signed_pool, make_params(signed_pool)), "the RTL pool sums unsigned activations"),
         ("hls", lambda: hls.generate(wide, make_params(thresholds)), "wider than the 4096-bit ap_int of Vitis HLS"),
         ("gap8", lambda: plan_network(thresholds), "GAP8 backend implements the multiplier style"),
     ]

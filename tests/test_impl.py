@@ -190,10 +190,15 @@ def test_device_gives_fold_auto_its_budgets():
 
 
 def test_cli_refuses_a_spec_the_rtl_backend_does_not_build(capsys, tmp_path):
-    spec = ROOT / "specs" / "mobilenet_v1_int8_w0.25_32.mbn"  # multiplier-style quantization
-    assert main(["impl", str(spec), "-o", str(tmp_path)]) == 2
-    assert "error: the RTL backend implements threshold activations" in capsys.readouterr().err
-    assert not any(tmp_path.iterdir())
+    from networks import TINY
+
+    spec = tmp_path / "spec" / "tiny.mbn"  # signed activations into the pool
+    spec.parent.mkdir()
+    spec.write_text(TINY.format(ch="x3", fmt="u8", quant="thresholds", c0act="", c2act="activations int4"))
+    out = tmp_path / "out"
+    assert main(["impl", str(spec), "-o", str(out)]) == 2
+    assert "error: the RTL pool sums unsigned activations; layer pool receives int4" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_depth_runs_through_a_dsp_without_registers():

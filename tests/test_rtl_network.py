@@ -93,8 +93,11 @@ def test_regeneration_is_byte_identical(built):
         assert (built.rtl / rel).read_text() == content, rel
 
 
-def test_multiplier_style_is_refused_with_a_location():
-    net = check(load(str(ROOT / "specs" / "mobilenet_v1_int8_w0.25_32.mbn")))
-    with pytest.raises(MbdslError, match=r"RTL backend implements threshold activations") as info:
+def test_a_signed_pool_input_is_refused_with_a_location():
+    from networks import TINY, tiny
+
+    net = tiny(signed=True)
+    with pytest.raises(MbdslError, match=r"the RTL pool sums unsigned activations; layer pool receives int4") as info:
         backends.generate("rtl", net, make_params(net))
-    assert info.value.span is not None and info.value.span.line >= 1
+    span = info.value.span
+    assert TINY.split("\n")[span.line - 1].strip().startswith("avgpool pool") and span.column == 3

@@ -235,11 +235,16 @@ def describe(end: dict) -> str:
 # Networks
 # --------------------------------------------------------------------------------------
 
+def _plan(net: ir.Network):
+    """The generated top's stages (a multiplier-style plan needs the network's parameters)."""
+    return plan(net, make_params(net) if net.quant_style == ir.MULTIPLIER else None)
+
+
 def unit_names(net: ir.Network) -> dict[str, tuple[str, str]]:
     """instance -> (layer, unit kind) of a generated top: the stages in front of a layer's
     compute unit (width converter, FIFO, window generator) belong to that layer; the NV12
     converter to "input", the final width converter to "output"."""
-    _, stages = plan(net)
+    _, stages = _plan(net)
     out: dict[str, tuple[str, str]] = {}
     pending: list = []
     for s in stages:
@@ -255,7 +260,7 @@ def unit_names(net: ir.Network) -> dict[str, tuple[str, str]]:
 def design_key(net: ir.Network, dev: Device, dsp: str) -> str:
     """What an implementation result depends on: the stages of the top with their
     parameters, the HDL sources, the device and the multiplier mapping."""
-    _, stages = plan(net)
+    _, stages = _plan(net)
     h = hashlib.sha256(repr([(s.module, s.instance, s.params) for s in stages]).encode())
     for p in sorted(HDL_DIR.glob("*.sv")):
         h.update(p.read_bytes())

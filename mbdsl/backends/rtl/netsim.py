@@ -15,10 +15,12 @@ import attrs
 import numpy as np
 
 from . import pack
+from .top import ROM_FOLDERS
 from .verilator import FAST_ARGS, setup_env, verilator_bin_dir
 from ... import ir, reference
 from ...dataflow import layer_cycles
 from ...divergence import Divergence, first_divergence
+from ...estimates import estimate
 from ...params import Params
 
 __all__ = ["SimResult", "build", "simulate", "input_beats", "compare_traces"]
@@ -92,7 +94,7 @@ def build(rtl_dir: str | os.PathLike, build_dir: str | os.PathLike, log: Callabl
 
 def _link_memories(rtl_dir: Path, run_dir: Path) -> None:
     """Point the run directory's ROM folders at ``rtl_dir`` ($readmemh reads them at run time)."""
-    for name in ("weights", "thresholds", "biases"):
+    for name in ROM_FOLDERS:
         link = run_dir / name
         if link.is_symlink():
             link.unlink()
@@ -126,7 +128,8 @@ def simulate(
     (build_dir / "trace").mkdir(exist_ok=True)
     for old in (build_dir / "trace").glob("*.memh"):
         old.unlink()
-    budget = max_cycles or 50 * per_frame * len(images) + 2_000_000
+    # a frame's latency is at most every layer's cycles, each at most the II
+    budget = max_cycles or 50 * per_frame * len(images) + 2_000_000 + (len(images) + len(net.layers)) * estimate(net).ii
     args = [str(binary), "inputs.memh", "outputs.txt", str(per_frame), str(out_per_frame * len(images)), str(stall), str(stall), str(seed), str(budget)]
     if trace:
         # after the last input beat every layer has at most one frame of work left: the sum

@@ -16,6 +16,10 @@ Conventions shared by every module in ``hdl/``:
   ``T[nf*PE + p, i]`` (:func:`mbdsl.dataflow.channel_lanes`).
 - **Bias ROM** (both, raw outputs with a declared bias) for (CH,) biases b: ``CH/PE``
   words of ``PE`` lanes of ``acc_bits`` signed bits, lane ``p`` = ``b[nf*PE + p]``.
+- **Requantization ROM** (mbdsl_requant, the multiplier style) for (CH,) biases b and
+  multipliers m0 (one, or one per channel): ``CH/PE`` words of ``PE`` lanes of
+  ``bias_bits + m0_bits`` bits, lane ``p`` = ``b[nf*PE + p]`` (signed, low bits) with
+  ``m0[nf*PE + p]`` (unsigned) above it; :func:`requant_widths` gives the widths.
 - **Streams**: a tensor is flattened in C order (channels-last, so channel fastest) and
   cut into beats of ``elems`` elements, element 0 of the beat in the low bits.
 - **Window streams** (sliding-window generator output): see :func:`window_beats`.
@@ -27,10 +31,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 from ...dataflow import channel_lanes, weight_lanes
 from ...semantics import window_out
+from ...dtypes import bits_for_range
 
 __all__ = [
     "pack_words",
@@ -46,6 +52,8 @@ __all__ = [
     "write_thresholds",
     "write_biases",
     "clip_thresholds",
+    "requant_widths",
+    "requant_words",
     "tensor_to_beats",
     "beats_to_tensor",
     "window_beats",
@@ -164,6 +172,47 @@ def clip_thresholds(t: np.ndarray, acc_lo: int, acc_hi: int) -> np.ndarray:
     :func:`mbdsl.semantics.acc_bits` ``(acc_lo, acc_hi)``.
     """
     return np.clip(np.asarray(t, dtype=np.int64), acc_lo, acc_hi + 1)
+
+
+def _signed_bits(lo: int, hi: int) -> int:
+    """Signed width that holds every integer in [lo, hi]."""
+    t = bits_for_range(lo, hi)
+    return t.bits if t.signed else t.bits + 1
+
+
+@attrs.frozen
+class RequantWidths:
+    """Widths of mbdsl_requant for one layer's constants (its BIAS_BITS, M0_BITS, PROD_BITS)."""
+
+    bias_bits: int
+    m0_bits: int
+    prod_bits: int
+
+
+def requant_widths(acc_lo: int, acc_hi: int, bias, m0, shift: int) -> RequantWidths:
+    """The widths that make ``clip(round_shift((acc + bias) * m0, shift))`` exact in
+    mbdsl_requant for accumulators in [acc_lo, acc_hi]: the bias range, m0's bits, and the
+    largest |(acc + bias) * m0| + 2**(shift-1) over the channels (at least shift + 1 bits)."""
+    b = np.atleast_1d(np.asarray(bias, dtype=np.int64))
+    m = np.atleast_1d(np.asarray(m0, dtype=np.int64))
+    if m.min() < 1:
+        raise ValueError(f"m0 {int(m.min())} is not a positive multiplier")
+    worst = np.maximum(np.abs(acc_lo + b), np.abs(acc_hi + b)) * m  # per channel (or broadcast)
+    bound = int(worst.max()) + ((1 << (shift - 1)) if shift else 0)
+    return RequantWidths(_signed_bits(int(b.min()), int(b.max())), int(m.max()).bit_length(),
+                         max(_signed_bits(-bound, bound), shift + 1))
+
+
+def requant_words(bias, m0, channels: int, pe: int, bias_bits: int, m0_bits: int) -> list[int]:
+    """Requantization ROM words for ``channels`` channels (see module docstring); ``bias``
+    and ``m0`` are one value or one per channel."""
+    b = np.broadcast_to(np.asarray(bias, dtype=np.int64), (channels,))
+    m = np.broadcast_to(np.asarray(m0, dtype=np.int64), (channels,))
+    nf = _check_fold(channels, pe, "PE")
+    if m.min() < 0 or m.max() >= 1 << m0_bits:
+        raise ValueError(f"m0 {int(m.min())}..{int(m.max())} does not fit {m0_bits} unsigned bits")
+    lanes = unpack_words(pack_words(b.reshape(-1, 1), bias_bits), 1, bias_bits, False).reshape(-1)
+    return pack_words((lanes | (m << bias_bits)).reshape(nf, pe), bias_bits + m0_bits)
 
 
 def tensor_to_beats(t: np.ndarray, elems: int, bits: int) -> list[int]:

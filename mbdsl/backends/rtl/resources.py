@@ -21,7 +21,7 @@ from .memories import RAM, RAM_ASYNC, ROM, Memory, memory, rom_blend, rom_logic
 
 __all__ = [
     "Resources", "DSP_POLICIES", "unit", "unit_parts", "lut_features", "mac_features", "K_MAC", "K_UNIT",
-    "tree_levels", "tree_ff", "digit_products", "mac_latency",
+    "tree_levels", "tree_ff", "digit_products", "mac_latency", "requant_latency", "requant_resources", "requant_terms",
 ]
 
 DSP_POLICIES = ("lut", "auto", "yosys")
@@ -208,7 +208,11 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
             acc = _ram_cost(m, cg, width, False) + Resources(0, staged, 0, 0)
         else:  # one or two words of registers
             acc = Resources(width * (cg - 1), cg * width, 0, 0)
-        out = _credit_queue(p["PE"] * p["OUT_BITS"], max(2, cg) + 6)
+        rq = p.get("REQUANT")
+        out = _credit_queue(p["PE"] * p["OUT_BITS"], max(2, cg) + 6 + (requant_latency(p["M0_BITS"], p["SHIFT"]) if rq else 0))
+        if rq:  # the sums registered, then the requantization (no bias)
+            out += Resources(0, p["PE"] * (p["SUM_BITS"] + 1), 0, 0) + requant_resources(
+                p["PE"], cg, p["SUM_BITS"] + 1, 1, p["M0_BITS"], p["PROD_BITS"], p["SHIFT"], p["OUT_BITS"])
         regs = Resources(0, _clog2(cg) + _clog2(p["N_PIX"]) + p["PE"] * p["OUT_BITS"] + 1, 0, 0)
         return {"const": 1.0, "lane": p["PE"] * (p["SUM_BITS"] + p["OUT_BITS"])}, acc + out + regs
     if module == "mbdsl_topk":
@@ -255,9 +259,57 @@ def digit_products(in_bits: int, w_bits: int) -> int:
     return -(-in_bits // MUL_DIGIT) * -(-w_bits // MUL_DIGIT)
 
 
-def mac_latency(simd: int, n_thres: int, npp: int = 1) -> int:
-    """Cycles from issue to the credit queue in mbdsl_mac_core (its LATENCY)."""
-    return 7 + tree_levels(simd * npp) + tree_levels(n_thres)
+def mac_latency(simd: int, n_thres: int, npp: int = 1, requant: tuple[int, int] | None = None) -> int:
+    """Cycles from issue to the credit queue in mbdsl_mac_core (its LATENCY); ``requant``:
+    (m0 bits, shift) of its mbdsl_requant activation."""
+    act = requant_latency(*requant) if requant else 2 + tree_levels(n_thres)
+    return 5 + tree_levels(simd * npp) + act
+
+
+RQ_DIGIT = 2
+"""mbdsl_requant multiplies by m0 in digits of this many bits (its DG)."""
+
+
+def requant_terms(m0_bits: int, shift: int) -> int:
+    """Terms of mbdsl_requant's product tree (its NTERM): the partial products of m0's
+    digits, and the rounding constant if ``shift`` > 0."""
+    return -(-m0_bits // RQ_DIGIT) + (1 if shift else 0)
+
+
+def requant_latency(m0_bits: int, shift: int) -> int:
+    """Cycles from an accumulator to its code in mbdsl_requant: acc + bias, the partial
+    products, the tree levels, the clip flags, the code."""
+    return 4 + tree_levels(requant_terms(m0_bits, shift))
+
+
+def requant_resources(pe: int, groups: int, acc_bits: int, bias_bits: int, m0_bits: int,
+                      prod_bits: int, shift: int, out_bits: int) -> Resources:
+    """One mbdsl_requant stage (an estimate): per lane one LUT per adder bit (acc + bias,
+    each partial product, each tree node, the two clip comparisons) plus the output
+    multiplexer, and its registers; the constants ROM of ``groups`` words. Checked against
+    yosys synth_xilinx -nodsp in docs/results.md ("int8 requantization in RTL")."""
+    sum_bits = max(acc_bits, bias_bits) + 1
+    digits = -(-m0_bits // RQ_DIGIT)
+    # a partial product's bits: the digit's shift leaves zeros below, the width cuts above
+    terms = sum(min(sum_bits + RQ_DIGIT, prod_bits - RQ_DIGIT * j) for j in range(digits))
+    nterm = requant_terms(m0_bits, shift)
+    nodes, n = 0, nterm
+    for _ in range(tree_levels(nterm)):
+        n = -(-n // 2)
+        nodes += n
+    y = prod_bits - shift
+    lut = pe * (sum_bits + terms + (nterm - 1) * prod_bits + 2 * y + out_bits)
+    # the rounding constant's own first-level node is a constant (no registers)
+    const = prod_bits + 1 if shift and nterm % 2 else 0
+    ff = pe * (sum_bits + m0_bits + terms + nodes * prod_bits - const + 3 * out_bits + 2) + 4 + _clog2(groups)
+    width = pe * (bias_bits + m0_bits)
+    rom = memory(groups, width, ROM)
+    if rom.style == "bram":
+        ff += width
+    elif rom.style == "logic":
+        rl, rf = rom_logic(groups, width)
+        lut, ff = lut + rl, ff + rf
+    return Resources(lut + rom.mux_luts, ff, rom.bram18, 0)
 
 
 def _credit_queue(width: int, depth: int) -> Resources:
@@ -271,7 +323,8 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     """A MAC unit's block RAMs, DSP slices and registers (the stages of mbdsl_mac_core)."""
     pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
     lanes = pe * simd
-    ob = acc if nt == 0 else p["OUT_BITS"]
+    rq = (p["RQ_M0_BITS"], p["RQ_SHIFT"]) if p.get("REQUANT") else None
+    ob = acc if nt == 0 and not rq else p["OUT_BITS"]
     pw = ib + wb + 2
     wmem = memory(nf * sf, lanes * wb, ROM)
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
@@ -290,13 +343,15 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
         ff += pe * acc
     if nt:  # the threshold word's copy, accB, comparisons, popcount
         ff += t_copy + pe * acc + pe * nt + pe * tree_ff(nt, 2) + tree_levels(nt)
-    else:
+    elif not rq:
         ff += 2 * pe * acc
     if wmem.style == "logic":
         ff += rom_logic(nf * sf, lanes * wb)[1]
     if nt and tmem.style == "logic":
         ff += rom_logic(nf, pe * nt * acc)[1]
-    queue = _credit_queue(pe * ob, mac_latency(simd, nt, npp) + 3)
+    queue = _credit_queue(pe * ob, mac_latency(simd, nt, npp, rq) + 3)
+    if rq:
+        queue += requant_resources(pe, nf, acc, p["RQ_BIAS_BITS"], p["RQ_M0_BITS"], p["RQ_PROD_BITS"], p["RQ_SHIFT"], ob)
     return Resources(wmem.mux_luts + tmem.mux_luts, ff, wmem.bram18 + tmem.bram18, dsps) + queue
 
 

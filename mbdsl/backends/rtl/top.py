@@ -1,9 +1,11 @@
 """The generated top: a chain of streaming stages, one or more per layer.
 
-``plan(net)`` turns a checked network into stages (width converters, FIFOs, window
+``plan(net, params)`` turns a checked network into stages (width converters, FIFOs, window
 generators, compute units) with every parameter fixed; ``generate(net, params)`` renders
 the top from ``templates/top.sv.j2`` and adds the module sources and ROM files, so the
-output directory is a self-contained design.
+output directory is a self-contained design. A thresholds-style plan depends on the
+network alone; a multiplier-style one also on its parameters (each layer's shift and the
+widths of its bias and m0), which ``params`` must then give.
 """
 
 from __future__ import annotations
@@ -13,16 +15,21 @@ import re
 
 import attrs
 import jinja2
+import numpy as np
 
 from . import pack
 from .sources import HDL_DIR, hdl_sources
 from ... import ir
 from ...dataflow import fifo_depth, input_beat, window
 from ...errors import UnsupportedByBackend
+from ...semantics import acc_bits
 from ..names import identifier
-from ...params import Params
+from ...params import LayerParams, Params
 
-__all__ = ["Stage", "Stream", "plan", "layer_stages", "generate", "top_name", "MAX_PORT_BITS"]
+__all__ = ["Stage", "Stream", "plan", "layer_stages", "generate", "top_name", "MAX_PORT_BITS", "ROM_FOLDERS"]
+
+ROM_FOLDERS = ("weights", "thresholds", "biases", "requant")
+"""The folders of ROM files in a generated design ($readmemh reads them at run time)."""
 
 MAX_PORT_BITS = 64
 """Widest top-level AXI-Stream port (the simulation harness moves beats as 64-bit words)."""
@@ -67,12 +74,12 @@ def top_name(net: ir.Network) -> str:
     return f"{ident(net.name)}_top"
 
 
-def _check_supported(net: ir.Network) -> None:
-    if net.quant_style != ir.THRESHOLDS:
+def _check_supported(net: ir.Network, params: Params | None) -> None:
+    if net.quant_style == ir.MULTIPLIER and params is None:
         raise UnsupportedByBackend(
-            "the RTL backend implements threshold activations, not the multiplier style",
+            "the RTL plan of a multiplier-style network needs its parameters (each layer's shift, bias and m0 widths)",
             net.span,
-            "use 'quant thresholds' in defaults, or generate --target hls or gap8 for this spec",
+            "give the parameters (mbdsl.params.make_params) to plan, or use 'quant thresholds'",
         )
     if net.input.format == "u8" and net.input.shape.c * 8 > MAX_PORT_BITS:
         raise UnsupportedByBackend(f"the RTL input port carries one pixel per beat; {net.input.shape.c} channels exceed {MAX_PORT_BITS} bits", net.input.span, "use at most 8 input channels")
@@ -81,10 +88,11 @@ def _check_supported(net: ir.Network) -> None:
             raise UnsupportedByBackend(f"the RTL pool sums unsigned activations; layer {layer.name} receives {layer.in_type}", layer.span, "use unsigned activations before the pool")
 
 
-def _out_stream(layer, elems: int) -> Stream:
-    if layer.act_type is None:
-        return Stream(elems, layer.acc_bits, True)
-    return Stream(elems, layer.act_type.bits, layer.act_type.signed)
+def _requant(lp: LayerParams, acc_lo: int, acc_hi: int, bias, name: str) -> dict:
+    """The parameters of a layer's mbdsl_requant stage (without its REQUANT switch)."""
+    w = pack.requant_widths(acc_lo, acc_hi, bias, lp.m0, lp.shift)
+    return {"RQ_BIAS_BITS": w.bias_bits, "RQ_M0_BITS": w.m0_bits, "RQ_PROD_BITS": w.prod_bits,
+            "RQ_SHIFT": lp.shift, "RQ_FILE": f"requant/{name}.memh"}
 
 
 def _converter(name: str, cur: Stream, elems: int, total: int) -> Stage | None:
@@ -95,9 +103,10 @@ def _converter(name: str, cur: Stream, elems: int, total: int) -> Stage | None:
                  Stream(elems, cur.bits, cur.signed))
 
 
-def layer_stages(layer: ir.Layer, cur: Stream) -> list[Stage]:
+def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = None) -> list[Stage]:
     """The stages of one layer fed by the stream ``cur``, in stream order: a width converter
-    if the layer takes another beat, its FIFO, window generator and compute unit."""
+    if the layer takes another beat, its FIFO, window generator and compute unit.
+    ``requant``: the layer's parameters in a multiplier-style network (None: thresholds)."""
     name = ident(layer.name)
     stages: list[Stage] = []
 
@@ -131,21 +140,32 @@ def layer_stages(layer: ir.Layer, cur: Stream) -> list[Stage]:
         }, Stream(w.cpar * w.kpar, cur.bits, cur.signed))
     f = layer.fold
     if isinstance(layer, ir.AvgPool):
-        add("mbdsl_pool", name, {
+        pool = {
             "C": layer.in_shape.c, "PE": f.pe, "N_PIX": layer.in_shape.h * layer.in_shape.w, "IN_BITS": cur.bits,
             "SUM_BITS": layer.acc_type.bits, "SHIFT": layer.shift, "OUT_BITS": layer.act_type.bits,
-        }, Stream(f.pe, layer.act_type.bits, False), layer.name)
+        }
+        if requant is not None:
+            rq = _requant(requant, layer.acc_type.min, layer.acc_type.max, 0, name)
+            pool |= {"SHIFT": rq["RQ_SHIFT"], "REQUANT": 1, "M0_BITS": rq["RQ_M0_BITS"],
+                     "PROD_BITS": rq["RQ_PROD_BITS"], "RQ_FILE": rq["RQ_FILE"]}
+        add("mbdsl_pool", name, pool, Stream(f.pe, layer.act_type.bits, False), layer.name)
         return stages
     act = layer.act_type
+    # a multiplier-style classifier starts its accumulation at its bias (not in its type)
+    raw_bias = requant.bias if requant is not None and act is None else None
+    acc = layer.acc_bits if raw_bias is None else acc_bits(layer.acc_type.min + int(np.min(raw_bias)), layer.acc_type.max + int(np.max(raw_bias)))
+    thresholds = act is not None and requant is None
     common = {
         "PE": f.pe, "SIMD": f.simd, "IN_BITS": cur.bits, "IN_SIGNED": int(cur.signed),
-        "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": layer.acc_bits,
-        "N_THRES": act.levels - 1 if act is not None else 0,
-        "OUT_BITS": act.bits if act is not None else layer.acc_bits, "OUT_MIN": act.min if act is not None else 0,
-        "WEIGHT_FILE": f"weights/{name}.memh", "THRESH_FILE": f"thresholds/{name}.memh" if act is not None else "",
+        "W_BITS": layer.weight_type.bits, "W_SIGNED": 1, "ACC_BITS": acc,
+        "N_THRES": act.levels - 1 if thresholds else 0,
+        "OUT_BITS": act.bits if act is not None else acc, "OUT_MIN": act.min if act is not None else 0,
+        "WEIGHT_FILE": f"weights/{name}.memh", "THRESH_FILE": f"thresholds/{name}.memh" if thresholds else "",
     }
-    if layer.bias_type is not None:
+    if layer.bias_type is not None or raw_bias is not None:
         common |= {"HAS_BIAS": 1, "BIAS_FILE": f"biases/{name}.memh"}
+    if act is not None and requant is not None:
+        common |= {"REQUANT": 1} | _requant(requant, layer.acc_type.min, layer.acc_type.max, requant.bias, name)
     if isinstance(layer, ir.DwConv):
         c, k2 = layer.matrix
         shape = {"C": c, "K2": k2}
@@ -154,13 +174,16 @@ def layer_stages(layer: ir.Layer, cur: Stream) -> list[Stage]:
         mh, mw = layer.matrix
         shape = {"MH": mh, "MW": mw}
         module = "mbdsl_mvau"
-    add(module, name, shape | common, _out_stream(layer, f.pe), layer.name)
+    out = Stream(f.pe, act.bits, act.signed) if act is not None else Stream(f.pe, acc, True)
+    add(module, name, shape | common, out, layer.name)
     return stages
 
 
-def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
-    """The input stream and the stages of the top, in stream order."""
-    _check_supported(net)
+def plan(net: ir.Network, params: Params | None = None) -> tuple[Stream, list[Stage]]:
+    """The input stream and the stages of the top, in stream order (``params`` is needed
+    for a multiplier-style network, see the module docstring)."""
+    _check_supported(net, params)
+    mult = net.quant_style == ir.MULTIPLIER
     stages: list[Stage] = []
     if net.input.format == "nv12":
         head = Stream(1, 8, False)
@@ -181,7 +204,7 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
         cur = stage.out
 
     for layer in net.layers:
-        for stage in layer_stages(layer, cur):
+        for stage in layer_stages(layer, cur, params[layer.name] if mult else None):
             add(stage, layer)
     if (dwc := _converter("out", cur, 1, net.layers[-1].out_shape.size)) is not None:
         add(dwc, None)
@@ -190,20 +213,27 @@ def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:
     return head, stages
 
 
-def _memories(net: ir.Network, params: Params) -> dict[str, str]:
+def _memories(net: ir.Network, params: Params, stages: list[Stage]) -> dict[str, str]:
     files = {}
+    units = {s.layer: dict(s.params) for s in stages if s.layer}
     for layer in net.layers:
-        if not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
-            continue
         name = ident(layer.name)
         p = params[layer.name]
+        unit = units[layer.name]
+        if unit.get("REQUANT"):  # MAC layers (RQ_*) and the pool (no bias)
+            bias_bits, m0_bits = unit.get("RQ_BIAS_BITS", 1), unit.get("RQ_M0_BITS", unit.get("M0_BITS"))
+            bias = p.bias if p.bias is not None else 0
+            words = pack.requant_words(bias, p.m0, layer.out_shape.c, unit["PE"], bias_bits, m0_bits)
+            files[f"requant/{name}.memh"] = pack.memh(words, unit["PE"] * (bias_bits + m0_bits))
+        if not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
+            continue
         f = layer.fold
         files[f"weights/{name}.memh"] = pack.weight_memh(p.weights.reshape(layer.matrix), f.pe, f.simd, layer.weight_type.bits)
-        if layer.act_type is not None:
+        if unit["N_THRES"]:
             t = pack.clip_thresholds(p.thresholds, layer.acc_type.min, layer.acc_type.max)
-            files[f"thresholds/{name}.memh"] = pack.threshold_memh(t, f.pe, layer.acc_bits)
-        if layer.bias_type is not None:
-            files[f"biases/{name}.memh"] = pack.bias_memh(p.bias, f.pe, layer.acc_bits)
+            files[f"thresholds/{name}.memh"] = pack.threshold_memh(t, f.pe, unit["ACC_BITS"])
+        if unit.get("HAS_BIAS"):
+            files[f"biases/{name}.memh"] = pack.bias_memh(p.bias, f.pe, unit["ACC_BITS"])
     return files
 
 
@@ -246,7 +276,7 @@ def _diagram(net: ir.Network, stages: list[Stage]) -> str:
 
 
 def generate(net: ir.Network, params: Params) -> dict[str, str]:
-    head, stages = plan(net)
+    head, stages = plan(net, params)
     modules = sorted({s.module for s in stages})
     sources = sorted({p.name for m in modules for p in hdl_sources(m)})
     top = _ENV.get_template("top.sv.j2").render(
@@ -254,7 +284,7 @@ def generate(net: ir.Network, params: Params) -> dict[str, str]:
     )
     files = {f"{top_name(net)}.sv": top}
     files.update({f"hdl/{name}": (HDL_DIR / name).read_text() for name in sources})
-    files.update(_memories(net, params))
+    files.update(_memories(net, params, stages))
     files["manifest.json"] = json.dumps(manifest(net, head, stages), indent=2) + "\n"
     files["README.md"] = _diagram(net, stages)
     return files

@@ -3,7 +3,7 @@
 // Each issued beat (i_valid, allowed while o_ready) is multiplied lane by lane with the
 // next weight-ROM word, reduced over SIMD per PE lane, and accumulated over SF consecutive
 // beats; after the SF-th beat the PE accumulators are thresholded (or passed raw if
-// N_THRES == 0) and sent on the output stream. Weight words are read in address order
+// N_THRES == 0, or requantized with REQUANT) and sent on the output stream. Weight words are read in address order
 // 0 .. NF*SF-1 (then wrap), threshold and bias words 0 .. NF-1. With HAS_BIAS, each
 // accumulation starts at its row's bias instead of 0 (a classifier's logits acc + bias;
 // ACC_BITS must hold the sum).
@@ -18,6 +18,8 @@
 //   ST tree output, bias-ROM read    SA accumulators, threshold-ROM read
 //   SB threshold register            SC PE*N_THRES comparisons
 //   popcount trees, one register per level ($clog2(N_THRES) stages), then the queue
+// With REQUANT (N_THRES = 0), SB.. is mbdsl_requant instead: clip(round_shift((acc + bias)
+// * m0, RQ_SHIFT)) in OUT_BITS, its constants ROM (RQ_FILE) read as the threshold ROM is.
 //
 // ROM formats: weight word = PE*SIMD*W_BITS bits, lane (p, s) at bit (p*SIMD + s)*W_BITS;
 // threshold word = PE*N_THRES*ACC_BITS bits, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS;
@@ -40,8 +42,14 @@ module mbdsl_mac_core #(
     parameter THRESH_FILE   = "",
     parameter bit HAS_BIAS  = 1'b0,
     parameter BIAS_FILE     = "",
+    parameter bit REQUANT   = 1'b0,   // multiplier-style activation (see mbdsl_requant)
+    parameter int RQ_BIAS_BITS = 1,
+    parameter int RQ_M0_BITS   = 1,
+    parameter int RQ_PROD_BITS = 2,
+    parameter int RQ_SHIFT     = 0,
+    parameter RQ_FILE       = "",
     localparam int XW = X_SHARED ? SIMD*IN_BITS : PE*SIMD*IN_BITS,
-    localparam int OB = (N_THRES == 0) ? ACC_BITS : OUT_BITS
+    localparam int OB = (N_THRES == 0 && !REQUANT) ? ACC_BITS : OUT_BITS
 ) (
     input  logic            clk,
     input  logic            rst_n,
@@ -63,10 +71,15 @@ module mbdsl_mac_core #(
     localparam int NDW = (W_BITS + DG - 1) / DG;
     localparam int NPP = NDX * NDW;              // digit products per lane
     localparam int CW  = $clog2(N_THRES + 1);    // a count of thresholds passed
-    // issue to queue write: S1 S2 S3, tree levels, ST SA SB SC, popcount levels
+    // issue to queue write: S1 S2 S3, tree levels, ST SA, then the activation: SB SC and
+    // popcount levels, the requantization's stages, or SB SC of the raw accumulator
     localparam int TREE_LAT = (SIMD*NPP > 1) ? $clog2(SIMD*NPP) : 0;
     localparam int CNT_LAT  = (N_THRES > 1) ? $clog2(N_THRES) : 0;
-    localparam int LATENCY  = 7 + TREE_LAT + CNT_LAT;
+    localparam int RQ_DIG   = (RQ_M0_BITS + 1) / 2;   // mbdsl_requant's partial products
+    localparam int RQ_TERMS = RQ_DIG + ((RQ_SHIFT > 0) ? 1 : 0);
+    localparam int ACT_LAT  = REQUANT ? 4 + ((RQ_TERMS > 1) ? $clog2(RQ_TERMS) : 0)
+                            : (N_THRES > 0) ? 2 + CNT_LAT : 2;
+    localparam int LATENCY  = 5 + TREE_LAT + ACT_LAT;
 
     // ---------------- issue: a beat that ends an accumulation needs a credit ----------------
     logic [SFW-1:0] sf;
@@ -204,7 +217,16 @@ module mbdsl_mac_core #(
     logic [PE*OB-1:0] act;
     logic act_valid;
 
-    if (N_THRES > 0) begin : g_thr
+    if (REQUANT) begin : g_rq
+        mbdsl_requant #(
+            .PE(PE), .NG(NF), .ACC_BITS(ACC_BITS), .BIAS_BITS(RQ_BIAS_BITS), .M0_BITS(RQ_M0_BITS),
+            .PROD_BITS(RQ_PROD_BITS), .SHIFT(RQ_SHIFT), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN),
+            .RQ_FILE(RQ_FILE)
+        ) u_rq (
+            .clk, .rst_n, .i_read(vT && lastT), .i_valid(doneA), .i_acc(accA),
+            .o_valid(act_valid), .o_q(act)
+        );
+    end else if (N_THRES > 0) begin : g_thr
         localparam int TW = PE * N_THRES * ACC_BITS;
         logic [TW-1:0] trom [NF];
         initial $readmemh(THRESH_FILE, trom);

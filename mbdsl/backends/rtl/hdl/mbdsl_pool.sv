@@ -3,7 +3,9 @@
 // Input per frame: N_PIX pixels, each C/PE beats of PE unsigned IN_BITS elements
 // (channel order). After the frame's last pixel, output C/PE beats of PE elements:
 // min(sum >> SHIFT, 2**OUT_BITS - 1) (semantics.truncate_shift with an unsigned type),
-// sum in SUM_BITS bits. With three or more channel groups (CG = C/PE) the accumulators live
+// sum in SUM_BITS bits; with REQUANT (the multiplier style) instead
+// min(round_shift(sum * m0, SHIFT), 2**OUT_BITS - 1) by mbdsl_requant, m0 from RQ_FILE (C/PE
+// words of PE lanes of a zero bias bit and M0_BITS of m0), PROD_BITS holding the product. With three or more channel groups (CG = C/PE) the accumulators live
 // in a RAM read through two registers (block RAM, LUT RAM), added a stage later and written
 // back (a group's next beat comes at least three beats later, so no read sees a stale
 // value); with one or two they are registers. The results are registered, then go through a credit queue
@@ -16,7 +18,11 @@ module mbdsl_pool #(
     parameter int IN_BITS  = 4,
     parameter int SUM_BITS = 10,
     parameter int SHIFT    = 2,
-    parameter int OUT_BITS = 4
+    parameter int OUT_BITS = 4,
+    parameter bit REQUANT  = 1'b0,
+    parameter int M0_BITS  = 1,
+    parameter int PROD_BITS = 2,
+    parameter RQ_FILE      = ""
 ) (
     input  logic                     clk,
     input  logic                     rst_n,
@@ -30,13 +36,16 @@ module mbdsl_pool #(
     localparam int CG  = C / PE;
     localparam int GW  = (CG > 1) ? $clog2(CG) : 1;
     localparam int PXW = (N_PIX > 1) ? $clog2(N_PIX) : 1;
-    localparam int FD  = ((CG > 2) ? CG : 2) + 6;   // the results of a frame, and the pipeline's round trip
+    localparam int RQ_TERMS = (M0_BITS + 1) / 2 + ((SHIFT > 0) ? 1 : 0);   // mbdsl_requant's tree
+    localparam int RQ_LAT = REQUANT ? 4 + ((RQ_TERMS > 1) ? $clog2(RQ_TERMS) : 0) : 0;
+    // the results of a frame, and the pipeline's round trip
+    localparam int FD  = ((CG > 2) ? CG : 2) + 6 + RQ_LAT;
     localparam logic [SUM_BITS-1:0] OMAX = SUM_BITS'((64'(1) << OUT_BITS) - 64'(1));
 
     logic [GW-1:0] g;
     logic [PXW-1:0] pix;
-    logic [PE*OUT_BITS-1:0] res, res_q;
-    logic res_v, credit;
+    logic [PE*OUT_BITS-1:0] q;
+    logic res_v, q_v, credit;
 
     wire first = (pix == '0);
     wire last  = (pix == PXW'(N_PIX - 1));
@@ -73,7 +82,6 @@ module mbdsl_pool #(
         end
     end
 
-    always_ff @(posedge clk) res_q <= res;
     always_ff @(posedge clk) begin
         if (!rst_n) res_v <= 1'b0;
         else res_v <= v_add && last_add;
@@ -82,13 +90,33 @@ module mbdsl_pool #(
     for (genvar p = 0; p < PE; p++) begin : g_lane
         assign sum[p*SUM_BITS +: SUM_BITS] = (first_add ? '0 : acc_add[p*SUM_BITS +: SUM_BITS])
                                            + SUM_BITS'(x_add[p*IN_BITS +: IN_BITS]);
-        if (SUM_BITS - SHIFT > OUT_BITS) begin : g_clamp
-            logic [SUM_BITS-1:0] shifted;
-            assign shifted = sum[p*SUM_BITS +: SUM_BITS] >> SHIFT;
-            assign res[p*OUT_BITS +: OUT_BITS] = OUT_BITS'((shifted > OMAX) ? OMAX : shifted);
-        end else begin : g_fits  // the shifted sum fits OUT_BITS: no clamp
-            assign res[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(sum[p*SUM_BITS +: SUM_BITS] >> SHIFT);
+    end
+
+    if (REQUANT) begin : g_rq
+        logic [PE*(SUM_BITS+1)-1:0] sum_q;   // the sums as signed (non-negative) values
+        for (genvar p = 0; p < PE; p++) begin : g_lane
+            always_ff @(posedge clk) sum_q[p*(SUM_BITS+1) +: SUM_BITS+1] <= {1'b0, sum[p*SUM_BITS +: SUM_BITS]};
         end
+        mbdsl_requant #(
+            .PE(PE), .NG(CG), .ACC_BITS(SUM_BITS + 1), .BIAS_BITS(1), .M0_BITS(M0_BITS),
+            .PROD_BITS(PROD_BITS), .SHIFT(SHIFT), .OUT_BITS(OUT_BITS), .OUT_MIN(0), .RQ_FILE(RQ_FILE)
+        ) u_rq (
+            .clk, .rst_n, .i_read(v_add && last_add), .i_valid(res_v), .i_acc(sum_q),
+            .o_valid(q_v), .o_q(q)
+        );
+    end else begin : g_shift
+        logic [PE*OUT_BITS-1:0] res;
+        for (genvar p = 0; p < PE; p++) begin : g_lane
+            if (SUM_BITS - SHIFT > OUT_BITS) begin : g_clamp
+                logic [SUM_BITS-1:0] shifted;
+                assign shifted = sum[p*SUM_BITS +: SUM_BITS] >> SHIFT;
+                assign res[p*OUT_BITS +: OUT_BITS] = OUT_BITS'((shifted > OMAX) ? OMAX : shifted);
+            end else begin : g_fits  // the shifted sum fits OUT_BITS: no clamp
+                assign res[p*OUT_BITS +: OUT_BITS] = OUT_BITS'(sum[p*SUM_BITS +: SUM_BITS] >> SHIFT);
+            end
+        end
+        always_ff @(posedge clk) q <= res;
+        assign q_v = res_v;
     end
 
     always_ff @(posedge clk) begin
@@ -108,7 +136,7 @@ module mbdsl_pool #(
     mbdsl_credit_fifo #(.WIDTH(PE*OUT_BITS), .DEPTH(FD)) u_out (
         .clk, .rst_n,
         .i_reserve(take && last), .o_credit(credit),
-        .i_valid(res_v), .i_data(res_q),
+        .i_valid(q_v), .i_data(q),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
     );
 endmodule

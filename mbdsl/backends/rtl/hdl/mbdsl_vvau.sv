@@ -11,6 +11,8 @@
 // Threshold ROM: C/PE words, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS.
 // Bias ROM (HAS_BIAS, BIAS_FILE): C/PE words, lane p at bit p*ACC_BITS; each channel's
 // accumulation starts at its bias.
+// With REQUANT (N_THRES = 0): codes clip(round_shift((acc + bias) * m0, RQ_SHIFT)), the
+// constants from RQ_FILE (C/PE words, see mbdsl_requant).
 module mbdsl_vvau #(
     parameter int C         = 8,
     parameter int K2        = 9,
@@ -27,14 +29,20 @@ module mbdsl_vvau #(
     parameter WEIGHT_FILE   = "",
     parameter THRESH_FILE   = "",
     parameter bit HAS_BIAS  = 1'b0,
-    parameter BIAS_FILE     = ""
+    parameter BIAS_FILE     = "",
+    parameter bit REQUANT   = 1'b0,
+    parameter int RQ_BIAS_BITS = 1,
+    parameter int RQ_M0_BITS   = 1,
+    parameter int RQ_PROD_BITS = 2,
+    parameter int RQ_SHIFT     = 0,
+    parameter RQ_FILE       = ""
 ) (
     input  logic                         clk,
     input  logic                         rst_n,
     input  logic [PE*SIMD*IN_BITS-1:0]   s_axis_tdata,
     input  logic                         s_axis_tvalid,
     output logic                         s_axis_tready,
-    output logic [PE*((N_THRES == 0) ? ACC_BITS : OUT_BITS)-1:0] m_axis_tdata,
+    output logic [PE*((N_THRES == 0 && !REQUANT) ? ACC_BITS : OUT_BITS)-1:0] m_axis_tdata,
     output logic                         m_axis_tvalid,
     input  logic                         m_axis_tready
 );
@@ -55,7 +63,8 @@ module mbdsl_vvau #(
         .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED),
         .ACC_BITS(ACC_BITS), .N_THRES(N_THRES), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN),
         .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
-        .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE)
+        .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE), .REQUANT(REQUANT), .RQ_BIAS_BITS(RQ_BIAS_BITS),
+        .RQ_M0_BITS(RQ_M0_BITS), .RQ_PROD_BITS(RQ_PROD_BITS), .RQ_SHIFT(RQ_SHIFT), .RQ_FILE(RQ_FILE)
     ) u_core (
         .clk, .rst_n,
         .i_valid(ready && s_axis_tvalid), .i_x(x), .o_ready(ready),
