@@ -16,22 +16,16 @@ from __future__ import annotations
 
 import re
 
-import jinja2
 import numpy as np
 
 from ... import ir
+from ...templating import environment
 from ._plan import NetworkPlan, plan_network
 from ._tiling import align4, weight_chunk_bytes
 
 __all__ = ["generate", "weight_blob", "c_name"]
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("mbdsl.backends.gap8", "templates"),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_ENV = environment("mbdsl.backends.gap8")
 
 _KIND = {"conv": "MBDSL_CONV", "dw": "MBDSL_DW", "pw": "MBDSL_PW", "fc": "MBDSL_FC", "pool": "MBDSL_POOL", "topk": "MBDSL_TOPK",
          "dwpw": "MBDSL_DWPW"}

@@ -12,7 +12,6 @@ import json
 import re
 
 import attrs
-import jinja2
 
 from . import pack
 from .verilator import HDL_DIR, hdl_sources
@@ -21,6 +20,7 @@ from ...dataflow import fifo_depth, input_beat, window
 from ...errors import MbdslError
 from ..names import identifier
 from ...params import Params
+from ...templating import environment
 
 __all__ = ["Stage", "Stream", "plan", "generate", "top_name", "MAX_PORT_BITS"]
 
@@ -207,13 +207,7 @@ def _memh(words, width: int) -> str:
     return "".join(f"{int(w):0{digits}x}\n" for w in words)
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("mbdsl.backends.rtl", "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_ENV = environment("mbdsl.backends.rtl")
 
 
 def _sv_value(v: object) -> str:
