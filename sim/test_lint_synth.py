@@ -66,6 +66,7 @@ def _lint_params():
             yield pytest.param(top, p, id=f"{top}-{n}")
 
 
+@pytest.mark.verilator
 @pytest.mark.parametrize("top,p", list(_lint_params()))
 def test_lint(top, p):
     ok, out = vl.lint(vl.hdl_sources(top), top, p)
@@ -144,6 +145,7 @@ def synth(top: str, p: dict) -> dict:
     return cells
 
 
+@pytest.mark.yosys
 @pytest.mark.parametrize("top", list(SYNTH))
 def test_yosys_synth(top):
     cells = synth(top, SYNTH[top])
@@ -183,6 +185,7 @@ BOUNDARY = {
 }
 
 
+@pytest.mark.yosys
 @pytest.mark.parametrize("top", list(BOUNDARY))
 def test_no_combinational_path_crosses_a_unit(top):
     """Ready is registered between every pair of units, and so are valid and data: no input
@@ -192,6 +195,7 @@ def test_no_combinational_path_crosses_a_unit(top):
     assert inputs["m_axis_tvalid"] == [] and inputs["m_axis_tdata"] == [], inputs
 
 
+@pytest.mark.yosys
 def test_the_boundary_check_sees_a_combinational_ready(tmp_path):
     """The check above fails on a unit whose ready passes straight through (the old MAC
     pipeline's enable had this shape)."""
