@@ -42,8 +42,8 @@ def _fake_tool(folder: Path, name: str) -> Path:
 def _configure(pytester, body: str) -> None:
     """A test file with ``body`` under the repo's pytest configuration and plugins."""
     pytester.makefile(".toml", pyproject=(ROOT / "pyproject.toml").read_text())
-    (pytester.path / "conftest.py").write_text((ROOT / "conftest.py").read_text().replace(
-        'Path(__file__).resolve().parent / "tests"', f'Path({str(ROOT)!r}) / "tests"'))
+    (pytester.path / "conftest.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT / 'tests' / 'toolmarks')!r})\npytest_plugins = ['toolmarks']\n")
     pytester.makepyfile(test_fake=body)
 
 
