@@ -3,8 +3,8 @@ without its marker fails.
 
 Markers (registered in pyproject.toml): ``verilator``, ``yosys``, ``gcc``, ``impl`` (place
 and route) name the tools a test starts; ``slow`` keeps a test out of the fast tier
-(``pytest -m "not slow"``). Every test marked for Verilator, yosys or place and route is
-slow as well: each run of those tools takes seconds to minutes.
+(``pytest -m "not slow"``). Every test marked for one of the tools is slow as well: each
+run of those tools takes seconds to minutes.
 
 The check is an audit hook (PEP 578) on ``subprocess.Popen``: it sees every process the
 test session starts and, through ``sitecustomize.py`` in this folder (on the children's
