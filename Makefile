@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SMALL  := specs/mobilenet_v1_w0.25_32.mbn
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-fast clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,13 @@ demo: $(STAMP)
 	$(BIN)/mbdsl gen $(SMALL)
 	$(BIN)/mbdsl sim $(SMALL) --images 4 --stall 0.2
 
-## test: the whole test suite
+## test: the whole test suite (CI)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## test-fast: everyday tier, no Verilator, yosys, gcc or other test of seconds (pytest -m "not slow")
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 clean:
 	rm -rf generated build .pytest_cache

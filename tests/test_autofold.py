@@ -91,6 +91,7 @@ def _brute(net, coster, ii_ok):
         yield ii, base_lut + sum(o.lut for o in combo), base_bram + sum(o.bram18 for o in combo)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("budget", ["lut", "bram", "both"])
 def test_budgets_match_brute_force(tiny, budget):
     net, coster = tiny
@@ -115,6 +116,7 @@ def test_budgets_match_brute_force(tiny, budget):
                 assert plan.lut == pytest.approx(min(c[1] for c in ok if c[0] == best))
 
 
+@pytest.mark.slow
 def test_the_bound_needs_more_than_the_budget(tiny):
     net, coster = tiny
     combos = list(_brute(net, coster, None))
@@ -188,6 +190,7 @@ def _u250_auto(goal: str, keep_conv0: bool = False) -> str:
     return text.replace('part "xcu250-figd2104-2L-e" }', f'part "xcu250-figd2104-2L-e"; {goal} }}')
 
 
+@pytest.mark.slow
 def test_spec_lane_goal_folds_like_mbdsl_fold(u250):
     """specs/mobilenet_v1_w4a4_u250_auto.mbn: fold(auto) everywhere, mac_lanes 5764."""
     net = rtl_check(load_string((ROOT / "specs" / "mobilenet_v1_w4a4_u250_auto.mbn").read_text(), "u250_auto.mbn"))
@@ -198,6 +201,7 @@ def test_spec_lane_goal_folds_like_mbdsl_fold(u250):
     assert max(layer_cycles(l) for l in net.layers) == 100_352
 
 
+@pytest.mark.slow
 def test_spec_fps_goal_folds_only_the_auto_layers():
     text = _u250_auto("fps 2500", keep_conv0=True)
     assert "fold(pe = 32, simd = 3)" in text  # conv0 stays as FINN folds it...
@@ -217,6 +221,7 @@ def test_spec_fps_goal_folds_only_the_auto_layers():
             assert not cheaper, layer.name
 
 
+@pytest.mark.slow
 def test_spec_goal_is_written_back(tmp_path, capsys):
     spec = tmp_path / "auto.mbn"
     spec.write_text(_u250_auto("mac_lanes 5764"))

@@ -53,6 +53,7 @@ def test_finn_totals(capsys):
     assert re.search(r"│ b13\.pw +│ pwconv +│ 7x7x1024 +│ 7x7x1024 +│", out)
 
 
+@pytest.mark.slow
 def test_gap8_spec_macs_match_the_standard_network(capsys):
     """MobileNet-v1 1.0/224 with first-layer padding 1: the well-known 569 M MACs."""
     assert main(["check", str(ROOT / "specs" / "mobilenet_v1_int8_gap8.mbn")]) == 0
@@ -60,6 +61,7 @@ def test_gap8_spec_macs_match_the_standard_network(capsys):
     assert t["MACs per frame"].startswith("568,740,352")
 
 
+@pytest.mark.slow
 def test_check_through_the_installed_command():
     spec = ROOT / "specs" / "mobilenet_v1_w0.25_64.mbn"  # includes targets/fpga_200mhz.mbn
     p = subprocess.run([str(MBDSL), "check", str(spec)], capture_output=True, text=True, env=dict(os.environ, COLUMNS="200"), timeout=120)
@@ -67,6 +69,7 @@ def test_check_through_the_installed_command():
     assert "at 200 MHz" in totals(p.stdout)["throughput"]
 
 
+@pytest.mark.slow
 def test_check_errors_exit_2_without_traceback(tmp_path):
     bad = tmp_path / "bad.mbn"
     bad.write_text("network n {\n  input 8x8x3 u8\n  conv c 3x3 -> 8 fold(pe = 3)\n}\n")

@@ -38,6 +38,7 @@ def evaluate(d, spec, backend, capsys, *extra):
     return result
 
 
+@pytest.mark.gcc
 def test_hls_agrees_with_the_reference_and_the_network_is_trained(imported, capsys):
     d, spec = imported
     result = evaluate(d, spec, "hls", capsys, "-j", "2")
@@ -51,12 +52,14 @@ def test_hls_agrees_with_the_reference_and_the_network_is_trained(imported, caps
     assert abs(result["top1"] - trained["torch_top1"]) <= 0.01
 
 
+@pytest.mark.verilator
 def test_rtl_agrees_with_the_reference(imported, capsys):
     d, spec = imported
     result = evaluate(d, spec, "rtl", capsys, "-j", "2")
     assert result["throughput"]["simulated_cycles_per_image"] > 0
 
 
+@pytest.mark.slow
 def test_qonnx_differs_only_after_rounding_ties(tmp_path):
     out = tmp_path / "agreement.json"
     proc = subprocess.run([sys.executable, os.path.join(DIGITS, "qonnx_agreement.py"), "--json", str(out)],

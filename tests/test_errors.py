@@ -130,6 +130,7 @@ def test_corpus_case(case, corpus, capsys):
     check_diagnostic(case, status, out, err, corpus)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SUBPROCESS_CASES)
 def test_corpus_case_through_the_installed_command(name, corpus):
     case = next(c for c in CASES if c.name == name)

@@ -75,6 +75,7 @@ def test_results_do_not_depend_on_the_sharding(tmp_path):
         assert sum(seen) == 13 and len(seen) == len(E.shard_ranges(13, size))
 
 
+@pytest.mark.gcc
 def test_dask_local_cluster_gives_the_same_outputs(tmp_path):
     distributed = pytest.importorskip("distributed")
     net = tiny("multiplier")
@@ -108,6 +109,7 @@ def test_logits_are_ranked_with_ties_to_the_lower_index():
     assert E.ranking(net, np.array([[3, 9, 9, -1]]), 3).tolist() == [[1, 2, 0]]
 
 
+@pytest.mark.gcc
 def test_cli_eval_hls_against_reference_on_an_image_folder(tmp_path, capsys):
     spec = write_tiny(tmp_path)
     out = tmp_path / "out"
@@ -127,6 +129,7 @@ def test_cli_eval_hls_against_reference_on_an_image_folder(tmp_path, capsys):
     assert (out / "tiny_hls_confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.gcc
 def test_a_differing_backend_is_counted_and_fails(tmp_path, capsys, monkeypatch):
     real = E.Runner.run
 
@@ -168,6 +171,7 @@ def test_photos_of_a_folder_become_nv12_frames_for_an_nv12_network(tmp_path):
     assert np.array_equal(got.outputs, reference.classify_batch(net, make_params(net), frames))
 
 
+@pytest.mark.slow
 def test_cli_eval_on_a_dask_cluster_matches_one_process(tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
     spec, data = write_tiny(tmp_path), npz_dataset(tmp_path, n=11)

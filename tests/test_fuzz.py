@@ -317,12 +317,14 @@ def test_seeds_are_accepted(path, text):
     assert run_case(text, path) == "accepted"
 
 
+@pytest.mark.slow
 @_fuzz(450)
 @given(grammar_strategy())
 def test_grammar_generated_specs(text):
     run_case(text)
 
 
+@pytest.mark.slow
 @_fuzz(750)
 @given(mutated_specs())
 def test_mutated_example_specs(case):

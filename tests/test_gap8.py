@@ -49,6 +49,7 @@ def test_activations_are_spread(small):
             assert len(np.unique(y)) > 16, layer.name
 
 
+@pytest.mark.gcc
 def test_small_spec_bit_exact_on_host(small, tmp_path):
     net, params = small
     images = random_images(net.input, 3, seed=11)
@@ -57,6 +58,7 @@ def test_small_spec_bit_exact_on_host(small, tmp_path):
     assert len(hr.layers) == 3 and len(hr.layers[0]) == len(plan_network(net).layers)
 
 
+@pytest.mark.gcc
 @pytest.mark.parametrize(
     "l1,l2",
     [(6000, 30000), (3000, 12000)],
@@ -80,6 +82,7 @@ def test_tight_budgets_bit_exact(small, l1, l2):
     assert host.compare(net, params, images, hr) is None
 
 
+@pytest.mark.gcc
 def test_fused_depthwise_pointwise_bit_exact(small):
     """Every depthwise layer fused with its pointwise layer (the intermediate stays in L1),
     with tiles cut in H, W and C: bit-exact, and the fused layers' outputs never traced."""
@@ -94,6 +97,7 @@ def test_fused_depthwise_pointwise_bit_exact(small):
     assert fused[0].members[0] not in hr.layers[0]
 
 
+@pytest.mark.slow
 def test_calibration_against_seed():
     from mbdsl.backends.gap8 import calibrate
 
@@ -170,6 +174,7 @@ def test_schedule_covers_output_once(small):
         assert (seen == 1).all()
 
 
+@pytest.mark.slow
 def test_full_spec_plan_fits_budgets():
     net = check(load(FULL))
     plan = plan_network(net)
@@ -233,17 +238,20 @@ def _tiny():
     return _TINY[0]
 
 
+@pytest.mark.gcc
 def test_shim_ok(tmp_path):
     r = _shim_program(tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "3"
 
 
+@pytest.mark.gcc
 def test_shim_read_before_wait_fails_loudly(tmp_path):
     r = _shim_program(tmp_path, "MISSING_WAIT")
     assert r.returncode == 86
     assert re.search(r"core 0 accessed L1 buffer #\d+ \(64 B\) at \+3 while DMA #\d+ into it was not waited for", r.stderr)
 
 
+@pytest.mark.gcc
 def test_shim_l1_budget(tmp_path):
     r = _shim_program(tmp_path, "OVER_BUDGET")
     assert r.returncode == 86 and "L1 budget exceeded: allocating 2000 B with 64 B in use, budget 1024 B" in r.stderr
@@ -282,11 +290,13 @@ int main(void) {
 """
 
 
+@pytest.mark.gcc
 def test_shim_arena_neighbour_of_a_pending_dma_is_usable(tmp_path):
     r = _shim_program(tmp_path, source=ARENA_TEST)
     assert r.returncode == 0 and r.stdout.strip() == "7", r.stderr
 
 
+@pytest.mark.gcc
 def test_shim_arena_kernel_on_a_pending_buffer_fails(tmp_path):
     r = _shim_program(tmp_path, "KERNEL_ON_PENDING", source=ARENA_TEST)
     assert r.returncode == 86
@@ -294,6 +304,7 @@ def test_shim_arena_kernel_on_a_pending_buffer_fails(tmp_path):
                      r.stderr), r.stderr
 
 
+@pytest.mark.gcc
 def test_generated_code_without_a_wait_is_caught(small, tmp_path):
     """Delete the engine's wait for an input tile: the host run must fail, not pass by luck."""
     net, params = small
@@ -320,6 +331,7 @@ def _run_built(net, params, images, tmp_path, plan, files):
         h.generate = orig
 
 
+@pytest.mark.gcc
 @pytest.mark.skipif(host.riscv_gcc() is None, reason="no RISC-V gcc (apt install gcc-riscv64-unknown-elf)")
 def test_generated_c_compiles_freestanding_rv32(small, tmp_path):
     net, params = small
@@ -328,6 +340,7 @@ def test_generated_c_compiles_freestanding_rv32(small, tmp_path):
     assert set(sizes) == {"mbdsl_tiler.c", "mobilenet_v1_int8_w025_32.c"}
 
 
+@pytest.mark.gcc
 def test_cli_gap8_run_and_plan(capsys):
     assert main(["gap8-plan", SMALL]) == 0
     out = capsys.readouterr().out

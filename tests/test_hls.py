@@ -51,6 +51,7 @@ def simulated(request, build_root):
     return net, params, files, b, images, result
 
 
+@pytest.mark.gcc
 def test_csim_bit_exact_every_layer(simulated):
     net, params, _, _, images, result = simulated
     assert result.outputs.shape[0] == IMAGES
@@ -58,6 +59,7 @@ def test_csim_bit_exact_every_layer(simulated):
     assert len(result.traces[0]) == len(net.layers)
 
 
+@pytest.mark.gcc
 def test_test_images_spread_activations(simulated):
     """The comparison proves something only if activations use many of their codes."""
     net, params, _, _, images, _ = simulated
@@ -68,6 +70,7 @@ def test_test_images_spread_activations(simulated):
             assert codes >= min(layer.act_type.levels, 8), (layer.name, codes)
 
 
+@pytest.mark.gcc
 def test_mismatch_names_first_diverging_layer(simulated):
     net, params, _, _, images, result = simulated
     victim = next(l for l in net.layers[3:] if isinstance(l, (ir.Conv, ir.DwConv)))
@@ -80,6 +83,7 @@ def test_mismatch_names_first_diverging_layer(simulated):
     assert re.match(rf"image \d: layer {re.escape(victim.name)} \(.*:\d+\) differs in \d+ of \d+ values", str(found[0]))
 
 
+@pytest.mark.gcc
 def test_streams_and_pragmas(simulated):
     net, _, files, b, _, _ = simulated
     top = b.manifest["top"]
@@ -117,6 +121,7 @@ def _pipelined_loops(code: str) -> list[str]:
     return bodies
 
 
+@pytest.mark.gcc
 def test_pipelined_loops_have_no_division(simulated):
     """Written for II=1: inside a pipelined loop no division or modulo, except by a power
     of two (a shift or a mask in hardware)."""
@@ -132,6 +137,7 @@ def test_pipelined_loops_have_no_division(simulated):
     assert [re.findall(r"[/%]\s*([\w.]+)", b) for b in _pipelined_loops(old)] == [["K"]]
 
 
+@pytest.mark.gcc
 def test_dependence_assertions(simulated):
     """The only ``dependent=false`` is the window generator's ring (its proof is in the
     code: write slots base + K + j, read slots base + ky); the others give the true distance."""
@@ -146,11 +152,13 @@ def test_dependence_assertions(simulated):
                 assert re.fullmatch(r"#pragma HLS DEPENDENCE variable=\w+ type=inter dependent=true distance=[\w-]+", pragma), (k, pragma)
 
 
+@pytest.mark.slow
 def test_generation_is_deterministic():
     net, params = _net(SMALL[0])
     assert hls.generate(net, params) == hls.generate(net, params)
 
 
+@pytest.mark.slow
 def test_gen_command_writes_hls_tree(tmp_path):
     assert main(["gen", os.path.join(ROOT, SMALL[0]), "--target", "hls", "-o", str(tmp_path)]) == 0
     out = tmp_path / "mobilenet_v1_w025_32" / "hls"
@@ -158,6 +166,7 @@ def test_gen_command_writes_hls_tree(tmp_path):
     assert (out / "layers" / "b13_pw.cpp").exists() and (out / "tb" / "tb.cpp").exists()
 
 
+@pytest.mark.gcc
 def test_csim_command(build_root, tmp_path, capsys):
     # Same build directory as the module's builds: the objects are cached, only the link runs.
     spec = os.path.join(ROOT, SMALL[2])
@@ -175,6 +184,7 @@ def _widened(net, widths: dict[str, int]):
     return net.replace_layers(layers)
 
 
+@pytest.mark.gcc
 def test_wide_accumulators_are_emitted_and_bit_exact(build_root):
     """Past 64 bits (and past the vendor's default 1024): the declared widths are emitted
     as they are, and the C simulation is still bit-exact."""

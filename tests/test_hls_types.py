@@ -100,11 +100,13 @@ def _compile(tmp_path, program: str) -> str:
     return str(tmp_path / "t")
 
 
+@pytest.mark.gcc
 def test_vendor_types(tmp_path):
     out = subprocess.run([_compile(tmp_path, PROGRAM)], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout == "ok\n", out.stdout
 
 
+@pytest.mark.gcc
 def test_vendor_empty_stream_read_only_warns(tmp_path):
     """The vendor stream returns a default beat and prints a warning on stdout when read
     empty: the reason csim.run fails on any unexpected testbench output (next test)."""

@@ -109,6 +109,7 @@ def test_corpus_is_large_and_names_are_unique():
     assert len(CASES) >= 300
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_refused_cleanly(case: Case, outcomes):
     o = outcomes[case.id]
@@ -119,6 +120,7 @@ def test_refused_cleanly(case: Case, outcomes):
     assert o.changed == [], f"left on disk: {o.changed}"
 
 
+@pytest.mark.slow
 def test_figures(outcomes, capsys):
     """Prints the figures docs/results.md records (run with -s to see them)."""
     worst = max(outcomes.items(), key=lambda kv: kv[1].peak_kib)

@@ -48,6 +48,7 @@ def test_identifier_keeps_ordinary_names_and_prefixes_keywords():
     assert {"always", "module", "int", "return", "endmodule", "template", "static_assert"} <= KEYWORDS
 
 
+@pytest.mark.verilator
 def test_keyword_names_give_verilog_that_lints(tmp_path):
     net = _net(KEYWORD_SPEC)
     files = backends.generate("rtl", net, make_params(net))
@@ -63,6 +64,7 @@ def test_keyword_names_give_verilog_that_lints(tmp_path):
     assert clean, messages
 
 
+@pytest.mark.gcc
 def test_keyword_names_give_cpp_that_compiles(tmp_path):
     net = _net(KEYWORD_SPEC)
     params = make_params(net)

@@ -51,6 +51,7 @@ def test_write_file_has_plain_permissions(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["spec.mbn"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", ["rtl", "hls", "gap8"])
 def test_regenerating_gives_byte_identical_files(target, tmp_path, capsys):
     spec = SPEC if target != "gap8" else "specs/mobilenet_v1_int8_w0.25_32.mbn"
@@ -110,6 +111,7 @@ def test_write_file_refuses_a_fifo_and_a_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "p"]
 
 
+@pytest.mark.slow
 def test_sigterm_during_gen_leaves_nothing(tmp_path):
     """SIGTERM arriving while gen renames its tree into place: the staging tree is removed
     and the command exits with 128 + SIGTERM."""

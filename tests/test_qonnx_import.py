@@ -242,6 +242,7 @@ def test_cli_refuses_with_status_2_and_writes_nothing(tmp_path, capsys):
 # --- end to end: the imported spec's generated Verilog ---------------------------------------
 
 
+@pytest.mark.verilator
 def test_imported_spec_simulates_bit_exact_in_verilator(tmp_path):
     """The written spec goes through the RTL backend: Verilator output equals the reference,
     whose outputs equal QONNX's (above)."""

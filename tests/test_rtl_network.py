@@ -43,6 +43,7 @@ def built(request) -> Built:
     return Built(request.param)
 
 
+@pytest.mark.verilator
 def test_bit_exact_under_stalls(built):
     result = built.simulate(4, stall=0.3, seed=11)
     assert result.mismatch is None, str(result.mismatch)
@@ -52,6 +53,7 @@ def test_bit_exact_under_stalls(built):
     assert len({tuple(o) for o in result.outputs}) > 1
 
 
+@pytest.mark.verilator
 def test_initiation_interval_matches_the_model(built):
     result = built.simulate(4, stall=0.0, seed=12, trace=False)
     assert result.exact
@@ -59,6 +61,7 @@ def test_initiation_interval_matches_the_model(built):
     assert abs(result.ii - ii) <= 0.02 * ii, (result.ii, ii)
 
 
+@pytest.mark.verilator
 def test_a_corrupted_rom_is_reported_at_its_layer(built, tmp_path):
     """Flip one weight of a middle layer: the diagnosis must name that layer."""
     layer = built.net.layers[len(built.net.layers) // 2]
@@ -80,6 +83,7 @@ def test_a_corrupted_rom_is_reported_at_its_layer(built, tmp_path):
     assert result.mismatch.layer == layer.name
 
 
+@pytest.mark.verilator
 def test_generated_top_lints_clean(built):
     sources = sorted((built.rtl / "hdl").glob("*.sv")) + sorted(built.rtl.glob("*_top.sv"))
     top = sorted(built.rtl.glob("*_top.sv"))[0].stem
@@ -87,6 +91,7 @@ def test_generated_top_lints_clean(built):
     assert clean, messages
 
 
+@pytest.mark.verilator
 def test_regeneration_is_byte_identical(built):
     again = backends.generate("rtl", built.net, make_params(built.net))
     for rel, content in again.items():

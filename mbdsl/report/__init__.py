@@ -13,12 +13,12 @@ import datetime
 import io
 
 import attrs
-import jinja2
 
 from .. import ir
 from ..dataflow import layer_cycles
 from ..backends.rtl.impl import throughput_clock
 from ..estimates import estimate
+from ..templating import environment
 
 __all__ = ["build_report", "Report"]
 
@@ -36,13 +36,7 @@ _UNIT_OF = {
 }
 _UNIT_LABEL = {"compute": "compute unit", "window": "window generator", "fifo": "FIFO", "dwc": "width converter", "other": "NV12 front end"}
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("mbdsl.report", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"]),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_ENV = environment("mbdsl.report", html=True)
 
 
 @attrs.frozen

@@ -16,22 +16,16 @@ from __future__ import annotations
 
 import re
 
-import jinja2
 import numpy as np
 
 from ... import ir
+from ...templating import environment
 from ._plan import NetworkPlan, layer_geometries, plan_network
 from ._tiling import align4, bias_offset, schedule, weight_chunk_bytes
 
 __all__ = ["generate", "weight_blob", "c_name"]
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("mbdsl.backends.gap8", "templates"),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_ENV = environment("mbdsl.backends.gap8")
 
 _LOC = {"L2": "MBDSL_L2", "L3": "MBDSL_L3"}
 

@@ -31,6 +31,7 @@ from ...dataflow import channel_lanes, fifo_depth, input_beat, layer_cycles, uni
 from ...dtypes import UINT8, IntType, bits_for_range
 from ...errors import UnsupportedByBackend, WeightFileError
 from ..names import identifier
+from ...templating import environment
 
 __all__ = ["generate", "MAX_BITS", "CXXFLAGS"]
 
@@ -425,14 +426,7 @@ def _dwc_hops(a: int, b: int) -> list[int]:
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mbdsl.backends.hls", "templates"),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
+    env = environment("mbdsl.backends.hls")
     env.globals["ctype"] = ctype
     return env
 

@@ -14,7 +14,6 @@ import json
 import re
 
 import attrs
-import jinja2
 import numpy as np
 
 from . import pack
@@ -25,6 +24,7 @@ from ...errors import UnsupportedByBackend
 from ...semantics import acc_bits
 from ..names import identifier
 from ...params import LayerParams, Params
+from ...templating import environment
 
 __all__ = ["Stage", "Stream", "plan", "layer_stages", "generate", "top_name", "MAX_PORT_BITS", "ROM_FOLDERS"]
 
@@ -237,13 +237,7 @@ def _memories(net: ir.Network, params: Params, stages: list[Stage]) -> dict[str,
     return files
 
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("mbdsl.backends.rtl", "templates"),
-    undefined=jinja2.StrictUndefined,
-    keep_trailing_newline=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_ENV = environment("mbdsl.backends.rtl")
 
 
 def _sv_value(v: object) -> str:

@@ -14,6 +14,8 @@ import tb_swg
 import tb_vvau
 from harness import simulate
 
+pytestmark = pytest.mark.verilator
+
 
 def _period(case, res, frames):
     bpf = case["bpf"]

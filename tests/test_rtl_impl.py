@@ -39,6 +39,7 @@ def long_path(tmp_path_factory):
     return folder, result
 
 
+@pytest.mark.yosys
 @pytest.mark.impl
 def test_flow_reports_fmax_utilisation_and_bitstream(long_path):
     folder, r = long_path
@@ -55,6 +56,7 @@ def test_flow_reports_fmax_utilisation_and_bitstream(long_path):
     assert bit.stat().st_size > 100_000
 
 
+@pytest.mark.yosys
 @pytest.mark.impl
 def test_long_combinational_path_is_named_critical(long_path):
     _, r = long_path
@@ -66,6 +68,7 @@ def test_long_combinational_path_is_named_critical(long_path):
     assert "layer chain (test)" in impl.describe(cp["from"])
 
 
+@pytest.mark.yosys
 @pytest.mark.impl
 def test_logic_depth_counts_the_chain(tmp_path):
     shutil.copy(LONG, tmp_path / LONG.name)

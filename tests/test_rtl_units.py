@@ -9,6 +9,8 @@ import pytest
 
 from harness import simulate
 
+pytestmark = pytest.mark.verilator
+
 # (parameters, options) per unit; options: frames, p_valid, p_ready, seed
 FIFO = [
     (dict(WIDTH=8, DEPTH=2), dict(frames=3)),

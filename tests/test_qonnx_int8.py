@@ -57,6 +57,7 @@ def test_import_writes_a_multiplier_spec(imported):
     assert {int(arrays[k]) for k in arrays.files if k.endswith(".shift")} <= set(range(32))
 
 
+@pytest.mark.slow
 def test_every_difference_from_onnxruntime_is_a_tie_or_a_multiplier_rounding(heldout):
     model, imp, images, labels, report = heldout
     assert report.images == 450
@@ -74,6 +75,7 @@ def test_every_difference_from_onnxruntime_is_a_tie_or_a_multiplier_rounding(hel
     assert report.top1_differ <= 0.03 * 450
 
 
+@pytest.mark.slow
 def test_a_wrong_multiplier_is_caught(heldout):
     model, imp, images, labels, _ = heldout
     lp = imp.params["b7.pw"]
@@ -84,7 +86,8 @@ def test_a_wrong_multiplier_is_caught(heldout):
     assert next(l for l in report.layers if l.layer == "b7.pw").failures > 0
 
 
-@pytest.mark.parametrize("backend", ["reference", "gap8"])
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["reference", pytest.param("gap8", marks=pytest.mark.gcc)])
 def test_eval_on_the_heldout_split(imported, heldout, backend, capsys):
     d, spec = imported
     against = ["--against", "reference"] if backend != "reference" else []
