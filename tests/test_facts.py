@@ -89,6 +89,7 @@ def test_strided_1x1_reference_subsamples(strided):
     assert not np.array_equal(acc, semantics.conv2d(x[:, :3, :3].reshape(-1, 1, x.shape[-1]), w, 1, 0).reshape(2, 3, 3, -1))
 
 
+@pytest.mark.gcc
 def test_strided_1x1_hls_bit_exact_every_layer(strided, tmp_path):
     net, params = strided
     files = hls.generate(net, params)
@@ -98,6 +99,7 @@ def test_strided_1x1_hls_bit_exact_every_layer(strided, tmp_path):
     assert csim.compare(net, params, images, result) == []
 
 
+@pytest.mark.verilator
 def test_strided_1x1_rtl_bit_exact_every_layer(strided, tmp_path):
     """Whole network in Verilator under stalls, every layer's trace compared. Before the
     harness ran on after the last output, the traces of c0 and c1 lacked the unused last

@@ -74,6 +74,7 @@ def test_l1_arena_keeps_every_buffer_apart(net):
             assert all(o % 4 == 0 for o, _ in spans), lp.name
 
 
+@pytest.mark.gcc
 def test_generated_c_executes_the_tables(net, tmp_path):
     """Swap the weight-load offsets of two channel tiles in one step's table: that step is the
     first to diverge from the reference (the engine took its loads from the table)."""
@@ -148,6 +149,7 @@ def _planned_dmas(plan) -> dict[int, Counter]:
     return out
 
 
+@pytest.mark.gcc
 @pytest.mark.parametrize("fuse", [False, True], ids=["unfused", "fused"])
 def test_the_c_issues_exactly_the_planned_dmas(net, tmp_path, monkeypatch, fuse):
     """Under tight budgets (hundreds of tiles, both loop orders, operands in L3): the host

@@ -35,6 +35,7 @@ def built():
     return net, params, rtl, build
 
 
+@pytest.mark.verilator
 def test_every_layer_bit_exact_under_stalls(built):
     net, params, rtl, build = built
     assert net.quant_style == ir.MULTIPLIER
@@ -44,6 +45,7 @@ def test_every_layer_bit_exact_under_stalls(built):
     assert [list(o) for o in result.outputs] != [list(result.outputs[0])] * 2  # the images differ
 
 
+@pytest.mark.verilator
 def test_initiation_interval_matches_the_model(built):
     net, params, rtl, build = built
     result = netsim.simulate(net, params, random_images(net.input, 3, seed=2), rtl, build, trace=False)
@@ -52,6 +54,7 @@ def test_initiation_interval_matches_the_model(built):
     assert abs(result.ii - ii) <= 0.02 * ii, (result.ii, ii)
 
 
+@pytest.mark.verilator
 @pytest.mark.parametrize("which", ["b6.pw", "pool"])
 def test_a_corrupted_requant_rom_is_reported_at_its_layer(built, tmp_path, which):
     """Change one m0 in a layer's requantization ROM: the diagnosis names that layer."""

@@ -1,4 +1,4 @@
-// Test-only design for tests/test_impl.py: a short registered path (a counter) beside a
+// Test-only design for tests/test_rtl_impl.py: a short registered path (a counter) beside a
 // deliberately long combinational one (a chain of adders and a multiplier between two
 // registers), so place and route must name u_long as the critical path.
 module long_path_chain #(parameter int W = 16, parameter int N = 6) (

@@ -26,6 +26,7 @@ REQUANT = [
 ]
 
 
+@pytest.mark.verilator
 @pytest.mark.parametrize("p,opts", REQUANT, ids=["one_m0", "per_channel"])
 def test_requant(p, opts):
     opts = dict(opts)
@@ -55,12 +56,14 @@ LINT = {
 }
 
 
+@pytest.mark.verilator
 @pytest.mark.parametrize("top,p", [pytest.param(t, p, id=f"{t}-{n}") for t, ps in LINT.items() for n, p in enumerate(ps)])
 def test_lint(top, p):
     ok, out = vl.lint(hdl_sources(top), top, p)
     assert ok, out
 
 
+@pytest.mark.yosys
 def test_one_requant_stage_synthesizes_without_latches():
     """yosys synth_xilinx -nodsp of conv0's requantization stage (one lane): LUTs and FFs
     printed for docs/results.md; no latches."""
@@ -95,6 +98,7 @@ POOL = [
 ]
 
 
+@pytest.mark.verilator
 @pytest.mark.parametrize("p,opts", POOL, ids=["int8_pool", "clipped"])
 def test_pool_requant(p, opts):
     opts = dict(opts)
@@ -107,6 +111,7 @@ def test_pool_requant(p, opts):
         assert case["codes"].max() == (1 << p["OUT_BITS"]) - 1
 
 
+@pytest.mark.verilator
 @pytest.mark.parametrize("unit,p,opts", [("requant", *REQUANT[0]), ("pool_requant", *POOL[0])], ids=["mvau", "pool"])
 def test_a_wrong_expected_code_fails_the_bench(unit, p, opts):
     """The benches above can fail: one flipped bit in one expected beat is reported there."""
@@ -128,10 +133,11 @@ def test_a_wrong_expected_code_fails_the_bench(unit, p, opts):
     ("mbdsl_pool", dict(C=4, PE=2, N_PIX=4, IN_BITS=7, SUM_BITS=9, SHIFT=12, OUT_BITS=7, REQUANT=1, M0_BITS=11,
                         PROD_BITS=22)),
 ], ids=["mvau", "pool"])
+@pytest.mark.yosys
 def test_no_combinational_path_crosses_a_requantizing_unit(top, p):
-    """As sim/test_lint_synth.py checks every unit: no input port reaches a stream output
+    """As tests/test_rtl_lint_synth.py checks every unit: no input port reaches a stream output
     without a register, with the requantization stage in place."""
-    from test_lint_synth import _combinational_inputs
+    from test_rtl_lint_synth import _combinational_inputs
 
     d = SIM_ROOT / "cones" / f"{top}_requant"
     d.mkdir(parents=True, exist_ok=True)
