@@ -17,7 +17,7 @@
 // A single signed counter d = rows written minus the reader's frame base row decides
 // both sides: the reader may emit output row oh when row hi(oh) is complete (d > hi);
 // the writer may write when the ring slot it overwrites is no longer needed
-// (d < lo + R, with lo as it was two cycles ago: the oldest read still in flight).
+// (d < lo + R; see "writer limit" below for the reads still in flight).
 // Cycles per frame ~ OH*max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF) plus a fill of about
 // K - STRIDE rows.
 //
@@ -89,7 +89,7 @@ module mbdsl_swg #(
     logic signed [CB-1:0] iw0;    // input column of kernel column 0
     // the lowest and highest input row the current output row reads (ih0 clamped to the
     // image), registers stepped with ih0, so that the reader's go compares two registers
-    logic signed [CB-1:0] lo, hi, lo_q1, lim;
+    logic signed [CB-1:0] lo, hi, lim;
     localparam int HI0 = (K - 1 - PAD > IFM_H - 1) ? IFM_H - 1 : K - 1 - PAD;
     logic signed [CB-1:0] lo_step, hi_step;
     assign lo_step = (ih0 + CB'(STRIDE) < 0) ? '0 : ih0 + CB'(STRIDE);
@@ -139,8 +139,6 @@ module mbdsl_swg #(
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             d <= '0;
-            lo_q1 <= '0;
-            lim <= CB'(R);
             cg <= '0;
             kpg <= '0;
             ow <= '0;
@@ -160,9 +158,6 @@ module mbdsl_swg #(
                 2'b11: d <= d + CB'(1 - IFM_H);
                 default: d <= d;
             endcase
-            // lo two cycles ago (the oldest read in flight), in the current frame's rows, plus R
-            lo_q1 <= frame_done ? lo - CB'(IFM_H) : lo;
-            lim <= frame_done ? lo_q1 + CB'(R - IFM_H) : lo_q1 + CB'(R);
             if (go) begin
                 if (cg_step) cg <= cg_last ? '0 : cg + 1'b1;
                 if (kpg_step) kpg <= kpg_last ? '0 : kpg + 1'b1;
@@ -191,6 +186,36 @@ module mbdsl_swg #(
                         col0 <= col0 + AB'(STRIDE * CF);
                     end
                 end
+            end
+        end
+    end
+
+    // ---------------- writer limit ----------------
+    // A released row's slot may still be read by the beats issued in the two cycles before
+    // the release (a beat reads the memory in stage E, three cycles after its issue). The
+    // writer, blocked at the start of the row that takes the slot, writes its beats 0 and 1
+    // in the two cycles after the release. If the last two beats of every output row read
+    // no column before LAST_COL, and a row has at least 3 beats, those writes miss them
+    // (EARLY): the limit follows the release at once. Otherwise it follows lo two cycles late.
+    localparam int BPP      = KK * CF / KPAR;   // beats per output pixel
+    localparam int LAST_COL = (OW - ((BPP >= 2) ? 1 : 2)) * STRIDE - PAD;
+    localparam bit EARLY    = (LAST_COL * CF >= 2) && (ROWW >= 3);
+    if (EARLY) begin : g_lim_now
+        logic signed [CB-1:0] lim_step;   // lo_step + R
+        assign lim_step = (ih0 + CB'(STRIDE) < 0) ? CB'(R) : ih0 + CB'(STRIDE + R);
+        always_ff @(posedge clk) begin
+            if (!rst_n) lim <= CB'(R);
+            else if (go && pix_last && ow_last) lim <= oh_last ? CB'(R) : lim_step;
+        end
+    end else begin : g_lim_late
+        logic signed [CB-1:0] lo_q1;   // lo a cycle ago, in the current frame's rows
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                lo_q1 <= '0;
+                lim <= CB'(R);
+            end else begin
+                lo_q1 <= frame_done ? lo - CB'(IFM_H) : lo;
+                lim <= frame_done ? lo_q1 + CB'(R - IFM_H) : lo_q1 + CB'(R);
             end
         end
     end
