@@ -117,7 +117,7 @@ module mbdsl_swg #(
     logic [KGW-1:0] kpg;
     logic [OWW-1:0] ow;
     logic [OHW-1:0] oh;
-    logic [AW-1:0] fb_base;         // ring slot of the reader frame's row 0, times ROWW
+    logic [AW-1:0] row0_next;       // row0_base of the next frame's first output row
     logic [AW-1:0] row0_base;       // ring slot of input row ih0, times ROWW
     logic signed [AB-1:0] col0;     // iw0 * CF
 
@@ -131,10 +131,10 @@ module mbdsl_swg #(
     wire oh_last  = (oh == OHW'(OH - 1));
     wire frame_done = go && pix_last && ow_last && oh_last;
 
-    logic [AW-1:0] fb_base_next;
-    assign fb_base_next = addmod_depth(fb_base, AW'(H_R * ROWW));
-    // the slot of row -PAD is R - PAD mod R slots after the frame's row 0
+    // the slot of row -PAD is R - PAD mod R slots after the frame's row 0; a frame's row 0
+    // is H mod R slots after the previous frame's (one modular add per frame, from a register)
     localparam int ROW0_OFS = ((R - PAD_R) % R) * ROWW;
+    localparam int ROW0_NEXT0 = (H_R * ROWW + ROW0_OFS) % DEPTH;
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
@@ -148,7 +148,7 @@ module mbdsl_swg #(
             hi <= CB'(HI0);
             iw0 <= -CB'(PAD);
             col0 <= -AB'(PAD * CF);
-            fb_base <= '0;
+            row0_next <= AW'(ROW0_NEXT0);
             row0_base <= AW'(ROW0_OFS);
         end else begin
             // d + row_done - frame_done*IFM_H, its sums formed from registers ahead of the select
@@ -171,8 +171,8 @@ module mbdsl_swg #(
                             ih0 <= -CB'(PAD);
                             lo <= '0;
                             hi <= CB'(HI0);
-                            fb_base <= fb_base_next;
-                            row0_base <= addmod_depth(fb_base_next, AW'(ROW0_OFS));
+                            row0_base <= row0_next;
+                            row0_next <= addmod_depth(row0_next, AW'(H_R * ROWW));
                         end else begin
                             oh <= oh + 1'b1;
                             ih0 <= ih0 + CB'(STRIDE);
