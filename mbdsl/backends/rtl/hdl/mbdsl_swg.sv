@@ -87,12 +87,11 @@ module mbdsl_swg #(
     logic signed [CB-1:0] d;      // rows written - reader frame base
     logic signed [CB-1:0] ih0;    // input row of kernel row 0 for the current output row
     logic signed [CB-1:0] iw0;    // input column of kernel column 0
-    // the lowest and highest input row the current output row reads (ih0 clamped to the
-    // image), registers stepped with ih0, so that the reader's go compares two registers
-    logic signed [CB-1:0] lo, hi, lim;
+    // the highest input row the current output row reads (clamped to the image), a register
+    // stepped with ih0, so that the reader's go compares two registers; lim: "writer limit"
+    logic signed [CB-1:0] hi, lim;
     localparam int HI0 = (K - 1 - PAD > IFM_H - 1) ? IFM_H - 1 : K - 1 - PAD;
-    logic signed [CB-1:0] lo_step, hi_step;
-    assign lo_step = (ih0 + CB'(STRIDE) < 0) ? '0 : ih0 + CB'(STRIDE);
+    logic signed [CB-1:0] hi_step;
     assign hi_step = (hi + CB'(STRIDE) > CB'(IFM_H - 1)) ? CB'(IFM_H - 1) : hi + CB'(STRIDE);
 
     // ---------------- writer ----------------
@@ -144,7 +143,6 @@ module mbdsl_swg #(
             ow <= '0;
             oh <= '0;
             ih0 <= -CB'(PAD);
-            lo <= '0;
             hi <= CB'(HI0);
             iw0 <= -CB'(PAD);
             col0 <= -AB'(PAD * CF);
@@ -169,14 +167,12 @@ module mbdsl_swg #(
                         if (oh_last) begin
                             oh <= '0;
                             ih0 <= -CB'(PAD);
-                            lo <= '0;
                             hi <= CB'(HI0);
                             row0_base <= row0_next;
                             row0_next <= addmod_depth(row0_next, AW'(H_R * ROWW));
                         end else begin
                             oh <= oh + 1'b1;
                             ih0 <= ih0 + CB'(STRIDE);
-                            lo <= lo_step;
                             hi <= hi_step;
                             row0_base <= addmod_depth(row0_base, AW'((STRIDE % R) * ROWW));
                         end
@@ -201,19 +197,23 @@ module mbdsl_swg #(
     localparam int LAST_COL = (OW - ((BPP >= 2) ? 1 : 2)) * STRIDE - PAD;
     localparam bit EARLY    = (LAST_COL * CF >= 2) && (ROWW >= 3);
     if (EARLY) begin : g_lim_now
-        logic signed [CB-1:0] lim_step;   // lo_step + R
+        logic signed [CB-1:0] lim_step;   // the next output row's lowest row, plus R
         assign lim_step = (ih0 + CB'(STRIDE) < 0) ? CB'(R) : ih0 + CB'(STRIDE + R);
         always_ff @(posedge clk) begin
             if (!rst_n) lim <= CB'(R);
             else if (go && pix_last && ow_last) lim <= oh_last ? CB'(R) : lim_step;
         end
     end else begin : g_lim_late
-        logic signed [CB-1:0] lo_q1;   // lo a cycle ago, in the current frame's rows
+        logic signed [CB-1:0] lo, lo_q1;   // the reader's lowest row; a cycle ago, in the current frame's rows
+        logic signed [CB-1:0] lo_step;
+        assign lo_step = (ih0 + CB'(STRIDE) < 0) ? '0 : ih0 + CB'(STRIDE);
         always_ff @(posedge clk) begin
             if (!rst_n) begin
+                lo <= '0;
                 lo_q1 <= '0;
                 lim <= CB'(R);
             end else begin
+                if (go && pix_last && ow_last) lo <= oh_last ? '0 : lo_step;
                 lo_q1 <= frame_done ? lo - CB'(IFM_H) : lo;
                 lim <= frame_done ? lo_q1 + CB'(R - IFM_H) : lo_q1 + CB'(R);
             end
