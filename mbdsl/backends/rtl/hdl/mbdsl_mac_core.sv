@@ -92,7 +92,9 @@ module mbdsl_mac_core #(
     logic [WW-1:0] wrom [NW];
     initial $readmemh(WEIGHT_FILE, wrom);
 
-    logic [WAW-1:0] waddr;
+    // waddr1 is waddr's successor, kept in a register: no adder before the ROM's address
+    // (yosys may retime a ROM built from LUTs onto its next address)
+    logic [WAW-1:0] waddr, waddr1;
     logic [WW-1:0] w1, w2;
     logic [XW-1:0] x1, x2;
     logic v1, first1, last1, v2, first2, last2, v3, first3, last3;
@@ -113,6 +115,7 @@ module mbdsl_mac_core #(
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             waddr <= '0;
+            waddr1 <= WAW'(NW > 1);
             sf <= '0;
             v1 <= 1'b0;
             v2 <= 1'b0;
@@ -122,7 +125,8 @@ module mbdsl_mac_core #(
             v2 <= v1;
             v3 <= v2;
             if (i_valid) begin
-                waddr <= (waddr == WAW'(NW - 1)) ? '0 : waddr + 1'b1;
+                waddr <= waddr1;
+                waddr1 <= (waddr1 == WAW'(NW - 1)) ? '0 : waddr1 + 1'b1;
                 sf <= ends ? '0 : sf + 1'b1;
             end
         end
@@ -182,14 +186,19 @@ module mbdsl_mac_core #(
     if (HAS_BIAS) begin : g_bias
         logic [PE*ACC_BITS-1:0] brom [NF];
         initial $readmemh(BIAS_FILE, brom);
-        logic [TAW-1:0] baddr;
+        logic [TAW-1:0] baddr, baddr1;   // baddr1: baddr's successor, as waddr1
         wire bnext = tag_t[2] && tag_t[1];   // a first beat enters ST
         always_ff @(posedge clk) begin
             if (bnext) startT <= brom[baddr];
         end
         always_ff @(posedge clk) begin
-            if (!rst_n) baddr <= '0;
-            else if (bnext) baddr <= (baddr == TAW'(NF - 1)) ? '0 : baddr + 1'b1;
+            if (!rst_n) begin
+                baddr <= '0;
+                baddr1 <= TAW'(NF > 1);
+            end else if (bnext) begin
+                baddr <= baddr1;
+                baddr1 <= (baddr1 == TAW'(NF - 1)) ? '0 : baddr1 + 1'b1;
+            end
         end
     end else begin : g_zero
         assign startT = '0;
@@ -230,7 +239,8 @@ module mbdsl_mac_core #(
         localparam int TW = PE * N_THRES * ACC_BITS;
         logic [TW-1:0] trom [NF];
         initial $readmemh(THRESH_FILE, trom);
-        logic [TAW-1:0] taddr;
+        // taddr1: taddr's successor in a register, as waddr1
+        logic [TAW-1:0] taddr, taddr1;
         logic [TW-1:0] thrA, thrB;
         logic [PE*ACC_BITS-1:0] accB;
         logic [PE*N_THRES*2-1:0] geC;
@@ -246,10 +256,14 @@ module mbdsl_mac_core #(
         always_ff @(posedge clk) begin
             if (!rst_n) begin
                 taddr <= '0;
+                taddr1 <= TAW'(NF > 1);
                 doneB <= 1'b0;
                 doneC <= 1'b0;
             end else begin
-                if (tnext) taddr <= (taddr == TAW'(NF - 1)) ? '0 : taddr + 1'b1;
+                if (tnext) begin
+                    taddr <= taddr1;
+                    taddr1 <= (taddr1 == TAW'(NF - 1)) ? '0 : taddr1 + 1'b1;
+                end
                 doneB <= doneA;
                 doneC <= doneB;
             end

@@ -17,7 +17,7 @@
 // A single signed counter d = rows written minus the reader's frame base row decides
 // both sides: the reader may emit output row oh when row hi(oh) is complete (d > hi);
 // the writer may write when the ring slot it overwrites is no longer needed
-// (d < lo + R, with lo as it was two cycles ago: the oldest read still in flight).
+// (d < lo + R; see "writer limit" below for the reads still in flight).
 // Cycles per frame ~ OH*max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF) plus a fill of about
 // K - STRIDE rows.
 //
@@ -87,12 +87,11 @@ module mbdsl_swg #(
     logic signed [CB-1:0] d;      // rows written - reader frame base
     logic signed [CB-1:0] ih0;    // input row of kernel row 0 for the current output row
     logic signed [CB-1:0] iw0;    // input column of kernel column 0
-    // the lowest and highest input row the current output row reads (ih0 clamped to the
-    // image), registers stepped with ih0, so that the reader's go compares two registers
-    logic signed [CB-1:0] lo, hi, lo_q1, lim;
+    // the highest input row the current output row reads (clamped to the image), a register
+    // stepped with ih0, so that the reader's go compares two registers; lim: "writer limit"
+    logic signed [CB-1:0] hi, lim;
     localparam int HI0 = (K - 1 - PAD > IFM_H - 1) ? IFM_H - 1 : K - 1 - PAD;
-    logic signed [CB-1:0] lo_step, hi_step;
-    assign lo_step = (ih0 + CB'(STRIDE) < 0) ? '0 : ih0 + CB'(STRIDE);
+    logic signed [CB-1:0] hi_step;
     assign hi_step = (hi + CB'(STRIDE) > CB'(IFM_H - 1)) ? CB'(IFM_H - 1) : hi + CB'(STRIDE);
 
     // ---------------- writer ----------------
@@ -117,7 +116,7 @@ module mbdsl_swg #(
     logic [KGW-1:0] kpg;
     logic [OWW-1:0] ow;
     logic [OHW-1:0] oh;
-    logic [AW-1:0] fb_base;         // ring slot of the reader frame's row 0, times ROWW
+    logic [AW-1:0] row0_next;       // row0_base of the next frame's first output row
     logic [AW-1:0] row0_base;       // ring slot of input row ih0, times ROWW
     logic signed [AB-1:0] col0;     // iw0 * CF
 
@@ -131,26 +130,23 @@ module mbdsl_swg #(
     wire oh_last  = (oh == OHW'(OH - 1));
     wire frame_done = go && pix_last && ow_last && oh_last;
 
-    logic [AW-1:0] fb_base_next;
-    assign fb_base_next = addmod_depth(fb_base, AW'(H_R * ROWW));
-    // the slot of row -PAD is R - PAD mod R slots after the frame's row 0
+    // the slot of row -PAD is R - PAD mod R slots after the frame's row 0; a frame's row 0
+    // is H mod R slots after the previous frame's (one modular add per frame, from a register)
     localparam int ROW0_OFS = ((R - PAD_R) % R) * ROWW;
+    localparam int ROW0_NEXT0 = (H_R * ROWW + ROW0_OFS) % DEPTH;
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
             d <= '0;
-            lo_q1 <= '0;
-            lim <= CB'(R);
             cg <= '0;
             kpg <= '0;
             ow <= '0;
             oh <= '0;
             ih0 <= -CB'(PAD);
-            lo <= '0;
             hi <= CB'(HI0);
             iw0 <= -CB'(PAD);
             col0 <= -AB'(PAD * CF);
-            fb_base <= '0;
+            row0_next <= AW'(ROW0_NEXT0);
             row0_base <= AW'(ROW0_OFS);
         end else begin
             // d + row_done - frame_done*IFM_H, its sums formed from registers ahead of the select
@@ -160,9 +156,6 @@ module mbdsl_swg #(
                 2'b11: d <= d + CB'(1 - IFM_H);
                 default: d <= d;
             endcase
-            // lo two cycles ago (the oldest read in flight), in the current frame's rows, plus R
-            lo_q1 <= frame_done ? lo - CB'(IFM_H) : lo;
-            lim <= frame_done ? lo_q1 + CB'(R - IFM_H) : lo_q1 + CB'(R);
             if (go) begin
                 if (cg_step) cg <= cg_last ? '0 : cg + 1'b1;
                 if (kpg_step) kpg <= kpg_last ? '0 : kpg + 1'b1;
@@ -174,14 +167,12 @@ module mbdsl_swg #(
                         if (oh_last) begin
                             oh <= '0;
                             ih0 <= -CB'(PAD);
-                            lo <= '0;
                             hi <= CB'(HI0);
-                            fb_base <= fb_base_next;
-                            row0_base <= addmod_depth(fb_base_next, AW'(ROW0_OFS));
+                            row0_base <= row0_next;
+                            row0_next <= addmod_depth(row0_next, AW'(H_R * ROWW));
                         end else begin
                             oh <= oh + 1'b1;
                             ih0 <= ih0 + CB'(STRIDE);
-                            lo <= lo_step;
                             hi <= hi_step;
                             row0_base <= addmod_depth(row0_base, AW'((STRIDE % R) * ROWW));
                         end
@@ -191,6 +182,40 @@ module mbdsl_swg #(
                         col0 <= col0 + AB'(STRIDE * CF);
                     end
                 end
+            end
+        end
+    end
+
+    // ---------------- writer limit ----------------
+    // A released row's slot may still be read by the beats issued in the two cycles before
+    // the release (a beat reads the memory in stage E, three cycles after its issue). The
+    // writer, blocked at the start of the row that takes the slot, writes its beats 0 and 1
+    // in the two cycles after the release. If the last two beats of every output row read
+    // no column before LAST_COL, and a row has at least 3 beats, those writes miss them
+    // (EARLY): the limit follows the release at once. Otherwise it follows lo two cycles late.
+    localparam int BPP      = KK * CF / KPAR;   // beats per output pixel
+    localparam int LAST_COL = (OW - ((BPP >= 2) ? 1 : 2)) * STRIDE - PAD;
+    localparam bit EARLY    = (LAST_COL * CF >= 2) && (ROWW >= 3);
+    if (EARLY) begin : g_lim_now
+        logic signed [CB-1:0] lim_step;   // the next output row's lowest row, plus R
+        assign lim_step = (ih0 + CB'(STRIDE) < 0) ? CB'(R) : ih0 + CB'(STRIDE + R);
+        always_ff @(posedge clk) begin
+            if (!rst_n) lim <= CB'(R);
+            else if (go && pix_last && ow_last) lim <= oh_last ? CB'(R) : lim_step;
+        end
+    end else begin : g_lim_late
+        logic signed [CB-1:0] lo, lo_q1;   // the reader's lowest row; a cycle ago, in the current frame's rows
+        logic signed [CB-1:0] lo_step;
+        assign lo_step = (ih0 + CB'(STRIDE) < 0) ? '0 : ih0 + CB'(STRIDE);
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                lo <= '0;
+                lo_q1 <= '0;
+                lim <= CB'(R);
+            end else begin
+                if (go && pix_last && ow_last) lo <= oh_last ? '0 : lo_step;
+                lo_q1 <= frame_done ? lo - CB'(IFM_H) : lo;
+                lim <= frame_done ? lo_q1 + CB'(R - IFM_H) : lo_q1 + CB'(R);
             end
         end
     end
