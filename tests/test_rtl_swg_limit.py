@@ -8,10 +8,10 @@ windows stay bit-exact with the writer pressed against the limit (no stalls, 3 f
 
 import pytest
 
-pytestmark = pytest.mark.verilator
-
 import tb_swg
 from harness import simulate
+
+pytestmark = pytest.mark.verilator
 
 # reader-bound (9 beats per pixel against 2 input columns), 2 rows of fill between frames
 FILL = dict(IFM_H=24, IFM_W=24, C=3, K=3, STRIDE=2, PAD=0, BITS=8, CPAR=3, KPAR=1, DW=0)
