@@ -352,8 +352,8 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
     if not limits:
         raise ValueError("give a LUT, FF, BRAM or DSP budget")
     if coster is None:
-        raise Infeasible(net.layers[0], 0, "resource budgets need the RTL backend's resource model "
-                         "(threshold activations); this network uses the multiplier style", "support")
+        raise Infeasible(net.layers[0], 0, "resource budgets need the RTL backend's resource model, which has no figures for "
+                         "this network (a multiplier-style network's RTL widths come from its parameters)", "support")
     free = _free(net, only_auto)
     everything = {i: every_option(net.layers[i], coster) for i in free}
     # keep, per layer, the foldings that nothing else beats in cycles and every resource
@@ -460,7 +460,7 @@ def explain(exc: Infeasible, goal: ir.FoldGoal, clock_hz: float) -> tuple[str, s
     layer that limits it."""
     what = describe(goal, clock_hz)
     if exc.resource == "support":
-        return f"no folding reaches {what}: {exc}", "resource budgets work on specs the RTL backend builds (quant thresholds)"
+        return f"no folding reaches {what}: {exc}", "resource budgets work on 'quant thresholds' specs; give a multiplier-style spec an fps or mac_lanes goal"
     if exc.resource != "cycles":
         return (f"no folding fits {what.removeprefix('the fastest II within ')}: {exc}",
                 f"the least achievable is {exc.best:,.0f} {exc.resource} (at the slowest folding); layer {exc.layer.name} limits it most")
