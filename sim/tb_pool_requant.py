@@ -26,7 +26,7 @@ def make_case(p, *, seed, frames, workdir):
     res = np.stack([semantics.requantize(semantics.global_sum(x[f]), 0, m0, shift, ot) for f in range(frames)])
     widths = pack.requant_widths(0, n_pix * ((1 << b) - 1), 0, m0, shift)
     rfile = workdir / "pool_rq.hex"
-    pack.write_memh(rfile, pack.requant_words(0, m0, c, p["PE"], 1, widths.m0_bits), p["PE"] * (1 + widths.m0_bits))
+    rfile.write_text(pack.memh(pack.requant_words(0, m0, c, p["PE"], 1, widths.m0_bits), p["PE"] * (1 + widths.m0_bits)))
     params = base["params"] | dict(SHIFT=shift, REQUANT=1, M0_BITS=widths.m0_bits, PROD_BITS=widths.prod_bits,
                                    RQ_FILE=str(rfile))
     return dict(params=params, inp=base["inp"],

@@ -41,8 +41,8 @@ def make_case(p, *, seed, frames, workdir):
     res = semantics.requantize(acc, bias, m0, shift, ot)
     w = pack.requant_widths(lo, hi, bias, m0, shift)
     rfile = workdir / "requant.hex"
-    pack.write_memh(rfile, pack.requant_words(bias, m0, acc.shape[1], pe, w.bias_bits, w.m0_bits),
-                    pe * (w.bias_bits + w.m0_bits))
+    rfile.write_text(pack.memh(pack.requant_words(bias, m0, acc.shape[1], pe, w.bias_bits, w.m0_bits),
+                    pe * (w.bias_bits + w.m0_bits)))
     params.update(OUT_BITS=ot.bits, OUT_MIN=ot.min, REQUANT=1, RQ_BIAS_BITS=w.bias_bits,
                   RQ_M0_BITS=w.m0_bits, RQ_PROD_BITS=w.prod_bits, RQ_SHIFT=shift, RQ_FILE=str(rfile))
     out = pack.pack_words(res.reshape(-1, pe), ot.bits)

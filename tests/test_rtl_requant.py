@@ -72,7 +72,7 @@ def test_one_requant_stage_synthesizes_without_latches():
     d.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     bias, m0 = rng.integers(-(1 << 17), 1 << 17, 8), rng.integers(1 << 10, 1 << 11, 8)
-    pack.write_memh(d / "rq.hex", pack.requant_words(bias, m0, 8, 1, 18, 11), 29)
+    (d / "rq.hex").write_text(pack.memh(pack.requant_words(bias, m0, 8, 1, 18, 11), 29))
     for src in hdl_sources("mbdsl_requant"):
         shutil.copy(src, d / src.name)
     chp = " ".join(f"-set {k} {v}" for k, v in p.items())
@@ -146,8 +146,8 @@ def test_no_combinational_path_crosses_a_requantizing_unit(top, p):
     rng = np.random.default_rng(0)
     ch = groups * p["PE"]
     bias = rng.integers(-(1 << (bias_bits - 1)), 1 << (bias_bits - 1), ch) if bias_bits > 1 else 0
-    pack.write_memh(d / "rq.hex", pack.requant_words(bias, rng.integers(1, 1 << m0_bits, ch), ch, p["PE"], bias_bits, m0_bits),
-                    p["PE"] * (bias_bits + m0_bits))
+    (d / "rq.hex").write_text(pack.memh(pack.requant_words(bias, rng.integers(1, 1 << m0_bits, ch), ch, p["PE"], bias_bits, m0_bits),
+                    p["PE"] * (bias_bits + m0_bits)))
     inputs = _combinational_inputs(top, p | {"RQ_FILE": "rq.hex"}, d)
     assert inputs["s_axis_tready"] == [], inputs
     assert inputs["m_axis_tvalid"] == [] and inputs["m_axis_tdata"] == [], inputs
