@@ -14,9 +14,9 @@ HDL_DIR = Path(__file__).resolve().parent / "hdl"
 
 # Modules that other modules instantiate; sources are listed dependencies first.
 _DEPS: dict[str, tuple[str, ...]] = {
-    "mbdsl_mvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mac_core"),
-    "mbdsl_vvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mac_core"),
-    "mbdsl_mac_core": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo"),
+    "mbdsl_mvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mul_packed", "mbdsl_mac_core"),
+    "mbdsl_vvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mul_packed", "mbdsl_mac_core"),
+    "mbdsl_mac_core": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_mul_packed"),
     "mbdsl_credit_fifo": ("mbdsl_fifo",),
     "mbdsl_pool": ("mbdsl_fifo", "mbdsl_credit_fifo"),
     "mbdsl_swg": ("mbdsl_fifo", "mbdsl_credit_fifo"),

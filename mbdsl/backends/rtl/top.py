@@ -15,6 +15,7 @@ import attrs
 import jinja2
 
 from . import pack
+from .mult import MULT_CODES, packing
 from .sources import HDL_DIR, hdl_sources
 from ... import ir
 from ...dataflow import fifo_depth, input_beat, window
@@ -152,6 +153,7 @@ def layer_stages(layer: ir.Layer, cur: Stream) -> list[Stage]:
     }
     if layer.bias_type is not None:
         common |= {"HAS_BIAS": 1, "BIAS_FILE": f"biases/{name}.memh"}
+    common |= _mult_params(layer, cur)
     if isinstance(layer, ir.DwConv):
         shape = {"C": layer.in_shape.c, "K2": layer.kernel * layer.kernel}
         module = "mbdsl_vvau"
@@ -161,6 +163,17 @@ def layer_stages(layer: ir.Layer, cur: Stream) -> list[Stage]:
         module = "mbdsl_mvau"
     add(module, name, shape | common, _out_stream(layer, f.pe), layer.name)
     return stages
+
+
+def _mult_params(layer: ir.Layer, x: Stream) -> dict:
+    """The unit's MULT (and PACK) parameters for the layer's ``fold(mult = ...)``; none if unset."""
+    mult = layer.fold.mult
+    if mult is None:
+        return {}
+    params = {"MULT": MULT_CODES[mult]}
+    if mult == "packed":
+        params["PACK"] = min(layer.fold.pe, packing(x.bits, x.signed, layer.weight_type.bits))
+    return params
 
 
 def plan(net: ir.Network) -> tuple[Stream, list[Stage]]:

@@ -29,7 +29,9 @@ module mbdsl_mvau #(
     parameter WEIGHT_FILE   = "",
     parameter THRESH_FILE   = "",
     parameter bit HAS_BIAS  = 1'b0,
-    parameter BIAS_FILE     = ""
+    parameter BIAS_FILE     = "",
+    parameter int MULT      = 0,      // multipliers: 0 (synthesis decides) or mbdsl_mac_core's MULT_LUT, MULT_DSP, MULT_PACKED
+    parameter int PACK      = 1       // MULT_PACKED: PE lanes per DSP multiply
 ) (
     input  logic                      clk,
     input  logic                      rst_n,
@@ -79,7 +81,7 @@ module mbdsl_mvau #(
         .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED),
         .ACC_BITS(ACC_BITS), .N_THRES(N_THRES), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN),
         .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
-        .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE)
+        .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE), .MULT(MULT), .PACK(PACK)
     ) u_core (
         .clk, .rst_n,
         .i_valid(issue), .i_x(x), .o_ready(ready),

@@ -27,7 +27,9 @@ module mbdsl_vvau #(
     parameter WEIGHT_FILE   = "",
     parameter THRESH_FILE   = "",
     parameter bit HAS_BIAS  = 1'b0,
-    parameter BIAS_FILE     = ""
+    parameter BIAS_FILE     = "",
+    parameter int MULT      = 0       // multipliers: 0 (synthesis decides) or mbdsl_mac_core's MULT_LUT or _DSP (no operand
+                                      // is shared between lanes here, so nothing to pack)
 ) (
     input  logic                         clk,
     input  logic                         rst_n,
@@ -55,7 +57,7 @@ module mbdsl_vvau #(
         .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED),
         .ACC_BITS(ACC_BITS), .N_THRES(N_THRES), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN),
         .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
-        .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE)
+        .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE), .MULT(MULT)
     ) u_core (
         .clk, .rst_n,
         .i_valid(ready && s_axis_tvalid), .i_x(x), .o_ready(ready),
