@@ -20,6 +20,11 @@ MVAU = [
                                MULT="packed", EXTREME=1)),
     ("packed-s4-extreme", dict(I=16, K=1, IMG=2, STRIDE=1, PAD=0, MH=12, PE=6, SIMD=2, **_S4, W_BITS=4, N_THRES=0,
                                MULT="packed", EXTREME=1)),
+    # PE 4 in multiplies of 3 and 1: the lone lane's whole product
+    ("packed-s4-lone", dict(I=16, K=1, IMG=2, STRIDE=1, PAD=0, MH=8, PE=4, SIMD=2, **_S4, W_BITS=4, N_THRES=0,
+                            MULT="packed", EXTREME=1)),
+    ("packed-u4-lone", dict(I=8, K=1, IMG=3, STRIDE=1, PAD=0, MH=8, PE=4, SIMD=4, **_U4, W_BITS=4, N_THRES=0,
+                            MULT="packed", EXTREME=1)),
     # the 8-bit first layer: 2 products per multiply
     ("packed-u8", dict(I=3, K=3, IMG=5, STRIDE=2, PAD=0, MH=8, PE=4, SIMD=3, **_U8, W_BITS=8, N_THRES=0, MULT="packed",
                        EXTREME=1)),

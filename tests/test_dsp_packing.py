@@ -143,6 +143,8 @@ def test_the_model_counts_dsps_per_choice_under_every_policy():
         assert unit("mbdsl_mvau", _mvau(8, 4, MULT=MULT_CODES["lut"]), policy).dsp == 0
         assert unit("mbdsl_mvau", _mvau(8, 4, MULT=MULT_CODES["dsp"]), policy).dsp == 32
         assert unit("mbdsl_mvau", _mvau(8, 4, MULT=MULT_CODES["packed"], PACK=3), policy).dsp == 4 * 3  # 3 + 3 + 2 lanes
+        assert unit("mbdsl_mvau", _mvau(4, 4, MULT=MULT_CODES["packed"], PACK=3), policy).dsp == 4 * 2  # 3 + 1: 9-bit lone product
+        assert unit("mbdsl_mvau", _mvau(4, 4, in_signed=1, MULT=MULT_CODES["packed"], PACK=3), policy).dsp == 4 * 1  # 8 bits: LUTs
     # no choice: the policy decides, as before
     assert unit("mbdsl_mvau", _mvau(8, 4), "lut").dsp == 0 and unit("mbdsl_mvau", _mvau(8, 4), "yosys").dsp == 32
 
@@ -150,13 +152,14 @@ def test_the_model_counts_dsps_per_choice_under_every_policy():
 # (parameters, the tolerance docs/resources.md gives for LUTs)
 SYNTH = [
     ("mbdsl_mvau", _mvau(4, 4, MULT=MULT_CODES["packed"], PACK=3)),
+    ("mbdsl_mvau", _mvau(4, 4, in_signed=1, MULT=MULT_CODES["packed"], PACK=3)),  # the lone signed 4 x 4 lane stays in LUTs
     ("mbdsl_mvau", _mvau(4, 4, in_signed=1, MULT=MULT_CODES["lut"])),
     ("mbdsl_vvau", {"C": 8, "K2": 9, "PE": 2, "SIMD": 3, "IN_BITS": 4, "IN_SIGNED": 0, "W_BITS": 4, "W_SIGNED": 1, "ACC_BITS": 12,
                     "N_THRES": 15, "OUT_BITS": 4, "OUT_MIN": 0, "MULT": MULT_CODES["dsp"]}),
 ]
 
 
-@pytest.mark.parametrize("module,params", SYNTH, ids=["mvau-packed", "mvau-lut", "vvau-dsp"])
+@pytest.mark.parametrize("module,params", SYNTH, ids=["mvau-packed", "mvau-packed-signed", "mvau-lut", "vvau-dsp"])
 def test_the_model_against_yosys(module, params):
     """synth_xilinx with DSP mapping allowed: every choice holds in synthesis (a LUT layer
     gets no DSP slice even so); DSPs exact, LUTs within the model's +-25%."""

@@ -68,6 +68,7 @@ K_MAC = {
     "trom_deep": 3.614,  # ... deep regime, x the ROM's LUTs per bit
     "pop": 2.979,        # per threshold (level count and output)
     "dsp_lane": 0.0,     # per lane whose multiplier is a DSP slice (the DSP absorbs its LUTs)
+    "dsp_offset": 1.0,   # per product bit of a DSP lane (mult = dsp) with signed activations: the offset's correction (1 synthesis)
     "pack": 0.82,        # per bit of a packed product's field beyond a multiply's first (mult = packed)
     "const": 0.0,        # control (absorbed)
 }
@@ -86,12 +87,22 @@ def _uses_dsp(in_bits: int, w_bits: int, dsp: str) -> bool:
     return in_bits + w_bits + 2 >= 9  # yosys mul2dsp: product of at least 9 bits
 
 
+def _lone_lanes(p: dict) -> tuple[int, bool]:
+    """mult = packed: the PE lanes per SIMD lane left alone in a multiply (the last of PE
+    lanes in multiplies of PACK, or all if PACK is 1), and whether yosys maps such a lone
+    product to a DSP slice (9 or more significant bits: not a signed 4 x 4-bit one)."""
+    pe, n = p["PE"], p["PACK"]
+    lone = pe if n == 1 else int(pe % n == 1)
+    return lone, p["W_BITS"] + p["IN_BITS"] + (0 if p["IN_SIGNED"] else 1) >= 9
+
+
 def _products(p: dict, dsp: str) -> tuple[str, int]:
     """How a MAC unit's products are built, "lut", "dsp" or "packed" (its MULT, else the
     policy), and its DSP slices: one per lane, or per packed multiply of PACK PE lanes."""
     code = p.get("MULT", 0)
     if code == MULT_CODES["packed"]:
-        return "packed", p["SIMD"] * -(-p["PE"] // p["PACK"])
+        lone, mapped = _lone_lanes(p)
+        return "packed", p["SIMD"] * (-(-p["PE"] // p["PACK"]) - (0 if mapped else lone))
     if code == MULT_CODES["dsp"] or (code == 0 and _uses_dsp(p["IN_BITS"], p["W_BITS"], dsp)):
         return "dsp", p["PE"] * p["SIMD"]
     return "lut", 0
@@ -125,12 +136,18 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
     f["const"] = 1.0
     vw = _variability(wdepth, wb, wmem.style == "bram")
     mode = _products(p, dsp)[0]
+    size = (ib * wb) ** 1.1
     if mode == "packed":
         f["pack"] = _packed_field_bits(p)
+        lone, mapped = _lone_lanes(p)
+        if not mapped:  # lone products left in LUTs
+            f["mul_var"] = simd * lone * size * vw
+            f["mul_const"] = simd * lone * size * (1 - vw)
     elif mode == "dsp":
         f["dsp_lane"] = lanes
+        if p.get("MULT") == MULT_CODES["dsp"] and p["IN_SIGNED"]:  # x offset to unsigned, w * 2^(IN-1) subtracted
+            f["dsp_offset"] = lanes * (ib + wb + 2)
     else:
-        size = (ib * wb) ** 1.1
         f["mul_var"] = lanes * size * vw
         f["mul_const"] = lanes * size * (1 - vw)
     if wmem.style == "logic":  # each weight bit is read by IN+1 partial products

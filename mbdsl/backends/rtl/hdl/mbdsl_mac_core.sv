@@ -165,7 +165,15 @@ module mbdsl_mac_core #(
             for (genvar i = 0; i < NDX; i++) begin : g_xd
                 localparam int XB = (IN_BITS - i*DGX < DGX) ? IN_BITS - i*DGX : DGX;
                 logic signed [XB:0] xd;
-                assign xd = $signed({(IN_SIGNED && i == NDX - 1) ? xr[IN_BITS-1] : 1'b0, xr[i*DGX +: XB]});
+                if (MULT == MULT_DSP && IN_SIGNED) begin : g_xoffset
+                    // x + 2^(IN_BITS-1) (x with its sign bit inverted) is unsigned, so the
+                    // product keeps all its IN_BITS+1+W_BITS bits (4 x 4: 9, mapped to a DSP
+                    // slice; a signed x * w has 8 and stays in LUTs); w * 2^(IN_BITS-1) is
+                    // subtracted below
+                    assign xd = $signed({1'b0, xr ^ IN_BITS'(1 << (IN_BITS - 1))});
+                end else begin : g_xdigit
+                    assign xd = $signed({(IN_SIGNED && i == NDX - 1) ? xr[IN_BITS-1] : 1'b0, xr[i*DGX +: XB]});
+                end
                 for (genvar j = 0; j < NDW; j++) begin : g_wd
                     localparam int WB = (W_BITS - j*DGW < DGW) ? W_BITS - j*DGW : DGW;
                     logic signed [WB:0] wd;
@@ -175,6 +183,8 @@ module mbdsl_mac_core #(
                         // xd * wd as xd * (its top WB-1 bits, signed) * 4 + xd * (its low 2
                         // bits): each product at most 5 x 3 = 8 bits, below mul2dsp's 9
                         assign pp = ((xd * $signed(wd[WB:2])) <<< 2) + xd * $signed({1'b0, wd[1:0]});
+                    end else if (MULT == MULT_DSP && IN_SIGNED) begin : g_offset
+                        assign pp = xd * wd - ((XB+WB+2)'(wd) <<< (IN_BITS - 1));
                     end else begin : g_mul
                         assign pp = xd * wd;
                     end

@@ -48,7 +48,11 @@ module mbdsl_mul_packed #(
     assign prod = a * xs;
 
     for (genvar k = 0; k < N; k++) begin : g_field
-        if (k == 0) begin : g_low
+        if (N == 1) begin : g_whole
+            // the whole product (all its bits used, so synthesis maps it as it is: a DSP
+            // slice from 9 bits, mul2dsp's threshold)
+            assign o_p[0 +: PW] = PW'(prod);
+        end else if (k == 0) begin : g_low
             assign o_p[0 +: PW] = PW'($signed(prod[0 +: S]));
         end else begin : g_borrow
             assign o_p[k*PW +: PW] = PW'($signed(prod[k*S +: S])) + PW'(prod[k*S-1]);
