@@ -60,11 +60,11 @@ module mbdsl_mac_core #(
     localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
     localparam int WW  = PE * SIMD * W_BITS;
     localparam int PW  = IN_BITS + W_BITS + 2;   // a product, exact
-    // Products (S3): MULT 0 (the default), 4-bit digit products that synthesis maps as its options say
-    // (a DSP slice for every one of 9 or more bits unless -nodsp); MULT_LUT, the same digits,
-    // each a sum of products of at most 8 bits, which synthesis never maps to a DSP slice;
-    // MULT_DSP, one product per lane (one DSP slice); MULT_PACKED, NPK lanes that share x
-    // (PE lanes of an MVAU) in one multiply (mbdsl_mul_packed, one DSP slice).
+    // Products (S3): MULT 0 (the default), 4-bit digit products that synthesis maps as its
+    // options say (a DSP slice for every one of 9 or more bits unless -nodsp); MULT_LUT, the
+    // same digits, each a sum of products of at most 8 bits, which synthesis never maps to a
+    // DSP slice; MULT_DSP, one product per lane (one DSP slice); MULT_PACKED, NPK lanes that
+    // share x (PE lanes of an MVAU) in one multiply (mbdsl_mul_packed, one DSP slice).
     localparam int MULT_LUT = 1, MULT_DSP = 2, MULT_PACKED = 3;
     localparam bit WHOLE = (MULT == MULT_DSP) || (MULT == MULT_PACKED);
     localparam int DG  = 4;                      // multiplier digit (bits)
