@@ -19,7 +19,9 @@ from mbdsl.backends.rtl import top
 from mbdsl.backends.rtl.mult import (DSP_A_BITS, DSP_B_BITS, MULT_CODES, field_bits, packed_operand_bits, packed_product, packing,
                                      unpack)
 from mbdsl.backends.rtl.resources import unit
+from mbdsl.backends.rtl.sources import hdl_sources
 from mbdsl.backends.rtl.synth import cell_resources, synthesize
+from mbdsl.backends.rtl.verilator import lint
 from mbdsl.frontend import load_string
 from mbdsl.frontend.limits import MAX_BITS
 from mbdsl.passes import check
@@ -129,6 +131,21 @@ def test_every_operand_width_the_language_allows_packs_into_one_dsp():
         n = packing(in_bits, in_signed, w_bits)
         assert n >= 2 and packed_operand_bits(n, in_bits, in_signed, w_bits) <= DSP_A_BITS
         assert in_bits + (0 if in_signed else 1) <= DSP_B_BITS
+
+
+@pytest.mark.parametrize("mult", sorted(MULT_CODES))
+@pytest.mark.parametrize("widths", [dict(IN_BITS=4, IN_SIGNED=0, W_BITS=4), dict(IN_BITS=4, IN_SIGNED=1, W_BITS=4),
+                                    dict(IN_BITS=8, IN_SIGNED=0, W_BITS=8), dict(IN_BITS=1, IN_SIGNED=1, W_BITS=2),
+                                    dict(IN_BITS=5, IN_SIGNED=1, W_BITS=7)], ids=["u4x4", "s4x4", "u8x8", "s1x2", "s5x7"])
+def test_every_choice_is_lint_clean(mult, widths):
+    """verilator --lint-only -Wall on the units with each MULT (PE 4: packs of 3 and 1 at 4 x 4 bits)."""
+    code = MULT_CODES[mult]
+    packs = {"PACK": min(4, packing(widths["IN_BITS"], bool(widths["IN_SIGNED"]), widths["W_BITS"]))} if mult == "packed" else {}
+    ok, out = lint(hdl_sources("mbdsl_mvau"), "mbdsl_mvau", dict(MH=8, MW=8, PE=4, SIMD=2, MULT=code, **packs, **widths))
+    assert ok, out
+    if mult != "packed":
+        ok, out = lint(hdl_sources("mbdsl_vvau"), "mbdsl_vvau", dict(C=8, K2=9, PE=4, SIMD=3, MULT=code, **widths))
+        assert ok, out
 
 
 # ------------------------------------------------------------------ the resource model
