@@ -58,6 +58,10 @@ class Shape:
         return f"{self.h}x{self.w}x{self.c}"
 
 
+MULTS = ("lut", "dsp", "packed")
+"""How a compute unit's products may be built (``fold(mult = ...)``; ``backends.rtl.mult``)."""
+
+
 @attrs.frozen
 class Fold:
     """Parallelism of one compute unit: PE output lanes, SIMD input lanes.
@@ -72,6 +76,9 @@ class Fold:
     span: Span | None = attrs.field(default=None, eq=False)
     pe_span: Span | None = attrs.field(default=None, eq=False)
     simd_span: Span | None = attrs.field(default=None, eq=False)
+    mult: str | None = None
+    """How the RTL builds the products: "lut", "dsp" or "packed" (``backends.rtl.mult``);
+    None leaves it to synthesis."""
 
     def lanes(self) -> int:
         return self.pe * self.simd

@@ -2,7 +2,7 @@
 
 import cocotb
 
-from tbutil import raw_outputs, run_case
+from tbutil import draw, mult_params, raw_outputs, run_case
 
 
 TOP = "mbdsl_mvau"
@@ -15,7 +15,8 @@ def expected_cycles(p, n_vectors):
 
 def make_case(p, *, seed, frames, workdir):
     """p: MH (out ch), I (in ch), K, IMG (square), STRIDE, PAD, PE, SIMD, IN_BITS,
-    IN_SIGNED, W_BITS, W_NARROW, N_THRES (-1: all levels, 0: raw), BIAS (raw: bias bits),
+    IN_SIGNED, W_BITS, W_NARROW, MULT (lut, dsp, packed), EXTREME (operands only min and
+    max), N_THRES (-1: all levels, 0: raw), BIAS (raw: bias bits),
     OUT_BITS, OUT_SIGNED."""
     import numpy as np
     from mbdsl import semantics
@@ -27,8 +28,8 @@ def make_case(p, *, seed, frames, workdir):
     mw = k * k * i
     xt = IntType(p["IN_BITS"], bool(p["IN_SIGNED"]))
     wt = IntType(p["W_BITS"], True, bool(p.get("W_NARROW", 0)))
-    x = rng.integers(xt.min, xt.max + 1, size=(frames, p["IMG"], p["IMG"], i))
-    w = rng.integers(wt.min, wt.max + 1, size=(mh, k, k, i))
+    x = draw(rng, xt, (frames, p["IMG"], p["IMG"], i), p.get("EXTREME", False))
+    w = draw(rng, wt, (mh, k, k, i), p.get("EXTREME", False))
     acc = np.stack([semantics.conv2d(x[f], w, p["STRIDE"], p["PAD"]) for f in range(frames)])
     lo, hi = semantics.accumulator_range(mw, wt, xt)
     acc_bits = semantics.acc_bits(lo, hi)
@@ -36,7 +37,7 @@ def make_case(p, *, seed, frames, workdir):
     pack.write_weights(wfile, w.reshape(mh, mw), p["PE"], p["SIMD"], wt.bits)
     params = dict(MH=mh, MW=mw, PE=p["PE"], SIMD=p["SIMD"], IN_BITS=xt.bits,
                   IN_SIGNED=int(xt.signed), W_BITS=wt.bits, W_SIGNED=1, ACC_BITS=acc_bits,
-                  WEIGHT_FILE=str(wfile))
+                  WEIGHT_FILE=str(wfile), **mult_params(p, xt, wt))
     n_thres = p.get("N_THRES", -1)
     if n_thres == 0:
         res, raw = raw_outputs(acc, lo, hi, p, rng, workdir / "mvau_b.hex")

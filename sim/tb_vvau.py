@@ -2,7 +2,7 @@
 
 import cocotb
 
-from tbutil import raw_outputs, run_case
+from tbutil import draw, mult_params, raw_outputs, run_case
 
 
 TOP = "mbdsl_vvau"
@@ -14,8 +14,8 @@ def expected_cycles(p, n_pixels):
 
 
 def make_case(p, *, seed, frames, workdir):
-    """p: C, K, IMG, STRIDE, PAD, PE, SIMD, IN_BITS, IN_SIGNED, W_BITS, W_NARROW,
-    N_THRES (-1: all levels, 0: raw), BIAS (raw: bias bits), OUT_BITS, OUT_SIGNED."""
+    """p: C, K, IMG, STRIDE, PAD, PE, SIMD, IN_BITS, IN_SIGNED, W_BITS, W_NARROW, MULT (lut,
+    dsp), EXTREME (operands only min and max), N_THRES (-1: all levels, 0: raw), BIAS (raw: bias bits), OUT_BITS, OUT_SIGNED."""
     import numpy as np
     from mbdsl import semantics
     from mbdsl.backends.rtl import pack
@@ -25,8 +25,8 @@ def make_case(p, *, seed, frames, workdir):
     c, k = p["C"], p["K"]
     xt = IntType(p["IN_BITS"], bool(p["IN_SIGNED"]))
     wt = IntType(p["W_BITS"], True, bool(p.get("W_NARROW", 0)))
-    x = rng.integers(xt.min, xt.max + 1, size=(frames, p["IMG"], p["IMG"], c))
-    w = rng.integers(wt.min, wt.max + 1, size=(c, k, k))
+    x = draw(rng, xt, (frames, p["IMG"], p["IMG"], c), p.get("EXTREME", False))
+    w = draw(rng, wt, (c, k, k), p.get("EXTREME", False))
     acc = np.stack([semantics.dwconv2d(x[f], w, p["STRIDE"], p["PAD"]) for f in range(frames)])
     lo, hi = semantics.accumulator_range(k * k, wt, xt)
     acc_bits = semantics.acc_bits(lo, hi)
@@ -34,7 +34,7 @@ def make_case(p, *, seed, frames, workdir):
     pack.write_weights(wfile, w.reshape(c, k * k), p["PE"], p["SIMD"], wt.bits)
     params = dict(C=c, K2=k * k, PE=p["PE"], SIMD=p["SIMD"], IN_BITS=xt.bits,
                   IN_SIGNED=int(xt.signed), W_BITS=wt.bits, W_SIGNED=1, ACC_BITS=acc_bits,
-                  WEIGHT_FILE=str(wfile))
+                  WEIGHT_FILE=str(wfile), **mult_params(p, xt, wt))
     n_thres = p.get("N_THRES", -1)
     if n_thres == 0:
         res, raw = raw_outputs(acc, lo, hi, p, rng, workdir / "vvau_b.hex")

@@ -53,6 +53,25 @@ def write_case(path: Path, top: str, in_beats, out_beats, *, seed: int, p_valid:
     }))
 
 
+def draw(rng, t, size, extreme: bool = False):
+    """Values of integer type ``t``: uniform, or (``extreme``) only its minimum and maximum,
+    the worst cases of a product (min * min, min * max, ...)."""
+    if extreme:
+        return rng.choice([t.min, t.max], size=size)
+    return rng.integers(t.min, t.max + 1, size=size)
+
+
+def mult_params(p: dict, xt, wt) -> dict:
+    """A MAC unit's MULT (and PACK) parameters for case key MULT ("lut", "dsp", "packed")."""
+    from mbdsl.backends.rtl.mult import MULT_CODES, packing
+    if "MULT" not in p:
+        return {}
+    out = {"MULT": MULT_CODES[p["MULT"]]}
+    if p["MULT"] == "packed":
+        out["PACK"] = min(p["PE"], packing(xt.bits, xt.signed, wt.bits))
+    return out
+
+
 def quantile_thresholds(acc, n: int, rng):
     """(CH, n) sorted thresholds from per-channel quantiles of ``acc`` (..., CH).
 

@@ -159,8 +159,7 @@ class _NetworkBuilder:
             if key in seen:
                 raise SpecNameError(f"fold parameter '{key}' is given twice", span, "keep one")
             seen.add(key)
-            if value.kind != "number" or not isinstance(value.value, int) or value.value < 1:
-                raise SpecValueError(f"{key} must be a whole number >= 1, not {_show(value)}", value.span, f"e.g. {key} = 4")
+            self._fold_value("defaults", key, value)
 
     def _weights(self, stmt: ast.WeightsDecl):
         if stmt.path is not None:
@@ -367,17 +366,30 @@ class _NetworkBuilder:
             raise SpecValueError(f"{ARG_WORDS[key]} {arg.value} is larger than the limit {ARG_LIMITS[key]}", arg.span, f"use at most {ARG_LIMITS[key]}")
         return arg.value
 
-    def _fold_values(self, kind: str, fold: ast.FoldArgs) -> dict[str, tuple[int, Span]]:
+    def _fold_values(self, kind: str, fold: ast.FoldArgs) -> dict[str, tuple[int | str, Span]]:
         values = {}
         for key, value, span in fold.kwargs:
             if key not in FOLD_KEYS[kind]:
                 raise SpecNameError(f"{kind} has no fold parameter '{key}'", span, did_you_mean(key, FOLD_KEYS[kind]) if FOLD_KEYS[kind] else f"{kind} has no parallelism to fold")
             if key in values:
                 raise SpecNameError(f"fold parameter '{key}' is given twice", span)
+            values[key] = (self._fold_value(kind, key, value), span)
+        return values
+
+    @staticmethod
+    def _fold_value(kind: str, key: str, value: ast.Value) -> int | str:
+        """A fold key's value: a lane count, or (mult, dw_mult) a multiplier mapping."""
+        if key not in _MULT_KEYS:
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 1:
                 raise SpecValueError(f"{key} must be a whole number >= 1, not {_show(value)}", value.span, f"e.g. {key} = 4")
-            values[key] = (value.value, span)
-        return values
+            return value.value
+        if value.kind != "word" or value.value not in ir.MULTS:
+            raise SpecValueError(f"{key} must be lut (LUT multipliers), dsp (one product per DSP slice) or packed (several per DSP slice), "
+                                 f"not {_show(value)}", value.span, did_you_mean(str(value.value), ir.MULTS))
+        if value.value == "packed" and _depthwise(kind, key):
+            raise SpecValueError("a depthwise unit cannot pack products into a DSP slice: each lane multiplies its own pixel by its own weight, "
+                                 "so no operand is shared", value.span, f"use {key} = dsp (one product per DSP slice) or {key} = lut")
+        return value.value
 
     def _fold(self, kind: str, arg: ast.Arg | None, span: Span) -> ir.Fold:
         fold = arg.value if arg is not None else self.defaults.fold
@@ -386,11 +398,11 @@ class _NetworkBuilder:
         if fold.auto:
             return ir.Fold(auto=True, span=fold.span)
         if arg is None:  # defaults give a folding for every layer kind: keep the keys it takes
-            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in FOLD_KEYS[kind]), fold.span)
+            fold = ast.FoldArgs(False, _default_keys(kind, fold), fold.span)
         values = self._fold_values(kind, fold)
         pe, pe_span = values.get("pe", (1, fold.span))
         simd, simd_span = values.get("simd", (1, fold.span))
-        return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span)
+        return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=values.get("mult", (None,))[0])
 
     def _dwsep_folds(self, arg: ast.Arg | None, span: Span) -> tuple[ir.Fold, ir.Fold]:
         fold = arg.value if arg is not None else self.defaults.fold
@@ -398,16 +410,16 @@ class _NetworkBuilder:
             return ir.Fold(span=span), ir.Fold(span=span)
         if fold.auto:
             return ir.Fold(auto=True, span=fold.span), ir.Fold(auto=True, span=fold.span)
-        if arg is None:  # defaults: dw_pe/dw_simd for the depthwise half, pe/simd for the pointwise one
-            fold = ast.FoldArgs(False, tuple(kw for kw in fold.kwargs if kw[0] in FOLD_KEYS["dwsep"]), fold.span)
+        if arg is None:  # defaults: dw_pe/dw_simd/dw_mult for the depthwise half, pe/simd/mult for the pointwise one
+            fold = ast.FoldArgs(False, _default_keys("dwsep", fold), fold.span)
         values = self._fold_values("dwsep", fold)
 
-        def pick(pe_key, simd_key):
-            pe, pe_span = values.get(pe_key, (1, fold.span))
-            simd, simd_span = values.get(simd_key, (1, fold.span))
-            return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span)
+        def pick(prefix):
+            pe, pe_span = values.get(f"{prefix}pe", (1, fold.span))
+            simd, simd_span = values.get(f"{prefix}simd", (1, fold.span))
+            return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=values.get(f"{prefix}mult", (None,))[0])
 
-        return pick("dw_pe", "dw_simd"), pick("pe", "simd")
+        return pick("dw_"), pick("")
 
     def _classifier_outputs(self, layers: list) -> list:
         """The final fc outputs raw accumulators (logits) unless its activations are given."""
@@ -500,3 +512,18 @@ def _preprocess(settings: tuple[ast.Setting, ...], shape: ir.Shape) -> tuple[ir.
         values[s.key] = tuple(nums)
     pre = ir.Preprocess(values.get("scale", (1.0,))[0], values.get("mean", (0.0,)), values.get("std", (1.0,)))
     return pre, int(values["resize"][0]) if "resize" in values else None
+
+
+_MULT_KEYS = ("mult", "dw_mult")
+
+
+def _depthwise(kind: str, key: str) -> bool:
+    """Whether fold key ``key`` of a ``kind`` statement sets a depthwise unit."""
+    return kind == "dwconv" or key.startswith("dw_")
+
+
+def _default_keys(kind: str, fold: ast.FoldArgs) -> tuple:
+    """The defaults' fold keys a layer kind takes; their ``mult = packed`` goes to the units
+    that can pack (not to a dwconv)."""
+    return tuple(kw for kw in fold.kwargs if kw[0] in FOLD_KEYS[kind]
+                 and not (kind == "dwconv" and kw[0] == "mult" and kw[1].kind == "word" and kw[1].value == "packed"))

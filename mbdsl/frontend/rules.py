@@ -19,12 +19,12 @@ LAYER_ARGS = {
 }
 """The arguments each layer kind accepts."""
 FOLD_KEYS = {
-    "conv": {"pe", "simd"},
-    "pwconv": {"pe", "simd"},
-    "dwconv": {"pe", "simd"},
-    "dwsep": {"dw_pe", "dw_simd", "pe", "simd"},
+    "conv": {"pe", "simd", "mult"},
+    "pwconv": {"pe", "simd", "mult"},
+    "dwconv": {"pe", "simd", "mult"},
+    "dwsep": {"dw_pe", "dw_simd", "dw_mult", "pe", "simd", "mult"},
     "avgpool": {"pe"},
-    "fc": {"pe", "simd"},
+    "fc": {"pe", "simd", "mult"},
     "topk": set(),
 }
 """The fold keys each layer kind takes."""

@@ -8,6 +8,8 @@ mapped as yosys maps them (:mod:`.memories`); :mod:`.cost` sums units into layer
 Multipliers are LUTs (``dsp="lut"``, as ``-nodsp``), DSP slices whenever yosys would map
 them (``dsp="yosys"``), or DSP slices for operands wider than 4 bits only (``dsp="auto"``,
 the convention of FINN's estimates: LUTs for low-bit MACs, DSPs for the 8-bit first layer).
+A unit whose layer chose its multipliers (``MULT``, :mod:`.mult`) follows that choice
+under every policy.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import attrs
 
 from ...dataflow import Window
 from .memories import RAM, RAM_ASYNC, ROM, Memory, memory, rom_blend, rom_logic
+from .mult import MULT_CODES, field_bits
 
 __all__ = [
     "Resources", "DSP_POLICIES", "unit", "unit_parts", "lut_features", "mac_features", "K_MAC", "K_UNIT",
@@ -66,6 +69,8 @@ K_MAC = {
     "trom_deep": 3.614,  # ... deep regime, x the ROM's LUTs per bit
     "pop": 2.979,        # per threshold (level count and output)
     "dsp_lane": 0.0,     # per lane whose multiplier is a DSP slice (the DSP absorbs its LUTs)
+    "dsp_offset": 1.0,   # per product bit of a DSP lane (mult = dsp) with signed activations: the offset's correction (1 synthesis)
+    "pack": 0.79,        # per bit of a packed product's field beyond a multiply's first (mult = packed; mean of 3 syntheses)
     "const": 0.0,        # control (absorbed)
 }
 
@@ -81,6 +86,35 @@ def _uses_dsp(in_bits: int, w_bits: int, dsp: str) -> bool:
     if dsp == "auto":
         return max(in_bits, w_bits) > 4
     return in_bits + w_bits + 2 >= 9  # yosys mul2dsp: product of at least 9 bits
+
+
+def _lone_lanes(p: dict) -> tuple[int, bool]:
+    """mult = packed: the PE lanes per SIMD lane left alone in a multiply (the last of PE
+    lanes in multiplies of PACK, or all if PACK is 1), and whether yosys maps such a lone
+    product to a DSP slice (9 or more significant bits: not a signed 4 x 4-bit one)."""
+    pe, n = p["PE"], p["PACK"]
+    lone = pe if n == 1 else int(pe % n == 1)
+    return lone, p["W_BITS"] + p["IN_BITS"] + (0 if p["IN_SIGNED"] else 1) >= 9
+
+
+def _products(p: dict, dsp: str) -> tuple[str, int]:
+    """How a MAC unit's products are built, "lut", "dsp" or "packed" (its MULT, else the
+    policy), and its DSP slices: one per lane, or per packed multiply of PACK PE lanes."""
+    code = p.get("MULT", 0)
+    if code == MULT_CODES["packed"]:
+        lone, mapped = _lone_lanes(p)
+        return "packed", p["SIMD"] * (-(-p["PE"] // p["PACK"]) - (0 if mapped else lone))
+    if code == MULT_CODES["dsp"] or (code == 0 and _uses_dsp(p["IN_BITS"], p["W_BITS"], dsp)):
+        return "dsp", p["PE"] * p["SIMD"]
+    return "lut", 0
+
+
+def _packed_field_bits(p: dict) -> int:
+    """Field bits beyond the first of every packed multiply: each costs an operand-assembly
+    and a borrow-correction bit (``mbdsl_mul_packed``)."""
+    s = field_bits(p["IN_BITS"], bool(p["IN_SIGNED"]), p["W_BITS"], bool(p.get("W_SIGNED", 1)))
+    pe, n = p["PE"], p["PACK"]
+    return p["SIMD"] * (pe - -(-pe // n)) * s
 
 
 def _variability(depth: int, bits: int, in_bram: bool) -> float:
@@ -102,10 +136,19 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
     f = dict.fromkeys(K_MAC, 0.0)
     f["const"] = 1.0
     vw = _variability(wdepth, wb, wmem.style == "bram")
-    if _uses_dsp(ib, wb, dsp):
+    mode = _products(p, dsp)[0]
+    size = (ib * wb) ** 1.1
+    if mode == "packed":
+        f["pack"] = _packed_field_bits(p)
+        lone, mapped = _lone_lanes(p)
+        if not mapped:  # lone products left in LUTs
+            f["mul_var"] = simd * lone * size * vw
+            f["mul_const"] = simd * lone * size * (1 - vw)
+    elif mode == "dsp":
         f["dsp_lane"] = lanes
+        if p.get("MULT") == MULT_CODES["dsp"] and p["IN_SIGNED"]:  # x offset to unsigned, w * 2^(IN-1) subtracted
+            f["dsp_offset"] = lanes * (ib + wb + 2)
     else:
-        size = (ib * wb) ** 1.1
         f["mul_var"] = lanes * size * vw
         f["mul_const"] = lanes * size * (1 - vw)
     if wmem.style == "logic":  # each weight bit is read by IN+1 partial products
@@ -254,8 +297,11 @@ MUL_DIGIT = 4
 """mbdsl_mac_core multiplies in digits of this many bits (its DG)."""
 
 
-def digit_products(in_bits: int, w_bits: int) -> int:
-    """Digit products per MAC lane in mbdsl_mac_core (its NPP): 1 up to 4 x 4 bits."""
+def digit_products(in_bits: int, w_bits: int, whole: bool = False) -> int:
+    """Digit products per MAC lane in mbdsl_mac_core (its NPP): 1 up to 4 x 4 bits, and 1 for
+    ``whole`` products (MULT dsp or packed: the DSP slice takes the operands whole)."""
+    if whole:
+        return 1
     return -(-in_bits // MUL_DIGIT) * -(-w_bits // MUL_DIGIT)
 
 
@@ -328,9 +374,9 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     pw = ib + wb + 2
     wmem = memory(nf * sf, lanes * wb, ROM)
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
-    dsps = lanes if _uses_dsp(ib, wb, dsp) else 0
+    dsps = _products(p, dsp)[1]
     xw = (simd if shared_x else lanes) * ib
-    npp = digit_products(ib, wb)
+    npp = digit_products(ib, wb, p.get("MULT", 0) in (MULT_CODES["dsp"], MULT_CODES["packed"]))
     # A ROM's word is registered twice (read register, copy). In a block RAM the first is
     # inside it; for a ROM in logic yosys moves the first into the address, and the copy
     # keeps only its distinct columns (``rom_logic``'s registers, added below).

@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 
 from . import pack
+from .mult import MULT_CODES, packing
 from .sources import HDL_DIR, hdl_sources
 from ... import ir
 from ...dataflow import fifo_depth, input_beat, window
@@ -166,6 +167,7 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
         common |= {"HAS_BIAS": 1, "BIAS_FILE": f"biases/{name}.memh"}
     if act is not None and requant is not None:
         common |= {"REQUANT": 1} | _requant(requant, layer.acc_type.min, layer.acc_type.max, requant.bias, name)
+    common |= _mult_params(layer, cur)
     if isinstance(layer, ir.DwConv):
         c, k2 = layer.matrix
         shape = {"C": c, "K2": k2}
@@ -177,6 +179,17 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
     out = Stream(f.pe, act.bits, act.signed) if act is not None else Stream(f.pe, acc, True)
     add(module, name, shape | common, out, layer.name)
     return stages
+
+
+def _mult_params(layer: ir.Layer, x: Stream) -> dict:
+    """The unit's MULT (and PACK) parameters for the layer's ``fold(mult = ...)``; none if unset."""
+    mult = layer.fold.mult
+    if mult is None:
+        return {}
+    params = {"MULT": MULT_CODES[mult]}
+    if mult == "packed":
+        params["PACK"] = min(layer.fold.pe, packing(x.bits, x.signed, layer.weight_type.bits))
+    return params
 
 
 def plan(net: ir.Network, params: Params | None = None) -> tuple[Stream, list[Stage]]:

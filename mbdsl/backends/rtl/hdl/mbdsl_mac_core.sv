@@ -48,6 +48,8 @@ module mbdsl_mac_core #(
     parameter int RQ_PROD_BITS = 2,
     parameter int RQ_SHIFT     = 0,
     parameter RQ_FILE       = "",
+    parameter int MULT      = 0,      // the products' mapping: MULT_* below
+    parameter int PACK      = 1,      // MULT_PACKED: lanes per multiply (mbdsl.backends.rtl.mult.packing)
     localparam int XW = X_SHARED ? SIMD*IN_BITS : PE*SIMD*IN_BITS,
     localparam int OB = (N_THRES == 0 && !REQUANT) ? ACC_BITS : OUT_BITS
 ) (
@@ -66,10 +68,21 @@ module mbdsl_mac_core #(
     localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
     localparam int WW  = PE * SIMD * W_BITS;
     localparam int PW  = IN_BITS + W_BITS + 2;   // a product, exact
+    // Products (S3): MULT 0 (the default), 4-bit digit products that synthesis maps as its
+    // options say (a DSP slice for every one of 9 or more bits unless -nodsp); MULT_LUT, the
+    // same digits, each a sum of products of at most 8 bits, which synthesis never maps to a
+    // DSP slice; MULT_DSP, one product per lane (one DSP slice); MULT_PACKED, NPK lanes that
+    // share x (PE lanes of an MVAU) in one multiply (mbdsl_mul_packed, one DSP slice).
+    localparam int MULT_LUT = 1, MULT_DSP = 2, MULT_PACKED = 3;
+    localparam bit WHOLE = (MULT == MULT_DSP) || (MULT == MULT_PACKED);
     localparam int DG  = 4;                      // multiplier digit (bits)
-    localparam int NDX = (IN_BITS + DG - 1) / DG;
-    localparam int NDW = (W_BITS + DG - 1) / DG;
+    localparam int DGX = WHOLE ? IN_BITS : DG;   // ... of x
+    localparam int DGW = WHOLE ? W_BITS : DG;    // ... of w
+    localparam int NDX = (IN_BITS + DGX - 1) / DGX;
+    localparam int NDW = (W_BITS + DGW - 1) / DGW;
     localparam int NPP = NDX * NDW;              // digit products per lane
+    localparam int NPK = (MULT == MULT_PACKED) ? PACK : 1;   // lanes per packed multiply
+    localparam int NG  = (PE + NPK - 1) / NPK;               // packed multiplies per SIMD lane
     localparam int CW  = $clog2(N_THRES + 1);    // a count of thresholds passed
     // issue to queue write: S1 S2 S3, tree levels, ST SA, then the activation: SB SC and
     // popcount levels, the requantization's stages, or SB SC of the raw accumulator
@@ -134,10 +147,31 @@ module mbdsl_mac_core #(
 
     // ---------------- S3: products ----------------
     logic [PE*SIMD*NPP*PW-1:0] prod3;
+    if (MULT == MULT_PACKED) begin : g_packed
+        // x lane s is shared by the PE lanes (X_SHARED): PE lanes g*NPK .. g*NPK+NPK-1 of
+        // SIMD lane s are one multiply; its products come out exact (mbdsl_mul_packed).
+        for (genvar s = 0; s < SIMD; s++) begin : g_simd
+            for (genvar g = 0; g < NG; g++) begin : g_grp
+                localparam int N = (PE - g*NPK < NPK) ? PE - g*NPK : NPK;
+                logic [N*W_BITS-1:0] wg;
+                logic [N*PW-1:0] pg;
+                for (genvar k = 0; k < N; k++) begin : g_w
+                    assign wg[k*W_BITS +: W_BITS] = w2[((g*NPK + k)*SIMD + s)*W_BITS +: W_BITS];
+                end
+                mbdsl_mul_packed #(.N(N), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED)) u_mul (
+                    .i_x(x2[s*IN_BITS +: IN_BITS]), .i_w(wg), .o_p(pg)
+                );
+                for (genvar k = 0; k < N; k++) begin : g_p
+                    always_ff @(posedge clk)
+                        prod3[((g*NPK + k)*SIMD + s)*PW +: PW] <= pg[k*PW +: PW];
+                end
+            end
+        end
+    end else begin : g_lanes
     // A product of wide operands is the sum of its DG-bit digit products (the top digit of a
     // signed operand signed, the others unsigned), each a small LUT multiplier; the adder
     // tree sums them with the lanes, so no multiplier is wider than (DG+1) x (DG+1) bits.
-    // Operands of at most DG bits give one product per lane, the plain x * w.
+    // Operands of at most DG bits (or MULT_DSP) give one product per lane, the plain x * w.
     for (genvar p = 0; p < PE; p++) begin : g_pe
         for (genvar s = 0; s < SIMD; s++) begin : g_simd
             localparam int XI = X_SHARED ? s : p*SIMD + s;
@@ -146,20 +180,37 @@ module mbdsl_mac_core #(
             assign xr = x2[XI*IN_BITS +: IN_BITS];
             assign wr = w2[(p*SIMD + s)*W_BITS +: W_BITS];
             for (genvar i = 0; i < NDX; i++) begin : g_xd
-                localparam int XB = (IN_BITS - i*DG < DG) ? IN_BITS - i*DG : DG;
+                localparam int XB = (IN_BITS - i*DGX < DGX) ? IN_BITS - i*DGX : DGX;
                 logic signed [XB:0] xd;
-                assign xd = $signed({(IN_SIGNED && i == NDX - 1) ? xr[IN_BITS-1] : 1'b0, xr[i*DG +: XB]});
+                if (MULT == MULT_DSP && IN_SIGNED) begin : g_xoffset
+                    // x + 2^(IN_BITS-1) (x with its sign bit inverted) is unsigned, so the
+                    // product keeps all its IN_BITS+1+W_BITS bits (4 x 4: 9, mapped to a DSP
+                    // slice; a signed x * w has 8 and stays in LUTs); w * 2^(IN_BITS-1) is
+                    // subtracted below
+                    assign xd = $signed({1'b0, xr ^ IN_BITS'(1 << (IN_BITS - 1))});
+                end else begin : g_xdigit
+                    assign xd = $signed({(IN_SIGNED && i == NDX - 1) ? xr[IN_BITS-1] : 1'b0, xr[i*DGX +: XB]});
+                end
                 for (genvar j = 0; j < NDW; j++) begin : g_wd
-                    localparam int WB = (W_BITS - j*DG < DG) ? W_BITS - j*DG : DG;
+                    localparam int WB = (W_BITS - j*DGW < DGW) ? W_BITS - j*DGW : DGW;
                     logic signed [WB:0] wd;
                     logic signed [XB+WB+1:0] pp;
-                    assign wd = $signed({(W_SIGNED && j == NDW - 1) ? wr[W_BITS-1] : 1'b0, wr[j*DG +: WB]});
-                    assign pp = xd * wd;
+                    assign wd = $signed({(W_SIGNED && j == NDW - 1) ? wr[W_BITS-1] : 1'b0, wr[j*DGW +: WB]});
+                    if (MULT == MULT_LUT && WB > 2) begin : g_lut
+                        // xd * wd as xd * (its top WB-1 bits, signed) * 4 + xd * (its low 2
+                        // bits): each product at most 5 x 3 = 8 bits, below mul2dsp's 9
+                        assign pp = ((xd * $signed(wd[WB:2])) <<< 2) + xd * $signed({1'b0, wd[1:0]});
+                    end else if (MULT == MULT_DSP && IN_SIGNED) begin : g_offset
+                        assign pp = xd * wd - ((XB+WB+2)'(wd) <<< (IN_BITS - 1));
+                    end else begin : g_mul
+                        assign pp = xd * wd;
+                    end
                     always_ff @(posedge clk)
-                        prod3[((p*SIMD + s)*NPP + i*NDW + j)*PW +: PW] <= PW'(pp) << (DG*(i + j));
+                        prod3[((p*SIMD + s)*NPP + i*NDW + j)*PW +: PW] <= PW'(pp) << (DGX*i + DGW*j);
                 end
             end
         end
+    end
     end
 
     // ---------------- adder trees, ST: tree output register ----------------

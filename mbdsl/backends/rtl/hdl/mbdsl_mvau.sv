@@ -37,7 +37,9 @@ module mbdsl_mvau #(
     parameter int RQ_M0_BITS   = 1,
     parameter int RQ_PROD_BITS = 2,
     parameter int RQ_SHIFT     = 0,
-    parameter RQ_FILE       = ""
+    parameter RQ_FILE       = "",
+    parameter int MULT      = 0,      // multipliers: 0 (synthesis decides) or mbdsl_mac_core's MULT_LUT, MULT_DSP, MULT_PACKED
+    parameter int PACK      = 1       // MULT_PACKED: PE lanes per DSP multiply
 ) (
     input  logic                      clk,
     input  logic                      rst_n,
@@ -88,7 +90,8 @@ module mbdsl_mvau #(
         .ACC_BITS(ACC_BITS), .N_THRES(N_THRES), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN),
         .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
         .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE), .REQUANT(REQUANT), .RQ_BIAS_BITS(RQ_BIAS_BITS),
-        .RQ_M0_BITS(RQ_M0_BITS), .RQ_PROD_BITS(RQ_PROD_BITS), .RQ_SHIFT(RQ_SHIFT), .RQ_FILE(RQ_FILE)
+        .RQ_M0_BITS(RQ_M0_BITS), .RQ_PROD_BITS(RQ_PROD_BITS), .RQ_SHIFT(RQ_SHIFT), .RQ_FILE(RQ_FILE),
+        .MULT(MULT), .PACK(PACK)
     ) u_core (
         .clk, .rst_n,
         .i_valid(issue), .i_x(x), .o_ready(ready),

@@ -1,0 +1,71 @@
+"""The resource model's multiplier choices (``fold(mult = lut | dsp | packed)``) against yosys.
+
+    .venv/bin/python bench/dsp_packing.py [--jobs N]
+
+Every MAC configuration below is synthesized with ``synth_xilinx -family xcup`` (DSP
+mapping allowed) once per multiplier choice (``MULT``; packed for matrix-vector units
+only), and the unit model (``mbdsl.backends.rtl.resources.unit``) is printed beside it as a
+markdown table. Syntheses are cached in ``build/resources/synth_cache.json``.
+"""
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ThreadPoolExecutor
+
+from mbdsl.backends.rtl.mult import MULT_CODES, packing
+from mbdsl.backends.rtl.resources import unit
+from mbdsl.backends.rtl.synth import cell_resources, synthesize
+
+CACHE = "build/resources/synth_cache.json"
+
+
+def _mac(module, pe, simd, in_bits=4, in_signed=0, w_bits=4, acc=14, **shape):
+    return (module, {**shape, "PE": pe, "SIMD": simd, "IN_BITS": in_bits, "IN_SIGNED": in_signed, "W_BITS": w_bits, "W_SIGNED": 1,
+                     "ACC_BITS": acc, "N_THRES": 15, "OUT_BITS": 4, "OUT_MIN": 0})
+
+
+CONFIGS = [
+    _mac("mbdsl_mvau", 8, 4, acc=12, MH=32, MW=64),
+    _mac("mbdsl_mvau", 4, 8, in_signed=1, acc=14, MH=16, MW=32),
+    _mac("mbdsl_mvau", 8, 3, in_bits=8, w_bits=8, acc=22, MH=8, MW=27),
+    _mac("mbdsl_mvau", 16, 8, acc=15, MH=64, MW=64),
+    _mac("mbdsl_vvau", 4, 3, acc=12, C=32, K2=9),
+]
+
+
+def variants(module: str, params: dict) -> list[tuple[str, dict]]:
+    """The configuration once per multiplier choice the unit takes."""
+    out = []
+    for mult, code in MULT_CODES.items():
+        if mult == "packed" and module != "mbdsl_mvau":
+            continue
+        p = dict(params, MULT=code)
+        if mult == "packed":
+            p["PACK"] = min(p["PE"], packing(p["IN_BITS"], bool(p["IN_SIGNED"]), p["W_BITS"]))
+        out.append((mult, p))
+    return out
+
+
+def _label(module: str, p: dict) -> str:
+    shape = f"MH{p['MH']} MW{p['MW']}" if module == "mbdsl_mvau" else f"C{p['C']} K2 {p['K2']}"
+    sign = "s" if p["IN_SIGNED"] else "u"
+    return f"{module.removeprefix('mbdsl_')} {shape} PE{p['PE']} SIMD{p['SIMD']} {sign}{p['IN_BITS']}x{p['W_BITS']}b"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--jobs", type=int, default=1)
+    args = ap.parse_args()
+    runs = [(module, mult, p) for module, params in CONFIGS for mult, p in variants(module, params)]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        cells = list(pool.map(lambda r: synthesize(r[0], r[2], False, CACHE), runs))
+    print("| unit | mult | DSP yosys / model | LUT yosys | LUT model | err | FF yosys | FF model |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for (module, mult, p), c in zip(runs, cells):
+        got, est = cell_resources(c), unit(module, p, "yosys").rounded()
+        print(f"| {_label(module, p)} | {mult} | {got.dsp} / {est.dsp} | {got.lut:,} | {est.lut:,} | {(est.lut - got.lut) / got.lut:+.0%} "
+              f"| {got.ff:,} | {est.ff:,} |")
+
+
+if __name__ == "__main__":
+    main()
