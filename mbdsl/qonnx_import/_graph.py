@@ -165,7 +165,8 @@ class Graph:
 
     # --- shapes -----------------------------------------------------------------------
 
-    def input_shape(self) -> tuple[int, ...]:
+    def image_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the graph's image input, which must be (1, C, H, W) (a symbolic batch counts as 1)."""
         dims = self.input.type.tensor_type.shape.dim
         shape = []
         for i, d in enumerate(dims):
@@ -178,7 +179,13 @@ class Graph:
                     f"graph input '{self.input.name}' has a symbolic dimension {i} ({d.dim_param!r})",
                     hint="export with a fixed input size (e.g. torch.randn(1, 3, 224, 224))",
                 )
-        return tuple(shape)
+        if len(shape) != 4 or shape[0] != 1:
+            raise node_error(
+                f"graph input '{self.input.name}'",
+                f"has shape {list(shape)}; an image input is (1, C, H, W)",
+                "export with a batch of one NCHW image",
+            )
+        return tuple(int(d) for d in shape[1:])
 
     # --- constants --------------------------------------------------------------------
 
@@ -335,7 +342,7 @@ class Graph:
         return out
 
     def chain(self) -> list:
-        """The data path: nodes from the graph input to the output, in order."""
+        """The data path: nodes from the graph input to the output, in order (at least one)."""
         tensor = self.input.name
         nodes = []
         seen = set()
@@ -358,6 +365,8 @@ class Graph:
             tensor = _data_output(node)
             if tensor in self.outputs and not self.data_consumers(tensor):
                 break
+        if not nodes:
+            raise node_error(f"graph input '{self.input.name}'", "feeds no node")
         return nodes
 
 

@@ -54,19 +54,10 @@ class _Lowering:
     # --- driver -------------------------------------------------------------------------
 
     def run(self) -> Lowered:
-        shape = self.g.input_shape()
-        if len(shape) != 4 or shape[0] != 1:
-            raise node_error(
-                f"graph input '{self.g.input.name}'",
-                f"has shape {list(shape)}; an image input is (1, C, H, W)",
-                "export with a batch of one NCHW image",
-            )
-        chw = tuple(int(d) for d in shape[1:])
+        chw = self.g.image_shape()
         state = Pixels(1.0, np.zeros(chw[0]), np.ones(chw[0]), chw)
         self.first_pre = None
         chain = self.g.chain()
-        if not chain:
-            raise node_error(f"graph input '{self.g.input.name}'", "feeds no node")
         for i, node in enumerate(chain):
             state = self.step(state, node, chain[i + 1 :])
         state = self.finish(state, chain[-1])

@@ -52,10 +52,7 @@ class _QdqLowering:
         self.layers: list[LoweredLayer] = []
 
     def run(self) -> Lowered:
-        shape = self.g.input_shape()
-        if len(shape) != 4 or shape[0] != 1:
-            raise node_error(f"graph input '{self.g.input.name}'", f"has shape {list(shape)}; an image input is (1, C, H, W)")
-        chw = tuple(int(d) for d in shape[1:])
+        chw = self.g.image_shape()
         self.hw = chw[1:]
         self.codes = None  # (tensor, scale, IntType) of the last QuantizeLinear
         self.real = None  # the tensor holding DQ(codes)
@@ -64,8 +61,6 @@ class _QdqLowering:
         self.pass_through = None  # the output of the last Relu or Flatten
         self.onnx_type = None  # the ONNX type of the codes (a Relu's uint7 codes are int8 there)
         chain = self.g.chain()
-        if not chain:
-            raise node_error(f"graph input '{self.g.input.name}'", "feeds no node")
         for node in chain:
             self.step(node)
         if chain[-1].op_type not in ("QuantizeLinear", "DequantizeLinear") or self.relu:
