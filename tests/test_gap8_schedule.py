@@ -41,6 +41,7 @@ def _plans(net):
     return [plan_network(net), _tight(net), _tight(net, fuse=True), plan_network(full)]
 
 
+@pytest.mark.slow
 def test_schedule_agrees_with_the_planners_figures(net):
     """What the C executes (the explicit schedule) is what the planner costed and placed."""
     steps = 0
@@ -61,6 +62,7 @@ def test_schedule_agrees_with_the_planners_figures(net):
     assert steps > 80
 
 
+@pytest.mark.slow
 def test_l1_arena_keeps_every_buffer_apart(net):
     for plan in _plans(net):
         for lp in plan.layers:
