@@ -69,7 +69,7 @@ def fold_all(spec: Path, names: list[str], share: float, dsp: str) -> list[dict]
 def markdown(rows: list[dict], share: float) -> str:
     from mbdsl import autofold as af
 
-    out = [f"| spec | device | II (cycles) | FPS | clock | MAC lanes | LUT | FF | BRAM18 | URAM | DSP | limited by |",
+    out = ["| spec | device | II (cycles) | FPS | clock | MAC lanes | LUT | FF | BRAM18 | URAM | DSP | limited by |",
            "|---|---|---:|---:|---|---:|---|---|---|---|---|---|"]
     notes = []
     for r in rows:

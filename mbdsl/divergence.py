@@ -14,7 +14,6 @@ from collections.abc import Iterable
 import attrs
 import numpy as np
 
-from . import ir
 from .errors import Span
 
 __all__ = ["Divergence", "first_divergence"]

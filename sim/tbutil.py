@@ -90,7 +90,6 @@ def raw_outputs(acc, lo: int, hi: int, p, rng, bias_file: Path):
     """Raw outputs of a MAC unit (N_THRES = 0) for accumulators ``acc`` (..., CH) in
     [lo, hi]: (expected, module parameters). With ``p["BIAS"]`` (a bit width), every channel
     gets a random bias of that signed type, which the unit's accumulators start from."""
-    import numpy as np
     from mbdsl import semantics
     from mbdsl.backends.rtl import pack
     from mbdsl.dtypes import IntType

@@ -18,7 +18,7 @@ from mbdsl.dtypes import IntType
 from mbdsl.errors import MbdslError, UnsupportedByBackend
 from mbdsl.frontend import load
 from mbdsl.images import random_images
-from mbdsl.params import LayerParams, Params, make_params
+from mbdsl.params import Params, make_params
 from mbdsl.passes import check
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -20,10 +20,9 @@ from qonnx_models.graphs import Builder, mobilenet  # noqa: E402
 from mbdsl import params as P  # noqa: E402
 from mbdsl import reference  # noqa: E402
 from mbdsl.cli import main  # noqa: E402
-from mbdsl.errors import MbdslError  # noqa: E402
 from mbdsl.frontend import load  # noqa: E402
 from mbdsl.passes import check  # noqa: E402
-from mbdsl.qonnx_import import QonnxImportError, import_model, verify  # noqa: E402
+from mbdsl.qonnx_import import import_model, verify  # noqa: E402
 
 
 def images(size, n=3, seed=0):

@@ -11,9 +11,10 @@ import pytest
 
 from harness import SIM_ROOT
 from mbdsl import yosys
-from mbdsl.backends.rtl import pack
+from mbdsl.backends.rtl import pack, resources
 from mbdsl.backends.rtl import verilator as vl
 from mbdsl.backends.rtl.sources import hdl_sources
+from mbdsl.backends.rtl.synth import cell_resources
 
 LINT = {
     "mbdsl_fifo": [dict(WIDTH=8, DEPTH=2), dict(WIDTH=1, DEPTH=3), dict(WIDTH=40, DEPTH=64)],
@@ -155,7 +156,7 @@ def test_yosys_synth(top):
     """Every cell is a mapped Xilinx primitive, and the unit costs what the resource model
     (``resources.unit``, multipliers in LUTs as ``-nodsp``) says it does."""
     cells = synth(top, SYNTH[top])
-    real, model = resources.cell_resources(cells), resources.unit(top, SYNTH[top], "lut")
+    real, model = cell_resources(cells), resources.unit(top, SYNTH[top], "lut")
     print(f"{top}: yosys {real}, model {model}; cells {cells}")
     unmapped = [c for c in cells if c.startswith("$") and c != "$scopeinfo"]
     assert unmapped == [], f"{top}: cells yosys did not map: {unmapped}"

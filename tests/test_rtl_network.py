@@ -13,7 +13,7 @@ from mbdsl.backends.rtl import netsim
 from mbdsl.backends.rtl.verilator import lint
 from mbdsl.errors import MbdslError
 from mbdsl.estimates import estimate
-from mbdsl.frontend import load, load_string
+from mbdsl.frontend import load
 from mbdsl.images import random_images
 from mbdsl.output import write_tree
 from mbdsl.params import make_params

@@ -106,8 +106,6 @@ class Graph:
     """Index of a model's nodes, tensors and constants."""
 
     def __init__(self, model):
-        from onnx import numpy_helper
-
         self.model = model
         g = model.graph
         self.nodes = list(g.node)

@@ -89,7 +89,6 @@ def run_qonnx(model, image: np.ndarray, input_name: str) -> dict[str, np.ndarray
     try:
         from qonnx.core.modelwrapper import ModelWrapper
         from qonnx.core.onnx_exec import execute_onnx
-        from qonnx.transformation.infer_shapes import InferShapes
     except ImportError:
         raise QonnxImportError("verification needs the optional package qonnx", hint="pip install 'mbdsl[qonnx]'") from None
     mw = model if isinstance(model, ModelWrapper) else ModelWrapper(model)
