@@ -47,8 +47,8 @@ def main(argv=None) -> int:
     print(report.table())
     labels = data.labels
     ours = np.asarray(reference.run_batch(net, params, images)[-1]).reshape(len(images), -1)
-    step = float(imp.records[-1].out_scale)
-    theirs = np.rint(ort_logits(model, images, imp.lowered.input_name, optimized=False) / step).astype(np.int64)
+    step = float(imp.sites[-1].out_scale)
+    theirs = np.rint(ort_logits(model, images, imp.input_name, optimized=False) / step).astype(np.int64)
     differ = np.flatnonzero(report.mbdsl_top1 != report.ort_top1)
     for i in differ:
         o, t = ours[i], theirs[i]
