@@ -2,13 +2,11 @@
 on both sides, several frames back to back, compared beat for beat with
 ``semantics.requantize`` (bench and case generator: ``tb_requant.py``)."""
 
-import shutil
 
 import numpy as np
 import pytest
 
 from harness import SIM_ROOT, simulate
-from mbdsl import yosys
 from mbdsl.backends.rtl import pack, resources
 from mbdsl.backends.rtl import verilator as vl
 from mbdsl.backends.rtl.sources import hdl_sources
@@ -73,15 +71,9 @@ def test_one_requant_stage_synthesizes_without_latches():
     rng = np.random.default_rng(0)
     bias, m0 = rng.integers(-(1 << 17), 1 << 17, 8), rng.integers(1 << 10, 1 << 11, 8)
     (d / "rq.hex").write_text(pack.memh(pack.requant_words(bias, m0, 8, 1, 18, 11), 29))
-    for src in hdl_sources("mbdsl_requant"):
-        shutil.copy(src, d / src.name)
-    chp = " ".join(f"-set {k} {v}" for k, v in p.items())
-    srcs = " ".join(src.name for src in hdl_sources("mbdsl_requant"))
-    script = (f"read_verilog -defer -sv {srcs}\nchparam {chp} -set RQ_FILE \"rq.hex\" mbdsl_requant\n"
-              "hierarchy -top mbdsl_requant\nsynth_xilinx -nodsp -flatten -top mbdsl_requant\n"
-              "tee -q -o stat.json stat -json\n")
-    cells, log = yosys.run(d, script, "mbdsl_requant", timeout=1800)
-    assert not yosys.latches(cells, log)
+    from test_rtl_lint_synth import synth  # the unit syntheses' runner: cached, refuses latches
+
+    cells = synth("mbdsl_requant", p | {"RQ_FILE": "rq.hex"})
     used = cell_resources(cells)
     model = resources.requant_resources(1, 8, 22, 18, 11, 32, 20, 7)
     print(f"mbdsl_requant conv0 stage: {used}, model {model}, cells {cells}")
