@@ -49,10 +49,10 @@ import attrs
 
 from . import ir
 from .dataflow import input_cycles, layer_cycles
-from .legality import legal_folds, with_fold
+from .legality import legal_folds, legal_mults, with_fold
 
 __all__ = [
-    "Option", "Plan", "Infeasible", "LayerCost", "LayerFigures", "options", "every_option", "plan_of", "fold_for_ii",
+    "Option", "Plan", "Infeasible", "LayerCost", "LayerFigures", "options", "mappings", "every_option", "plan_of", "fold_for_ii",
     "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "BUDGETS", "describe", "solve", "explain",
 ]
 
@@ -74,6 +74,8 @@ class Option:
     ff: float = 0.0
     bram18: int = 0
     dsp: int = 0
+    mult: str | None = None
+    """The multiplier mapping this option builds the layer's products with (None: the layer's own)."""
 
     def key(self, cost: str = "lanes") -> tuple:
         """Sort key: ``"lanes"`` orders by MAC lanes, then LUTs, then PE (each PE lane carries
@@ -128,20 +130,29 @@ class LayerCost(Protocol):
     def __call__(self, layer: ir.Layer) -> LayerFigures | None: ...
 
 
-def _option(layer, pe: int, simd: int, coster: LayerCost | None) -> Option:
-    folded = with_fold(layer, pe, simd)
+def _option(layer, pe: int, simd: int, coster: LayerCost | None, mult: str | None = None) -> Option:
+    folded = with_fold(layer, pe, simd, mult)
     lanes = pe * simd if isinstance(layer, MAC_KINDS) else 0
     r = coster(folded) if coster is not None else None
     if r is None:
-        return Option(lanes, pe, simd, layer_cycles(folded))
-    return Option(lanes, pe, simd, layer_cycles(folded), r.lut, r.ff, r.bram18, r.dsp)
+        return Option(lanes, pe, simd, layer_cycles(folded), mult=mult)
+    return Option(lanes, pe, simd, layer_cycles(folded), r.lut, r.ff, r.bram18, r.dsp, mult)
 
 
-def every_option(layer: ir.Layer, coster: LayerCost | None = None) -> list[Option]:
-    """Every legal folding of a layer."""
+def mappings(layer: ir.Layer, mults: tuple[str, ...] = ()) -> tuple[str | None, ...]:
+    """The multiplier mappings the optimizer may give a layer: those of ``mults`` its unit can
+    be built with (``legality.legal_mults``); (None,), the layer's own, when its spec pins
+    ``mult`` or none applies."""
+    if layer.fold.mult is not None:
+        return (None,)
+    return tuple(m for m in mults if m in legal_mults(layer)) or (None,)
+
+
+def every_option(layer: ir.Layer, coster: LayerCost | None = None, mults: tuple[str, ...] = ()) -> list[Option]:
+    """Every legal folding of a layer, each with every mapping of :func:`mappings`."""
     if isinstance(layer, ir.TopK):
         return [_option(layer, 1, 1, coster)]
-    return [_option(layer, pe, simd, coster) for pe, simd in legal_folds(layer)]
+    return [_option(layer, pe, simd, coster, m) for pe, simd in legal_folds(layer) for m in mappings(layer, mults)]
 
 
 def _frontier(opts: list[Option], cost: str) -> list[Option]:
@@ -272,13 +283,16 @@ BUDGETS = ("lut", "ff", "bram18", "dsp")
 NAMES = {"lut": "LUTs", "ff": "FFs", "bram18": "BRAM18s", "dsp": "DSPs"}
 
 
-def _choose_within(free, fronts, ii, lut, bram, fixed, weight=None):
-    """The per-layer choices at ``ii`` with the least total ``weight`` (default: LUTs) whose
-    BRAM total fits ``bram`` (``None``: no BRAM limit), or None if no choice meets the II;
-    returns (choice, totals of every resource in BUDGETS, fixed layers included)."""
+def _choose_within(free, fronts, ii, fixed, weight, knap=None, fit=None):
+    """The per-layer choices at ``ii`` with the least total ``weight``, or None if no choice
+    meets the II. With ``knap`` = (resource, cap): the least among the choices whose total of
+    that resource (BRAM18s or DSPs, an integer; fixed layers included) fits ``cap``, exactly,
+    by dynamic programming over the total; with ``fit`` too, the choice with the least total
+    of the resource whose total weight (of the free layers) is at most ``fit``, the least
+    weight among those. Returns (choice, totals of every resource in BUDGETS, fixed layers
+    included); the choice is empty if none fits."""
     import numpy as np
 
-    custom, weight = weight is not None, weight or (lambda o: o.lut)
     avail = {}
     for i in free:
         opts = [o for o in fronts[i] if o.cycles <= ii]
@@ -289,44 +303,49 @@ def _choose_within(free, fronts, ii, lut, bram, fixed, weight=None):
     def totals(choice):
         return choice, {r: fixed[r] + sum(getattr(o, r) for o in choice.values()) for r in BUDGETS}
 
-    if bram is None:
+    if knap is None:
         return totals({i: min(opts, key=lambda o: (weight(o), o.lanes, o.pe, o.simd)) for i, opts in avail.items()})
-    if lut is None and not custom:  # a BRAM budget alone: the fewest BRAMs per layer
-        return totals({i: min(opts, key=lambda o: (o.bram18, o.lut, o.lanes)) for i, opts in avail.items()})
-    cap = bram - fixed["bram18"]
-    if cap < 0:  # the fixed layers alone exceed the BRAM budget
-        return {}, dict(fixed)
+    res, limit = knap
+    least = {**fixed, res: fixed[res] + sum(min(getattr(o, res) for o in opts) for opts in avail.values())}
+    cap = limit - fixed[res]
+    if cap < 0:  # the fixed layers alone exceed the budget
+        return {}, least
     inf = float("inf")
     dp = np.full(cap + 1, inf)
     dp[0] = 0.0
     picks = []
     for i, opts in avail.items():
-        # per layer, only foldings not dominated in (BRAM, weight) matter
+        # per layer, only foldings not dominated in (resource, weight) matter
         pareto, best = [], inf
-        for o in sorted(opts, key=lambda o: (o.bram18, weight(o), o.lanes)):
+        for o in sorted(opts, key=lambda o: (getattr(o, res), weight(o), o.lanes)):
             if weight(o) < best:
                 pareto.append(o)
                 best = weight(o)
         new = np.full(cap + 1, inf)
         arg = np.full(cap + 1, -1)
         for k, o in enumerate(pareto):
-            if o.bram18 > cap:
+            used = getattr(o, res)
+            if used > cap:
                 continue
             shifted = np.full(cap + 1, inf)
-            shifted[o.bram18:] = dp[: cap + 1 - o.bram18] + weight(o)
+            shifted[used:] = dp[: cap + 1 - used] + weight(o)
             better = shifted < new
             new[better] = shifted[better]
             arg[better] = k
         picks.append((i, pareto, arg))
         dp = new
-    end = int(np.argmin(dp))
-    if dp[end] == inf:
-        return {}, {**fixed, "bram18": fixed["bram18"] + sum(min(o.bram18 for o in opts) for opts in avail.values())}
+    if fit is None:
+        end = int(np.argmin(dp))
+    else:
+        within = np.flatnonzero(dp <= fit + 1e-9)
+        end = int(within[0]) if within.size else 0
+    if dp[end] == inf or fit is not None and dp[end] > fit + 1e-9:
+        return {}, least
     choice, b = {}, end
     for i, pareto, arg in reversed(picks):  # walk back from the best total
         o = pareto[arg[b]]
         choice[i] = o
-        b -= o.bram18
+        b -= getattr(o, res)
     return totals(choice)
 
 
@@ -335,19 +354,35 @@ def _over(totals: dict, limits: dict) -> str | None:
     return next((r for r in BUDGETS if r in limits and totals[r] > limits[r] + 1e-9), None)
 
 
+class _Unreachable(Exception):
+    """A price's Lagrangian bound proves that no choice at the II fits (:func:`fold_for_budget`)."""
+
+
+TRADE_STEPS = 24
+"""Bisection steps of the LUT-per-DSP price when BRAMs and DSPs both bind (:func:`fold_for_budget`)."""
+
+
 def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None = None, only_auto: bool = False,
-                    coster: LayerCost | None = None, ff: float | None = None, dsp: int | None = None) -> Plan:
+                    coster: LayerCost | None = None, ff: float | None = None, dsp: int | None = None,
+                    mults: tuple[str, ...] = ()) -> Plan:
     """The fastest II with a folding whose estimated LUTs, BRAM18s, FFs and DSPs fit the
     budgets given; among those foldings, the one with the fewest LUTs (the fewest BRAMs with
-    only a BRAM budget).
+    only a BRAM budget). ``mults``: the multiplier mappings (``ir.MULTS``) the search may give
+    each layer whose spec does not pin one (:func:`mappings`), chosen with its folding.
 
-    With LUT and/or BRAM budgets alone the search is exact (module docstring). FF and DSP
-    budgets are checked on that LUT-minimal choice; if it breaks one, the choice with the
-    least sum of (LUT, FF, DSP) shares of their budgets (BRAMs still within theirs) is tried
-    too. An II is proven out of reach when the exact LUT/BRAM search, or the sum of every
-    layer's least figure for some resource, already exceeds a budget; ``Plan.bound_proven``
-    says whether the bound's II is (for MobileNets FFs and DSPs are far from binding on
-    every device of ``mbdsl.devices``: docs/results.md)."""
+    At each II the search first takes the fewest LUTs within the BRAM budget (exact, module
+    docstring); if that breaks no other budget it is the answer. If it breaks the DSP budget
+    (LUT multipliers cost no DSP, so with mappings to choose this is where DSPs bind), the
+    fewest LUTs within the DSP budget alone is computed the same exact way; if its BRAMs
+    and FFs fit, it is the exact answer too. Only if BRAMs and DSPs both bind is the choice
+    a search: the fewest LUTs + price x DSPs within the BRAM budget, the price bisected to
+    the least that fits the DSP budget (a Lagrangian relaxation; each price's least total
+    minus price x DSP budget also bounds the LUTs from below). An FF budget broken is a
+    search too: the least sum of (LUT, FF, DSP) shares of their budgets, BRAMs within theirs.
+
+    An II is proven out of reach when one of these exact relaxations (LUTs within BRAMs;
+    LUTs within DSPs; a price's bound) or the sum of every layer's least figure for some
+    resource already exceeds a budget; ``Plan.bound_proven`` says whether the bound's II is."""
     limits = {r: v for r, v in (("lut", lut), ("ff", ff), ("bram18", bram), ("dsp", dsp)) if v is not None}
     if not limits:
         raise ValueError("give a LUT, FF, BRAM or DSP budget")
@@ -355,28 +390,93 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
         raise Infeasible(net.layers[0], 0, "resource budgets need the RTL backend's resource model, which has no figures for "
                          "this network (a multiplier-style network's RTL widths come from its parameters)", "support")
     free = _free(net, only_auto)
-    everything = {i: every_option(net.layers[i], coster) for i in free}
-    # keep, per layer, the foldings that nothing else beats in cycles and every resource
+    everything = {i: every_option(net.layers[i], coster, mults) for i in free}
+    # keep, per layer, the options that nothing else beats in cycles and every resource
     fronts = {i: _pareto(opts) for i, opts in everything.items()}
     fixed = _totals([l for i, l in enumerate(net.layers) if i not in free], coster)
     candidates = _candidates(net, free, fronts)
     extra = [r for r in ("lut", "ff", "dsp") if r in limits]
+    in_bram = ("bram18", bram) if bram is not None else None
+
+    def by_lut(o):
+        return o.lut
+
+    def trade(ii, spare):
+        """((choice, totals) or None, proven): LUTs traded against DSPs at ``ii``. ``spare``:
+        the fewest DSPs whose LUTs fit the LUT budget (mappings to choose: multiplies move
+        into DSP slices only as far as the LUT budget needs); else the fewest LUTs within the
+        DSP budget. ``proven``: no choice at ``ii`` fits."""
+        cap = dsp if dsp is not None else fixed["dsp"] + sum(max(o.dsp for o in fronts[i] if o.cycles <= ii) for i in free)
+        room = (limits["lut"] - fixed["lut"] if "lut" in limits else float("inf")) if spare else None
+        choice, tot = _choose_within(free, fronts, ii, fixed, by_lut, ("dsp", cap), room)  # BRAMs not limited: exact
+        if not choice or tot["lut"] > limits.get("lut", float("inf")) + 1e-9:
+            return None, True
+        broken = _over(tot, limits)
+        if broken is None:
+            return (choice, tot), False
+        if broken != "bram18" or in_bram is None:
+            return None, False
+
+        # BRAMs bind too: the fewest LUTs + price x DSPs within the BRAM budget, at the most
+        # (spare) or least price whose choice meets the LUT (DSP) budget; a higher price
+        # never gives more DSPs or fewer LUTs
+        def priced(price):
+            got = _choose_within(free, fronts, ii, fixed, lambda o: o.lut + price * o.dsp, in_bram)
+            if "lut" in limits and got[0] and got[1]["lut"] + price * (got[1]["dsp"] - cap) > limits["lut"] + 1e-9:
+                raise _Unreachable  # the relaxation's bound: no choice within the BRAMs and DSPs has so few LUTs
+            return got
+
+        def inside(t):
+            return t["lut"] <= limits["lut"] + 1e-9 if spare else t["dsp"] <= cap
+
+        try:
+            lo, hi = 0.0, 1.0
+            good = priced(lo) if spare else None
+            for _ in range(TRADE_STEPS):  # bracket the price where inside() changes
+                got = priced(hi)
+                if inside(got[1]) != spare:
+                    good = good if spare else got
+                    break
+                lo, hi, good = hi, 2 * hi, got if spare else good
+            else:
+                return (good, False) if spare and _over(good[1], limits) is None else (None, False)
+            for _ in range(TRADE_STEPS):
+                mid = (lo + hi) / 2
+                got = priced(mid)
+                if inside(got[1]) == spare:
+                    lo, good = (mid, got) if spare else (lo, good)
+                else:
+                    hi, good = (mid, good) if spare else (mid, got)
+        except _Unreachable:
+            return None, True
+        return (good, False) if good[0] and _over(good[1], limits) is None else (None, False)
 
     def need(ii):
         """(choice, totals, proven): a choice at ``ii`` that fits if one was found (else the
         LUT-minimal one), its totals, and whether no choice can fit."""
-        got = _choose_within(free, fronts, ii, lut, bram, fixed)
+        if lut is None and bram is not None:  # a BRAM budget and no LUT budget: the fewest BRAMs per layer
+            got = _choose_within(free, fronts, ii, fixed, lambda o: (o.bram18, o.lut, o.lanes))
+        else:
+            got = _choose_within(free, fronts, ii, fixed, by_lut, in_bram)
         if got is None:
             return None
         choice, tot = got
         broken = _over(tot, limits)
-        if broken in ("ff", "dsp"):
-            balanced = _choose_within(free, fronts, ii, lut, bram, fixed, lambda o: sum(getattr(o, r) / max(limits[r], 1) for r in extra))
-            if balanced is not None and _over(balanced[1], limits) is None:
+        if broken is None and not mults:
+            return choice, tot, False
+        proven = broken in ("lut", "bram18")  # an exact relaxation is over its budget already
+        if not proven and (mults or broken == "dsp"):
+            found, proven = trade(ii, bool(mults))
+            if found is not None:
+                return (*found, False)
+        if broken is None:
+            return choice, tot, False
+        if not proven and broken in ("ff", "dsp"):
+            balanced = _choose_within(free, fronts, ii, fixed, lambda o: sum(getattr(o, r) / max(limits[r], 1) for r in extra), in_bram)
+            if balanced[0] and _over(balanced[1], limits) is None:
                 return balanced[0], balanced[1], False
         floor = {r: fixed[r] + sum(min(getattr(o, r) for o in fronts[i] if o.cycles <= ii) for i in free) for r in BUDGETS}
-        proven = broken is not None and (broken in ("lut", "bram18") or _over(floor, limits) is not None)
-        return choice, tot, proven
+        return choice, tot, proven or _over(floor, limits) is not None
 
     def fits(ii):
         got = need(ii)
@@ -388,7 +488,7 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
     layers = list(net.layers)
     choice, _, _ = need(candidates[at])
     for i, o in choice.items():
-        layers[i] = with_fold(layers[i], o.pe, o.simd)
+        layers[i] = with_fold(layers[i], o.pe, o.simd, o.mult)
     bound, resource, proven = None, None, True
     if at > 0 and (faster := need(candidates[at - 1])) is not None:
         _, tot, proven = faster
@@ -452,7 +552,7 @@ def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool =
         return fold_for_ii(net, int(clock_hz // goal.fps), only_auto, coster=coster)
     if goal.mac_lanes is not None:
         return fold_for_lanes(net, goal.mac_lanes, only_auto, coster=coster)
-    return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster, ff=goal.ff, dsp=goal.dsp)
+    return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster, ff=goal.ff, dsp=goal.dsp, mults=goal.mults)
 
 
 def explain(exc: Infeasible, goal: ir.FoldGoal, clock_hz: float) -> tuple[str, str]:

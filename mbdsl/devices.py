@@ -54,10 +54,17 @@ class Family:
     model_per_bram: float = 1.0
     open_pnr: bool = False
     """Whether an open place-and-route flow (nextpnr) exists, so ``mbdsl impl`` can build it."""
+    mults: tuple[str, ...] = ()
+    """The multiplier mappings (``ir.MULTS``) ``fold(auto)`` may choose per layer on the family's
+    devices; none: every layer keeps its own (``fold(mult = ...)``, else synthesis decides)."""
 
 
-ULTRASCALE_PLUS = Family("UltraScale+", "LUT6", "RAMB18E2", "DSP48E2")
-"""The family the resource model is validated on: every factor is 1."""
+ULTRASCALE_PLUS = Family("UltraScale+", "LUT6", "RAMB18E2", "DSP48E2", mults=ir.MULTS)
+"""The family the resource model is validated on: every factor is 1, and every multiplier
+mapping, the packing rule of ``backends.rtl.mult`` (a 27 x 18-bit DSP48E2 multiply) included,
+is checked against ``synth_xilinx -family xcup`` (docs/results.md, "DSP packing"). The other
+families choose no mapping: their DSP blocks (DSP48E1: 25 x 18 bits; ECP5 MULT18X18D) were
+not synthesized with one."""
 
 SERIES_7 = Family("7-series", "LUT6", "RAMB18E1", "DSP48E1")
 """Estimate, factors 1: the same 6-input LUTs, two flip-flops per LUT and 18 Kb block RAMs
@@ -226,7 +233,9 @@ def budget(dev: Device, utilisation: float | None = None) -> Budget:
 
 
 def fold_goal(dev: Device, utilisation: float | None = None, span: Span | None = None) -> ir.FoldGoal:
-    """The ``fold(auto)`` goal a device sets: the fastest II within its budgets."""
+    """The ``fold(auto)`` goal a device sets: the fastest II within its budgets, with the
+    multiplier mappings its family offers chosen per layer."""
     share = DEFAULT_UTILISATION if utilisation is None else utilisation
     b = budget(dev, share)
-    return ir.FoldGoal(lut=b.lut, bram=b.bram18, ff=b.ff, dsp=b.dsp, device=f"{share * 100:g}% of {dev.name}", span=span)
+    return ir.FoldGoal(lut=b.lut, bram=b.bram18, ff=b.ff, dsp=b.dsp, device=f"{share * 100:g}% of {dev.name}",
+                       mults=dev.family.mults, span=span)

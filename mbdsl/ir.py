@@ -282,8 +282,10 @@ class FoldGoal:
     """What ``fold(auto)`` optimizes (``mbdsl.autofold``): the fewest MAC lanes for a frame
     rate (``fps``), the fastest II within ``mac_lanes``, or the fastest II whose estimated
     ``lut``/``bram`` (BRAM18)/``ff``/``dsp`` fit; ``device`` says whose budgets these are
-    (e.g. "80% of xcu250-figd2104-2L-e"), None for budgets given as numbers; ``span`` is the
-    setting that asked for it."""
+    (e.g. "80% of xcu250-figd2104-2L-e"), None for budgets given as numbers; ``mults``, the
+    multiplier mappings (``MULTS``) the budget search may choose per layer with its folding
+    (a device's family's; empty: each layer keeps its own); ``span`` is the setting that
+    asked for it."""
 
     fps: float | None = None
     mac_lanes: int | None = None
@@ -292,6 +294,7 @@ class FoldGoal:
     ff: int | None = None
     dsp: int | None = None
     device: str | None = None
+    mults: tuple[str, ...] = ()
     span: Span | None = attrs.field(default=None, eq=False)
 
 

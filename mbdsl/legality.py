@@ -4,7 +4,8 @@ FINN's rules, plus what our window generators can emit: matrix-vector units need
 and SIMD | MW, and a convolution's SIMD either divides its input channels (channel-folded
 windows) or is a multiple C*P of them with P | K*K (the window generator emits P kernel
 positions per beat); vector (depthwise) units need PE | channels and SIMD | K*K; the pool
-needs PE | channels.
+needs PE | channels. A MAC unit's products are built as ``legal_mults`` allows
+(``fold(mult = ...)``, ``backends.rtl.mult``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import attrs
 from . import ir
 from .dataflow import divisors
 
-__all__ = ["legal_pe", "legal_simd", "legal_folds", "with_fold"]
+__all__ = ["legal_pe", "legal_simd", "legal_folds", "legal_mults", "with_fold"]
 
 
 def legal_pe(layer: ir.Layer) -> list[int]:
@@ -42,6 +43,19 @@ def legal_folds(layer: ir.Layer) -> list[tuple[int, int]]:
     return [(pe, simd) for pe in legal_pe(layer) for simd in legal_simd(layer)]
 
 
-def with_fold(layer: ir.Layer, pe: int, simd: int) -> ir.Layer:
-    """The layer folded with ``pe`` x ``simd`` (no longer ``fold(auto)``)."""
-    return attrs.evolve(layer, fold=attrs.evolve(layer.fold, pe=pe, simd=simd, auto=False))
+def legal_mults(layer: ir.Layer) -> tuple[str, ...]:
+    """The multiplier mappings a layer's compute unit can be built with: ``packed`` needs PE
+    lanes that share their input (a matrix-vector unit), so a depthwise unit takes ``lut``
+    or ``dsp``; layers that do not multiply take none."""
+    if isinstance(layer, (ir.Conv, ir.FC)):
+        return ir.MULTS
+    if isinstance(layer, ir.DwConv):
+        return tuple(m for m in ir.MULTS if m != "packed")
+    return ()
+
+
+def with_fold(layer: ir.Layer, pe: int, simd: int, mult: str | None = None) -> ir.Layer:
+    """The layer folded with ``pe`` x ``simd`` (no longer ``fold(auto)``), its products
+    built as ``mult`` (None: as the layer says)."""
+    mult = layer.fold.mult if mult is None else mult
+    return attrs.evolve(layer, fold=attrs.evolve(layer.fold, pe=pe, simd=simd, auto=False, mult=mult))

@@ -3,13 +3,16 @@
 Goals: ``--fps`` (fewest MAC lanes for a frame rate), ``--mac-lanes`` (fastest II within a
 lane budget; ties between equal-lane foldings go to the fewest estimated LUTs), resource
 budgets ``--lut`` and/or ``--bram`` (fastest II whose estimated LUTs / BRAM18s fit), or a
-device's budgets ``--device D [--utilisation P]`` (LUT, FF, BRAM18, DSP; ``mbdsl.devices``).
+device's budgets ``--device D [--utilisation P]`` (LUT, FF, BRAM18, DSP; ``mbdsl.devices``),
+``--lut``/``--bram`` replacing the device's own; with a device whose family offers them the
+multiplier mapping (``lut | dsp | packed``) is chosen per layer with the folding.
 Without one, the goal of the spec's ``target fpga`` block, else its own MAC-lane count.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 
 import attrs
 from rich.table import Table
@@ -31,9 +34,11 @@ def register(sub) -> None:
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--fps", type=positive(*ir.FPS_RANGE), help="frames per second to reach with the fewest MAC lanes")
     goal.add_argument("--mac-lanes", type=count(1, ir.MAX_BUDGET), metavar="N", help="the fastest II with at most N MAC lanes (default: the goal in the spec's target fpga, else its own lane count)")
-    p.add_argument("--lut", type=_count, metavar="L", help="the fastest II whose estimated LUTs fit L (e.g. 364000 or 364k)")
-    p.add_argument("--bram", type=_count, metavar="B", help="the fastest II whose estimated BRAM18s fit B")
-    p.add_argument("--device", metavar="D", help=f"the fastest II that fits the device's LUT, FF, BRAM18 and DSP budgets "
+    p.add_argument("--lut", type=_count, metavar="L", help="the fastest II whose estimated LUTs fit L (e.g. 364000 or 364k; "
+                                                           "with --device: instead of the device's LUT budget)")
+    p.add_argument("--bram", type=_count, metavar="B", help="the fastest II whose estimated BRAM18s fit B (with --device: instead of its own)")
+    p.add_argument("--device", metavar="D", help=f"the fastest II that fits the device's LUT, FF, BRAM18 and DSP budgets, each layer's "
+                                                 f"multiplier mapping (lut, dsp, packed) chosen with its folding on UltraScale+ parts "
                                                  f"({', '.join(devices.DEVICES)})")
     p.add_argument("--utilisation", type=_share, metavar="P",
                    help=f"with --device: the share of every resource to plan for, e.g. 70%% (default: the spec's, else "
@@ -80,6 +85,15 @@ def _share(text: str) -> float:
 _share.__name__ = "percentage"
 
 
+def _layers(n: int) -> str:
+    return f"{n} layer" if n == 1 else f"{n} layers"
+
+
+def _replaced(args) -> str:
+    """The budgets given beside a device, in words: '576,000 LUTs', '576,000 LUTs and 1,054 BRAM18s'."""
+    return " and ".join(f"{v:,} {name}" for v, name in ((args.lut, "LUTs"), (args.bram, "BRAM18s")) if v is not None)
+
+
 def run(args) -> int:
     if args.output:
         check_writable([args.output])  # before the search, not after it
@@ -91,9 +105,9 @@ def run(args) -> int:
     if budgets and (args.fps is not None or args.mac_lanes is not None):
         raise MbdslError("--lut/--bram budgets choose the fastest II themselves; they do not combine with --fps or --mac-lanes",
                          hint="give either a goal (--fps, --mac-lanes) or resource budgets (--lut, --bram)")
-    if (args.device is not None or args.utilisation is not None) and (budgets or args.fps is not None or args.mac_lanes is not None):
-        raise MbdslError("--device and --utilisation set the budgets themselves; they do not combine with --fps, --mac-lanes, --lut or --bram",
-                         hint="give either a device (with --utilisation) or a goal")
+    if (args.device is not None or args.utilisation is not None) and (args.fps is not None or args.mac_lanes is not None):
+        raise MbdslError("--device and --utilisation set budgets; they do not combine with --fps or --mac-lanes",
+                         hint="give either a device (with --utilisation, and --lut/--bram to replace its LUT/BRAM18 budget) or a goal")
     spec_device, spec_share = (net.fpga.device, net.fpga.utilisation) if net.fpga else (None, None)
     dev = share = None
     if args.device is not None or args.utilisation is not None:
@@ -103,6 +117,10 @@ def run(args) -> int:
         dev = devices.device(args.device or spec_device)
         share = args.utilisation if args.utilisation is not None else spec_share
         target = devices.fold_goal(dev, share)
+        if budgets:  # the device's budgets with the LUT and/or BRAM18 budget given instead
+            target = attrs.evolve(target, lut=args.lut if args.lut is not None else target.lut,
+                                  bram=args.bram if args.bram is not None else target.bram,
+                                  device=f"{target.device} with {_replaced(args)}")
     elif args.fps is not None or args.mac_lanes is not None or budgets:
         target = ir.FoldGoal(fps=args.fps, mac_lanes=args.mac_lanes, lut=args.lut, bram=args.bram)
     elif net.fpga is not None and net.fpga.goal is not None:
@@ -121,6 +139,9 @@ def run(args) -> int:
         raise MbdslError(message, exc.layer.span if exc.layer is not None and exc.resource != "support" else net.span, hint) from None
     table = Table(title=f"{net.name}: folding for {goal}")
     cols = ["layer", "kind", "PE x SIMD (spec)", "PE x SIMD (chosen)", "lanes", "cycles/frame", "balance"]
+    mapped = any(getattr(l, "fold", None) is not None and l.fold.mult is not None for l in plan.layers)
+    if mapped:
+        cols.append("mult")
     if coster is not None:
         cols += ["LUT", "BRAM18", "DSP"]
     for col in cols:
@@ -133,6 +154,8 @@ def run(args) -> int:
             new.name, new.kind, f"{old.fold.pe} x {old.fold.simd}", f"{new.fold.pe} x {new.fold.simd}",
             f"{new.fold.lanes():,}" if isinstance(new, MAC_KINDS) else "", f"{cycles:,}", f"{cycles / plan.ii:.2f}",
         ]
+        if mapped:
+            row.append(new.fold.mult or "")
         if coster is not None:
             r = coster(new)
             row += [f"{r.lut:,.0f}", f"{r.bram18:,}", f"{r.dsp:,}"]
@@ -150,10 +173,14 @@ def run(args) -> int:
                       f"{everything.bram18 - plan.bram18:,} BRAM18 (not part of budgets: each depends on two layers' foldings)")
         if dev is not None:
             b = devices.budget(dev, share)
-            console.print(f"budget   {target.device} in the model's units: {b.lut:,} LUT, {b.ff:,} FF, {b.bram18:,} BRAM18, "
+            console.print(f"budget   {target.device} in the model's units: {target.lut:,} LUT, {b.ff:,} FF, {target.bram:,} BRAM18, "
                           f"{b.dsp:,} DSP, {b.uram:,} URAM")
             console.print(f"used     {plan.lut:,.0f} LUT, {plan.ff:,.0f} FF, {plan.bram18:,} BRAM18, {plan.dsp:,} DSP, "
                           f"0 URAM (the model places no memory in UltraRAM)")
+    if mapped:
+        count = Counter(l.fold.mult for l in plan.layers if isinstance(l, MAC_KINDS))
+        console.print("mapping  " + ", ".join(f"{_layers(count[m])} {m}" for m in ir.MULTS if count[m])
+                      + (f", {_layers(count[None])} as synthesis chooses" if count[None] else ""))
     if plan.bound:
         ii, need = plan.bound
         if plan.bound_resource is not None:
