@@ -1,11 +1,14 @@
 """The resource model's multiplier choices (``fold(mult = lut | dsp | packed)``) against yosys.
 
     .venv/bin/python bench/dsp_packing.py [--jobs N]
+    .venv/bin/python bench/dsp_packing.py --spec S --layers conv0,b2.pw [--jobs N]
 
 Every MAC configuration below is synthesized with ``synth_xilinx -family xcup`` (DSP
 mapping allowed) once per multiplier choice (``MULT``; packed for matrix-vector units
 only), and the unit model (``mbdsl.backends.rtl.resources.unit``) is printed beside it as a
-markdown table. Syntheses are cached in ``build/resources/synth_cache.json``.
+markdown table. With ``--spec``, the compute units of the named layers instead, at the
+spec's folding and multiplier mapping (e.g. the one ``mbdsl fold --device`` chose).
+Syntheses are cached in ``build/resources/synth_cache.json``.
 """
 from __future__ import annotations
 
@@ -15,6 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from mbdsl.backends.rtl.mult import MULT_CODES, packing
 from mbdsl.backends.rtl.resources import unit
 from mbdsl.backends.rtl.synth import cell_resources, synthesize
+from mbdsl.backends.rtl.top import plan
+from mbdsl.frontend import load
+from mbdsl.passes import check
 
 CACHE = "build/resources/synth_cache.json"
 
@@ -52,13 +58,30 @@ def _label(module: str, p: dict) -> str:
     return f"{module.removeprefix('mbdsl_')} {shape} PE{p['PE']} SIMD{p['SIMD']} {sign}{p['IN_BITS']}x{p['W_BITS']}b"
 
 
+def spec_units(spec: str, layers: list[str]) -> list[tuple[str, str, dict]]:
+    """(module, mult, params) of the compute units of ``layers`` in the spec's RTL top."""
+    net = check(load(spec))
+    found = {s.layer: s for s in plan(net)[1] if s.module in ("mbdsl_mvau", "mbdsl_vvau")}
+    missing = [name for name in layers if name not in found]
+    if missing:
+        raise SystemExit(f"error: no compute unit for layer(s) {', '.join(missing)} in {spec}")
+    codes = {code: mult for mult, code in MULT_CODES.items()}
+    return [(found[n].module, codes.get(dict(found[n].params).get("MULT", 0), "synthesis"), dict(found[n].params)) for n in layers]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--spec", help="synthesize the compute units of --layers of this spec instead of CONFIGS")
+    ap.add_argument("--layers", default="", help="comma-separated layer names (with --spec)")
+    ap.add_argument("--timeout", type=float, default=4 * 3600, help="seconds per synthesis")
     args = ap.parse_args()
-    runs = [(module, mult, p) for module, params in CONFIGS for mult, p in variants(module, params)]
+    if args.spec:
+        runs = spec_units(args.spec, [n for n in args.layers.split(",") if n])
+    else:
+        runs = [(module, mult, p) for module, params in CONFIGS for mult, p in variants(module, params)]
     with ThreadPoolExecutor(args.jobs) as pool:
-        cells = list(pool.map(lambda r: synthesize(r[0], r[2], False, CACHE), runs))
+        cells = list(pool.map(lambda r: synthesize(r[0], r[2], False, CACHE, args.timeout), runs))
     print("| unit | mult | DSP yosys / model | LUT yosys | LUT model | err | FF yosys | FF model |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for (module, mult, p), c in zip(runs, cells):

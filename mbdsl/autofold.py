@@ -35,10 +35,16 @@ whose BRAM total fits, computed exactly by dynamic programming over the BRAM tot
 integer at most the budget), over each layer's foldings that are not dominated in
 (BRAMs, LUTs). It is still monotone, so the bisection and the bound stay valid.
 
-A device's budgets (``mbdsl.devices``) add FFs and DSPs. Those are checked on the choice
-above, with a second choice that weighs every limited resource by its budget as a fallback
-(:func:`fold_for_budget`); that part is a search, not a proof, and ``Plan.bound_proven``
-says whether the bound's II was proven out of reach.
+A device's budgets (``mbdsl.devices``) add FFs and DSPs, and on a family whose DSP mapping
+is validated (UltraScale+) each layer's options are its foldings times its multiplier
+mappings (``lut``, ``dsp``, ``packed`` where ``legality.legal_mults`` allows; a ``mult`` the
+spec pins is kept), each priced by the resource model for that mapping. LUT multipliers
+cost LUTs, DSP products cost DSP slices and fewer LUTs, so the DSP budget now trades
+against the LUT budget: the same dynamic programming over the DSP total (instead of the
+BRAM total) finds the fewest DSPs whose LUTs fit, exactly, whenever its BRAMs fit too;
+where BRAMs and DSPs both bind the choice is a priced search (:func:`fold_for_budget` says
+precisely what is exact), and ``Plan.bound_proven`` says whether the bound's II was proven
+out of reach.
 """
 
 from __future__ import annotations
