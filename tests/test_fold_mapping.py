@@ -29,14 +29,17 @@ NET = """
 network small {
   input 8x8x3 u8
   defaults { weights int4 narrow; activations uint4; quant thresholds; fold(auto) }
-  weights random(seed = 3)
-  conv  c0 3x3 stride 1 pad 1 -> 8  weights int8
-  dwsep b1 stride 2 -> 16
+  weights random(seed = 5)
+  conv    c0 3x3 stride 1 pad 1 -> 8  weights int8
+  dwconv  d1 3x3 stride 2 pad 1
+  pwconv  p1 -> 16
   avgpool pool global
-  fc    fc -> 4
-  topk  top 2
+  fc      fc -> 4
+  topk    top 2
 }
 """
+"""Every kind of MAC layer: an 8-bit first layer, a depthwise unit (lut or dsp), a pointwise
+unit and a classifier (lut, dsp or packed)."""
 
 
 def _net(text: str = NET):
@@ -170,13 +173,13 @@ def test_the_lut_budget_is_never_exceeded(mid, lut, bram, dsp):
 
 
 def test_a_pinned_mult_is_kept():
-    text = NET.replace("fc    fc -> 4", "fc    fc -> 4 fold(pe = 1, simd = 1, mult = lut)").replace(
-        "conv  c0 3x3 stride 1 pad 1 -> 8  weights int8", "conv  c0 3x3 stride 1 pad 1 -> 8  weights int8 fold(pe = 1, simd = 1, mult = dsp)")
+    text = NET.replace("fc -> 4", "fc -> 4 fold(pe = 1, simd = 1, mult = lut)").replace("weights int8", "weights int8 fold(pe = 1, simd = 1, mult = dsp)")
+    assert text.count("mult = ") == 2
     net = _net(text)
     coster = layer_cost(net)
     loose = af.fold_for_budget(net, lut=10**6, dsp=1_000, coster=coster, mults=ir.MULTS)  # every layer refolded
     by_name = {l.name: l for l in loose.layers}
-    assert by_name["c0"].fold.mult == "dsp" and by_name["fc"].fold.mult == "lut" and by_name["b1.pw"].fold.mult == "lut"
+    assert by_name["c0"].fold.mult == "dsp" and by_name["fc"].fold.mult == "lut" and by_name["p1"].fold.mult == "lut"
     for lut in (3_000, 4_000, 6_000):  # LUTs binding: the others move, the pinned ones do not
         plan = af.fold_for_budget(net, lut=lut, dsp=1_000, coster=coster, mults=ir.MULTS)
         by_name = {l.name: l for l in plan.layers}
