@@ -92,8 +92,8 @@ def _mults(plan) -> list:
     return [l.fold.mult for l in plan.layers if isinstance(l, af.MAC_KINDS)]
 
 
-@pytest.mark.parametrize("lut", [2_900, 3_500, 5_000, 7_000, 9_000, 12_000])
-@pytest.mark.parametrize("dsp", [0, 4, 12, 40])
+@pytest.mark.parametrize("lut", [2_900, 5_000, 7_000, 12_000])
+@pytest.mark.parametrize("dsp", [0, 4, 40])
 def test_the_mapping_is_chosen_optimally_against_brute_force(small, lut, dsp):
     """Every folding x mapping combination: the plan's II is the fastest any fits, it fits,
     and (BRAMs not binding, the exact case) it has the fewest DSPs of those that fit at that II."""
@@ -151,7 +151,7 @@ def mid():
     return net, coster, per, fixed
 
 
-@pytest.mark.parametrize("lut, bram, dsp", [(l, b, d) for l in (6_000, 9_000, 14_000, 20_000) for b in (0, 2) for d in (0, 8, 128)])
+@pytest.mark.parametrize("lut, bram, dsp", [(l, b, d) for l in (6_000, 9_000, 14_000) for b in (0, 2) for d in (0, 8, 128)])
 def test_the_lut_budget_is_never_exceeded(mid, lut, bram, dsp):
     """Whatever binds (BRAMs and DSPs together included, where the choice is a search), the
     plan's LUTs, BRAM18s and DSPs, recomputed from its layers, fit, and an infeasible budget
