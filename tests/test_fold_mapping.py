@@ -235,3 +235,7 @@ def test_finn_network_at_finns_luts_reaches_the_input_port():
     assert plan.ii == 50_176 and _used(plan, coster)["lut"] <= 576_000
     assert "packed" in _mults(plan)
     assert af.fold_for_budget(net, lut=576_000, coster=coster).ii == 100_352
+    # the spec 'mbdsl fold --device ... --lut 576k -o' wrote (dwsep layers: dw_mult and mult) is this plan
+    written = check(load(str(ROOT / "specs" / "mobilenet_v1_w4a4_u250_576k.mbn")))
+    assert [(l.name, l.fold.pe, l.fold.simd, l.fold.mult) for l in written.layers if hasattr(l, "fold")] == \
+           [(l.name, l.fold.pe, l.fold.simd, l.fold.mult) for l in plan.layers if hasattr(l, "fold")]
