@@ -374,21 +374,24 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
     """The fastest II with a folding whose estimated LUTs, BRAM18s, FFs and DSPs fit the
     budgets given; among those foldings, the one with the fewest LUTs (the fewest BRAMs with
     only a BRAM budget). ``mults``: the multiplier mappings (``ir.MULTS``) the search may give
-    each layer whose spec does not pin one (:func:`mappings`), chosen with its folding.
+    each layer whose spec does not pin one (:func:`mappings`), chosen with its folding; then
+    among the foldings that fit, the one with the fewest DSPs, then the fewest LUTs
+    (multiplies move into DSP slices only as far as the LUT budget needs).
 
     At each II the search first takes the fewest LUTs within the BRAM budget (exact, module
-    docstring); if that breaks no other budget it is the answer. If it breaks the DSP budget
-    (LUT multipliers cost no DSP, so with mappings to choose this is where DSPs bind), the
-    fewest LUTs within the DSP budget alone is computed the same exact way; if its BRAMs
-    and FFs fit, it is the exact answer too. Only if BRAMs and DSPs both bind is the choice
-    a search: the fewest LUTs + price x DSPs within the BRAM budget, the price bisected to
-    the least that fits the DSP budget (a Lagrangian relaxation; each price's least total
-    minus price x DSP budget also bounds the LUTs from below). An FF budget broken is a
-    search too: the least sum of (LUT, FF, DSP) shares of their budgets, BRAMs within theirs.
-
-    An II is proven out of reach when one of these exact relaxations (LUTs within BRAMs;
-    LUTs within DSPs; a price's bound) or the sum of every layer's least figure for some
-    resource already exceeds a budget; ``Plan.bound_proven`` says whether the bound's II is."""
+    docstring); if that breaks the LUT or BRAM budget the II is proven out of reach, and
+    without mappings, if it breaks no budget, it is the answer. If it breaks the DSP budget,
+    or with mappings to choose, the dynamic programming runs over the DSP total instead
+    (BRAMs not limited): the fewest LUTs within the DSP budget, or with mappings the fewest
+    DSPs whose LUTs fit the LUT budget; none is a proof too, and if its BRAMs and FFs fit it
+    is the exact answer. Only if BRAMs and DSPs both bind is the choice a search: the fewest
+    LUTs + price x DSPs within the BRAM budget, the price bisected to the least that meets
+    the DSP budget (with mappings, the most that meets the LUT budget); a Lagrangian
+    relaxation, each price's least total minus price x DSP budget bounding the LUTs from
+    below, which proves the II out of reach when it exceeds the LUT budget. A broken FF
+    budget is a search too: the least sum of (LUT, FF, DSP) shares of their budgets, BRAMs
+    within theirs. The sum of every layer's least figure for some resource over its budget
+    is a proof as well; ``Plan.bound_proven`` says whether the bound's II was proven."""
     limits = {r: v for r, v in (("lut", lut), ("ff", ff), ("bram18", bram), ("dsp", dsp)) if v is not None}
     if not limits:
         raise ValueError("give a LUT, FF, BRAM or DSP budget")
