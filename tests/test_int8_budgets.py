@@ -101,8 +101,8 @@ def test_the_folded_spec_is_sized_as_the_model_sized_it(tmp_path):
     stages = cost.stage_resources(folded, "auto", again)
     b = devices.budget(devices.device(ARTIX), 0.3)
     total = Resources()
+    streams = cost.input_streams(net, params)
     for layer in folded.layers:
-        streams = cost.input_streams(net, params)
         assert cost.unit_stages(layer, *streams[layer.name], params[layer.name]) == rtl[layer.name], layer.name
         own = sum((s.resources for s in stages if s.layer == layer.name and s.module != "mbdsl_dwc"), Resources())
         assert coster(layer) == own, layer.name
@@ -122,18 +122,15 @@ def test_the_chosen_folding_is_the_fastest_that_fits(tiny8, share):
     """Against every folding of every layer of a small int8 network, requantization units
     included: the plan fits the device at the ceiling, and nothing faster does."""
     net, coster, combos = tiny8
-    dev = devices.device(ARTIX)
-    b = devices.budget(dev, share)
-    ok = [c for c in combos if _fits(c, b)]
-    goal = devices.fold_goal(dev, share)
-    if not ok:
+    b = devices.budget(devices.device(ARTIX), share)
+    best = min((c[0] for c in combos if _fits(c, b)), default=None)
+    goal = devices.fold_goal(devices.device(ARTIX), share)
+    if best is None:
         with pytest.raises(af.Infeasible):
             af.solve(net, goal, 200e6, coster=coster)
-        return
-    p = af.solve(net, goal, 200e6, coster=coster)
-    used = [sum(getattr(coster(l), r) for l in p.layers) for r in ("lut", "ff", "bram18", "dsp")]
-    assert _fits((p.ii, *used), b)
-    assert p.ii == min(c[0] for c in ok)
+    else:
+        p = af.solve(net, goal, 200e6, coster=coster)
+        assert p.ii == best and _fits((p.ii, p.lut, p.ff, p.bram18, p.dsp), b)
 
 
 def test_the_shares_cover_fitting_and_refusal(tiny8):
