@@ -7,8 +7,8 @@ budgets at the utilisation ceiling (``mbdsl fold --device D``); figures are the 
 model's (yosys ``synth_xilinx -family xcup`` units; ECP5 budgets converted by the measured
 factors of ``mbdsl.devices``). FPS is at the spec's clock, assumed for Xilinx parts (no
 implementation was run); for ECP5 at the lower of the spec's clock and the measured unit
-Fmax. Specs in the multiplier quantization style are reported as skipped: the RTL backend
-does not build them, so there is no resource model to fold with.
+Fmax. A multiplier-style (int8) spec's resource model takes the spec's own parameters, as
+``mbdsl fold`` does; a spec the RTL backend does not build is reported as skipped.
 """
 
 from __future__ import annotations
@@ -29,13 +29,14 @@ def fold_all(spec: Path, names: list[str], share: float, dsp: str) -> list[dict]
     from mbdsl import devices, ir
     from mbdsl.backends.rtl.cost import layer_cost, network_resources
     from mbdsl.backends.rtl.resources import Resources
-    from mbdsl.commands.common import load_checked
+    from mbdsl.commands.common import load_checked, rtl_params
     from mbdsl.dataflow import input_cycles
     from mbdsl.estimates import DEFAULT_CLOCK_HZ
 
     net = load_checked(str(spec))
     free = net.replace_layers(l if isinstance(l, ir.TopK) else attrs.evolve(l, fold=attrs.evolve(l.fold, auto=True)) for l in net.layers)
-    coster = layer_cost(free, dsp)
+    params = rtl_params(net)
+    coster = layer_cost(free, dsp, params)
     rows = []
     for name in names:
         dev = devices.device(name)
@@ -46,7 +47,7 @@ def fold_all(spec: Path, names: list[str], share: float, dsp: str) -> list[dict]
         row = {"spec": spec.name, "device": dev.name, "family": dev.family.name, "budget": b, "clock_mhz": clock / 1e6,
                "clock_note": "measured unit limit" if clock < spec_clock else "assumed"}
         if coster is None:
-            rows.append(row | {"skipped": "the RTL backend does not build the multiplier quantization style (issue 15 item 4)"})
+            rows.append(row | {"skipped": "the RTL backend does not build this spec ('mbdsl gen --target rtl' says why)"})
             continue
         goal = devices.fold_goal(dev, share)
         try:
@@ -55,7 +56,7 @@ def fold_all(spec: Path, names: list[str], share: float, dsp: str) -> list[dict]
             message, hint = af.explain(exc, goal, clock)
             rows.append(row | {"infeasible": f"{message} ({hint})"})
             continue
-        everything = sum(network_resources(attrs.evolve(free, layers=plan.layers), dsp).values(), Resources())
+        everything = sum(network_resources(attrs.evolve(free, layers=plan.layers), dsp, params).values(), Resources())
         port = plan.ii == input_cycles(free.input)
         rows.append(row | {
             "ii": plan.ii, "fps": clock / plan.ii, "lanes": plan.lanes, "limit": "input port" if port else "budget",

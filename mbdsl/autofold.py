@@ -397,7 +397,7 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
         raise ValueError("give a LUT, FF, BRAM or DSP budget")
     if coster is None:
         raise Infeasible(net.layers[0], 0, "resource budgets need the RTL backend's resource model, which has no figures for "
-                         "this network (a multiplier-style network's RTL widths come from its parameters)", "support")
+                         "this network (the RTL backend does not build it, or its parameters were not given)", "support")
     free = _free(net, only_auto)
     everything = {i: every_option(net.layers[i], coster, mults) for i in free}
     # keep, per layer, the options that nothing else beats in cycles and every resource
@@ -569,7 +569,9 @@ def explain(exc: Infeasible, goal: ir.FoldGoal, clock_hz: float) -> tuple[str, s
     layer that limits it."""
     what = describe(goal, clock_hz)
     if exc.resource == "support":
-        return f"no folding reaches {what}: {exc}", "resource budgets work on 'quant thresholds' specs; give a multiplier-style spec an fps or mac_lanes goal"
+        return (f"no folding reaches {what}: {exc}",
+                "'mbdsl gen --target rtl' names what the RTL backend refuses; a multiplier-style network's resource model "
+                "takes its parameters (backends.rtl.cost.layer_cost(net, dsp, params))")
     if exc.resource != "cycles":
         return (f"no folding fits {what.removeprefix('the fastest II within ')}: {exc}",
                 f"the least achievable is {exc.best:,.0f} {exc.resource} (at the slowest folding); layer {exc.layer.name} limits it most")

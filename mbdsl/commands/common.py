@@ -11,19 +11,35 @@ from rich.console import Console
 
 from .. import ir
 from ..backends.rtl.cost import layer_cost
+from ..backends.rtl.top import needs_params
+from ..autofold import LayerCost
 from ..errors import MbdslError
 from ..frontend import load
+from ..params import Params, make_params
 from ..passes import check
 
-__all__ = ["console", "load_checked", "si", "count", "seed", "fraction", "positive", "clock", "MAX_IMAGES", "MAX_SEED", "check_image_batch"]
+__all__ = ["console", "load_checked", "rtl_params", "rtl_cost", "si", "count", "seed", "fraction", "positive", "clock", "MAX_IMAGES", "MAX_SEED", "check_image_batch"]
 
 console = Console(highlight=False, width=max(150, shutil.get_terminal_size().columns))
 
 
+def rtl_params(net: ir.Network) -> Params | None:
+    """The parameters the RTL backend's plan and resource model need (a multiplier-style
+    network's widths come from them): the spec's own, as ``gen`` and ``sim`` make them; None
+    when the plan depends on the network alone."""
+    return make_params(net) if needs_params(net) else None
+
+
+def rtl_cost(net: ir.Network, dsp: str = "auto") -> LayerCost | None:
+    """The RTL backend's resource model of a spec's network (``backends.rtl.cost.layer_cost``
+    with :func:`rtl_params`)."""
+    return layer_cost(net, dsp, rtl_params(net))
+
+
 def load_checked(path: str) -> ir.Network:
     """Parse, elaborate and check a spec file (``fold(auto)`` goals optimized with the RTL
-    backend's resource model)."""
-    return check(load(path), layer_cost)
+    backend's resource model, :func:`rtl_cost`)."""
+    return check(load(path), rtl_cost)
 
 
 def si(n: float) -> str:

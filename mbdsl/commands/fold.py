@@ -26,7 +26,7 @@ from ..output import check_writable, write_file
 from ..backends.rtl.cost import layer_cost, network_resources
 from ..backends.rtl.resources import DSP_POLICIES
 from ..spec_writer import write_spec
-from .common import clock, console, count, load_checked, positive
+from .common import clock, console, count, load_checked, positive, rtl_params
 
 def register(sub) -> None:
     p = sub.add_parser("fold", help="choose PE/SIMD per layer for an FPS goal or a MAC-lane budget")
@@ -129,7 +129,8 @@ def run(args) -> int:
             dev, share = devices.device(spec_device), spec_share
     else:
         target = ir.FoldGoal(mac_lanes=before_lanes)
-    coster = layer_cost(net, args.dsp)
+    params = rtl_params(net)
+    coster = layer_cost(net, args.dsp, params)
     before = plan_of(list(net.layers), coster) if coster is not None else None
     goal = describe(target, clock)
     try:
@@ -168,7 +169,7 @@ def run(args) -> int:
     console.print(f"spec     II {before_ii:,} cycles, {before_lanes:,} MAC lanes, {clock / before_ii:,.1f} FPS{res(before) if before else ''}")
     console.print(f"chosen   II {plan.ii:,} cycles, {plan.lanes:,} MAC lanes, {clock / plan.ii:,.1f} FPS at {clock / 1e6:g} MHz{res(plan)}")
     if coster is not None:
-        everything = sum(network_resources(attrs.evolve(net, layers=plan.layers), args.dsp).values())
+        everything = sum(network_resources(attrs.evolve(net, layers=plan.layers), args.dsp, params).values())
         console.print(f"         the width converters between layers add {everything.lut - plan.lut:,.0f} LUT, "
                       f"{everything.bram18 - plan.bram18:,} BRAM18 (not part of budgets: each depends on two layers' foldings)")
         if dev is not None:

@@ -27,7 +27,7 @@ from ..names import identifier
 from ...params import LayerParams, Params
 from ...templating import environment
 
-__all__ = ["Stage", "Stream", "plan", "layer_stages", "generate", "top_name", "MAX_PORT_BITS", "ROM_FOLDERS"]
+__all__ = ["Stage", "Stream", "plan", "needs_params", "layer_stages", "generate", "top_name", "MAX_PORT_BITS", "ROM_FOLDERS"]
 
 ROM_FOLDERS = ("weights", "thresholds", "biases", "requant")
 """The folders of ROM files in a generated design ($readmemh reads them at run time)."""
@@ -75,8 +75,13 @@ def top_name(net: ir.Network) -> str:
     return f"{ident(net.name)}_top"
 
 
+def needs_params(net: ir.Network) -> bool:
+    """Whether the network's RTL plan depends on its parameters (the multiplier style)."""
+    return net.quant_style == ir.MULTIPLIER
+
+
 def _check_supported(net: ir.Network, params: Params | None) -> None:
-    if net.quant_style == ir.MULTIPLIER and params is None:
+    if needs_params(net) and params is None:
         raise UnsupportedByBackend(
             "the RTL plan of a multiplier-style network needs its parameters (each layer's shift, bias and m0 widths)",
             net.span,
@@ -196,7 +201,7 @@ def plan(net: ir.Network, params: Params | None = None) -> tuple[Stream, list[St
     """The input stream and the stages of the top, in stream order (``params`` is needed
     for a multiplier-style network, see the module docstring)."""
     _check_supported(net, params)
-    mult = net.quant_style == ir.MULTIPLIER
+    mult = needs_params(net)
     stages: list[Stage] = []
     if net.input.format == "nv12":
         head = Stream(1, 8, False)
