@@ -53,7 +53,7 @@ from .legality import legal_folds, with_fold
 
 __all__ = [
     "Option", "Plan", "Infeasible", "LayerCost", "LayerFigures", "options", "every_option", "plan_of", "fold_for_ii",
-    "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "BUDGETS", "describe", "solve", "solve_pixels", "explain",
+    "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "BUDGETS", "describe", "solve", "solve_pixels", "wider_ports", "explain",
 ]
 
 MAC_KINDS = (ir.Conv, ir.DwConv, ir.FC)
@@ -458,15 +458,21 @@ def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool =
     return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster, ff=goal.ff, dsp=goal.dsp)
 
 
+def wider_ports(net: ir.Network) -> list[int]:
+    """The pixels per beat beyond one that :func:`solve_pixels` may give the input port: none
+    if the spec sets them or the input streams NV12 bytes, else those dividing the width."""
+    if net.input.pixels is not None or net.input.format != "u8":
+        return []
+    return [p for p in ir.PIXELS[1:] if net.input.shape.w % p == 0]
+
+
 def solve_pixels(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool = False,
                  coster: LayerCost | None = None) -> Plan:
     """:func:`solve`; where the input port bounds the II (or the goal is out of its reach)
     and the spec leaves the port's pixels per beat unset, the same with 2, then 4 pixels per
     beat (while the image width allows): the plan with the fastest II, at the fewest pixels
     that reach it, and its ``pixels`` set (None: one pixel per beat will do)."""
-    choices = [net.input.pixels]
-    if net.input.pixels is None and net.input.format == "u8":
-        choices += [p for p in ir.PIXELS[1:] if net.input.shape.w % p == 0]
+    choices = [net.input.pixels] + wider_ports(net)
     best = None
     for pixels in choices:
         wider = with_pixels(net, pixels)

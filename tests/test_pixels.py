@@ -10,7 +10,7 @@ import attrs
 import pytest
 
 from mbdsl import backends, ir
-from mbdsl.autofold import solve_pixels
+from mbdsl.autofold import fold_for_ii, solve_pixels
 from mbdsl.backends.rtl.top import plan
 from mbdsl.cli import main
 from mbdsl.dataflow import fifo_depth, input_cycles, layer_cycles, window, with_pixels
@@ -157,3 +157,16 @@ def test_fold_command_reports_the_chosen_pixels(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert re.search(r"input +2 pixels per beat \(fold\(pixels = 2\)\): one pixel per beat bounds the II at 256 cycles; 2 per beat at 128", printed)
     assert check(load_string(out.read_text(), "out.mbn")).input.pixels == 2
+
+
+def test_fold_command_says_a_wider_port_did_not_help(tmp_path, capsys):
+    """At the lanes that just reach the port's II at one pixel per beat, two pixels per beat
+    reach no faster II: the folding keeps one, and says so."""
+    path = tmp_path / "s.mbn"
+    path.write_text(SMALL.format(size="16x16x3", fold="", first=CONV.format(simd=27), target=""))
+    net = small()
+    lanes = fold_for_ii(net, input_cycles(net.input)).lanes
+    assert main(["fold", str(path), "--mac-lanes", str(lanes)]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"chosen +II 256 cycles", printed)
+    assert re.search(r"input +the input port bounds the II at one pixel per beat; 2 per beat reach no faster II within the goal", printed)

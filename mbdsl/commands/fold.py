@@ -15,7 +15,7 @@ import attrs
 from rich.table import Table
 
 from .. import devices, ir
-from ..autofold import MAC_KINDS, NAMES, Infeasible, describe, explain, plan_of, solve_pixels
+from ..autofold import MAC_KINDS, NAMES, Infeasible, describe, explain, plan_of, solve_pixels, wider_ports
 from ..dataflow import input_cycles, layer_cycles, with_pixels
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ
@@ -148,6 +148,9 @@ def run(args) -> int:
     if folded.input.pixels != net.input.pixels:
         console.print(f"input    {folded.input.pixels} pixels per beat (fold(pixels = {folded.input.pixels})): one pixel per beat bounds the II "
                       f"at {input_cycles(net.input):,} cycles; {folded.input.pixels} per beat at {input_cycles(folded.input):,}")
+    elif plan.ii == input_cycles(net.input) and wider_ports(net):
+        console.print(f"input    the input port bounds the II at one pixel per beat; {wider_ports(net)[0]} per beat reach no faster II "
+                      f"within the goal")
     if coster is not None:
         everything = sum(network_resources(folded, args.dsp).values())
         console.print(f"         the width converters between layers add {everything.lut - plan.lut:,.0f} LUT, "
