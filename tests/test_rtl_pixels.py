@@ -18,7 +18,7 @@ from mbdsl.backends.rtl.sources import hdl_sources
 from mbdsl.backends.rtl.synth import cell_resources
 from mbdsl.dataflow import input_cycles, with_pixels
 from mbdsl.estimates import estimate
-from mbdsl.frontend import load
+from mbdsl.frontend import load, load_string
 from mbdsl.images import random_images
 from mbdsl.output import write_tree
 from mbdsl.params import make_params
@@ -87,16 +87,18 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build" / "test_rtl_pixels"
 
 
-@pytest.fixture(scope="module")
-def built():
-    """MobileNet-v1 0.25 at 32x32 folded for the II of a 2-pixel input port (512 cycles),
-    which one pixel per beat (1,024 cycles) cannot reach: the optimizer widens the port."""
+@pytest.fixture(scope="module", params=[2, 4])
+def built(request):
+    """MobileNet-v1 0.25 at 32x32 folded for the II of a P-pixel input port (1,024/P
+    cycles), which a narrower port cannot reach: the optimizer widens the port to P (at 4,
+    a 96-bit port)."""
+    pixels = request.param
     net = check(load(str(ROOT / "specs" / "mobilenet_v1_w0.25_32.mbn")))
-    plan = solve_pixels(net, ir.FoldGoal(fps=200e6 / 512), 200e6)
-    assert plan.pixels == 2 and plan.ii == 512
+    plan = solve_pixels(net, ir.FoldGoal(fps=200e6 * pixels / 1024), 200e6)
+    assert plan.pixels == pixels and plan.ii == 1024 // pixels
     net = with_pixels(net.replace_layers(plan.layers), plan.pixels)
     params = make_params(net)
-    rtl, build = BUILD / "rtl", BUILD / "build"
+    rtl, build = BUILD / f"p{pixels}" / "rtl", BUILD / f"p{pixels}" / "build"
     write_tree(str(rtl), backends.generate("rtl", net, params))
     netsim.build(rtl, build)
     return net, params, rtl, build
@@ -120,7 +122,7 @@ def test_network_ii_is_the_model(built):
     result = _simulate(built, 4, 0.0, 12, False)
     assert result.exact
     ii = estimate(net).ii
-    assert ii == input_cycles(net.input) == 512
+    assert ii == input_cycles(net.input) == 1024 // net.input.pixels
     print(f"measured II {result.ii:,.1f} cycles, model {ii:,}")
     assert abs(result.ii - ii) <= 0.02 * ii, (result.ii, ii)
 
@@ -152,3 +154,30 @@ def test_synthesis_costs_what_the_model_says():
     assert real.bram18 == model.bram18, (real, model)
     assert abs(model.ff - real.ff) <= 0.25 * real.ff, (real, model)
     assert abs(model.lut - real.lut) <= 0.25 * real.lut + 25, (real, model)
+
+
+PART_OF_A_PIXEL = """
+network part {
+  input 8x8x3 u8 fold(pixels = 2)
+  defaults { weights int4 narrow; activations uint4 }
+  conv c0 3x3 stride 1 pad 1 -> 8 weights int8 fold(pe = 4, simd = 1)
+  pwconv p1 -> 16 fold(pe = 4, simd = 8)
+  avgpool pool global fold(pe = 4)
+  fc fc -> 10 fold(pe = 2, simd = 4)
+  topk top 3
+}
+"""
+
+
+@pytest.mark.verilator
+def test_first_layer_taking_part_of_a_pixel_is_bit_exact(tmp_path):
+    """A 2-pixel port in front of a window generator of one channel a beat: the port's
+    6-element beats pass a width converter, under stalls on both ports."""
+    net = check(load_string(PART_OF_A_PIXEL, "part.mbn"))
+    params = make_params(net)
+    rtl, build = BUILD / "part" / "rtl", BUILD / "part" / "build"
+    write_tree(str(rtl), backends.generate("rtl", net, params))
+    netsim.build(rtl, build)
+    result = netsim.simulate(net, params, random_images(net.input, 3, seed=3), rtl, build, stall=0.3, seed=3, trace=True)
+    assert result.mismatch is None, str(result.mismatch)
+    assert result.exact and len({tuple(o) for o in result.outputs}) > 1

@@ -234,7 +234,10 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         # pixel of a word in D and E
         ff += lanes * (3 * aw + 3 + ew + (2 * _clog2(win.pixels) if win.pixels > 1 else 0))
         queue = _credit_queue(lanes * ew, 9)
-        return feats, Resources(mem.lut * lanes, ff + mem.ff * lanes, mem.bram18 * lanes, 0) + queue
+        # PIX > 1: per output bit, the read word's PIX:1 select and the padding zero, LUT6s
+        # of PIX data, log2(PIX) select and one padding input (an estimate)
+        select = lanes * ew * math.ceil((win.pixels + _clog2(win.pixels) + 1) / 6) if win.pixels > 1 else 0
+        return feats, Resources(mem.lut * lanes + select, ff + mem.ff * lanes, mem.bram18 * lanes, 0) + queue
     if module == "mbdsl_fifo":
         return _fifo_features(p["WIDTH"], p["DEPTH"])
     if module == "mbdsl_dwc":

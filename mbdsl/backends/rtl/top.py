@@ -33,7 +33,8 @@ ROM_FOLDERS = ("weights", "thresholds", "biases", "requant")
 """The folders of ROM files in a generated design ($readmemh reads them at run time)."""
 
 MAX_PORT_BITS = 64
-"""Widest top-level AXI-Stream port (the simulation harness moves beats as 64-bit words)."""
+"""Widest top-level output port (the simulation harness reads output beats as 64-bit words;
+it drives an input port of any width)."""
 
 
 @attrs.frozen
@@ -82,14 +83,6 @@ def _check_supported(net: ir.Network, params: Params | None) -> None:
             net.span,
             "give the parameters (mbdsl.params.make_params) to plan, or use 'quant thresholds'",
         )
-    inp = net.input
-    if inp.format == "u8" and inp.pixels_per_beat * inp.shape.c * 8 > MAX_PORT_BITS:
-        if inp.pixels_per_beat == 1:
-            raise UnsupportedByBackend(f"the RTL input port carries one pixel per beat; {inp.shape.c} channels exceed {MAX_PORT_BITS} bits", inp.span, "use at most 8 input channels")
-        fits = [p for p in ir.PIXELS if p * inp.shape.c * 8 <= MAX_PORT_BITS]
-        raise UnsupportedByBackend(f"the RTL input port would carry {inp.pixels} pixels of {inp.shape.c} channels per beat, "
-                                   f"{inp.pixels * inp.shape.c * 8} bits, more than {MAX_PORT_BITS}", inp.pixels_span or inp.span,
-                                   f"use pixels = {' or '.join(map(str, fits))}" if fits else "use fewer input channels")
     for layer in net.layers:
         if isinstance(layer, ir.AvgPool) and layer.in_type.signed:
             raise UnsupportedByBackend(f"the RTL pool sums unsigned activations; layer {layer.name} receives {layer.in_type}", layer.span, "use unsigned activations before the pool")
