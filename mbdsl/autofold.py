@@ -54,12 +54,12 @@ from typing import Protocol
 import attrs
 
 from . import ir
-from .dataflow import input_cycles, layer_cycles
+from .dataflow import input_cycles, layer_cycles, with_pixels
 from .legality import legal_folds, legal_mults, with_fold
 
 __all__ = [
     "Option", "Plan", "Infeasible", "LayerCost", "LayerFigures", "options", "mappings", "every_option", "plan_of", "fold_for_ii",
-    "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "BUDGETS", "describe", "solve", "explain",
+    "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "BUDGETS", "describe", "solve", "solve_pixels", "wider_ports", "explain",
 ]
 
 MAC_KINDS = (ir.Conv, ir.DwConv, ir.FC)
@@ -106,6 +106,8 @@ class Plan:
     bram18: int = 0
     dsp: int = 0
     ff: float = 0.0
+    pixels: int | None = None
+    """The input port's pixels per beat the plan needs (:func:`solve_pixels`); None: as written."""
 
 
 class Infeasible(Exception):
@@ -222,7 +224,8 @@ def fold_for_ii(net: ir.Network, ii: int, only_auto: bool = False, cost: str = "
         raise ValueError(f"cost {cost!r}: one of {', '.join(COSTS)}")
     port = input_cycles(net.input)
     if port > ii:  # the input port is a stage of the II too, and no folding changes it
-        raise Infeasible(None, port, f"the input port needs {port:,} cycles per frame (one beat per pixel)")
+        per_beat = "one beat per pixel" if net.input.pixels_per_beat == 1 else f"{net.input.pixels_per_beat} pixels per beat"
+        raise Infeasible(None, port, f"the input port needs {port:,} cycles per frame ({per_beat})")
     layers = list(net.layers)
     for i in _free(net, only_auto):
         opts = per_layer[i] if per_layer is not None else options(layers[i], coster, cost)
@@ -562,6 +565,40 @@ def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool =
     if goal.mac_lanes is not None:
         return fold_for_lanes(net, goal.mac_lanes, only_auto, coster=coster)
     return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster, ff=goal.ff, dsp=goal.dsp, mults=goal.mults)
+
+
+def wider_ports(net: ir.Network) -> list[int]:
+    """The pixels per beat beyond one that :func:`solve_pixels` may give the input port: none
+    if the spec sets them or the input streams NV12 bytes, else those dividing the width."""
+    if net.input.pixels is not None or net.input.format != "u8":
+        return []
+    return [p for p in ir.PIXELS[1:] if net.input.shape.w % p == 0]
+
+
+def solve_pixels(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool = False,
+                 coster: LayerCost | None = None) -> Plan:
+    """:func:`solve`; where the input port bounds the II (or the goal is out of its reach)
+    and the spec leaves the port's pixels per beat unset, the same with 2, then 4 pixels per
+    beat (while the image width allows): the plan with the fastest II, at the fewest pixels
+    that reach it, and its ``pixels`` set (None: one pixel per beat will do)."""
+    choices = [net.input.pixels] + wider_ports(net)
+    best = None
+    for pixels in choices:
+        wider = with_pixels(net, pixels)
+        try:
+            plan = attrs.evolve(solve(wider, goal, clock_hz, only_auto, coster), pixels=pixels)
+        except Infeasible as exc:
+            if exc.layer is None and pixels != choices[-1]:
+                continue  # the port is too slow: try a wider one
+            if best is None:
+                raise
+            return best
+        if best is not None and plan.ii >= best.ii:
+            return best
+        best = plan
+        if plan.ii > input_cycles(wider.input):  # the port no longer bounds it
+            return best
+    return best
 
 
 def explain(exc: Infeasible, goal: ir.FoldGoal, clock_hz: float) -> tuple[str, str]:

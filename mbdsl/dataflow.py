@@ -13,7 +13,7 @@ from . import ir
 from .semantics import window_out
 
 __all__ = [
-    "Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "fifo_depth",
+    "Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "with_pixels", "fifo_depth",
     "mac_cycles", "channel_lanes", "weight_lanes", "divisors",
 ]
 
@@ -25,6 +25,8 @@ class Window:
     Each output beat holds ``kpar`` kernel positions of ``cpar`` channels. ``depthwise``
     orders a pixel's window channel group first (for vector units); otherwise kernel
     position first (for matrix-vector units, matching the (kh, kw, cin) weight columns).
+    Each input beat holds ``pixels`` whole pixels (more than one only with ``cpar`` equal to
+    the channels: the first layer behind a multi-pixel input port).
     """
 
     ifm_h: int
@@ -36,6 +38,7 @@ class Window:
     cpar: int
     kpar: int
     depthwise: bool
+    pixels: int = 1
 
     @property
     def ofm_h(self) -> int:
@@ -49,6 +52,11 @@ class Window:
     def channel_beats(self) -> int:
         """Beats of one input pixel: C/CPAR."""
         return self.channels // self.cpar
+
+    @property
+    def row_beats(self) -> int:
+        """Input beats of one image row: W*C/CPAR pixels' beats, ``pixels`` pixels a beat."""
+        return self.ifm_w * self.channel_beats // self.pixels
 
     @property
     def kernel_groups(self) -> int:
@@ -77,12 +85,12 @@ class Window:
         """
         lo = max(0, (self.ofm_h - 1) * self.stride - self.pad)
         room = lo + self.ring_rows - self.ifm_h
-        return max(0, self.fill_rows - max(0, room)) * self.ifm_w * self.channel_beats
+        return max(0, self.fill_rows - max(0, room)) * self.row_beats
 
     @property
     def cycles(self) -> int:
         emit = self.ofm_w * self.kernel_groups * self.channel_beats
-        load = self.stride * self.ifm_w * self.channel_beats
+        load = self.stride * self.row_beats
         return self.ofm_h * max(emit, load) + self.fill_cycles
 
 
@@ -100,7 +108,9 @@ def window(layer: ir.Layer) -> Window | None:
     else:
         return None
     s = layer.in_shape
-    return Window(s.h, s.w, s.c, layer.kernel, layer.stride, layer.pad, cpar, kpar, depthwise)
+    # whole pixels only: a layer that takes part of a pixel per beat gets the port's beats split
+    pixels = layer.in_pixels if cpar == s.c else 1
+    return Window(s.h, s.w, s.c, layer.kernel, layer.stride, layer.pad, cpar, kpar, depthwise, pixels)
 
 
 def unit_cycles(layer: ir.Layer) -> int:
@@ -134,17 +144,25 @@ def layer_cycles(layer: ir.Layer) -> int:
 
 
 def input_cycles(inp: ir.Input) -> int:
-    """Cycles per frame of the top's input port: one pixel per beat, or for NV12 one byte
-    per beat (1.5 bytes per pixel)."""
+    """Cycles per frame of the top's input port: P pixels per beat (``fold(pixels = P)``),
+    or for NV12 one byte per beat (1.5 bytes per pixel)."""
     s = inp.shape
-    return s.h * s.w * 3 // 2 if inp.format == "nv12" else s.h * s.w
+    return s.h * s.w * 3 // 2 if inp.format == "nv12" else s.h * s.w // inp.pixels_per_beat
+
+
+def with_pixels(net: ir.Network, pixels: int | None) -> ir.Network:
+    """The network with its input port taking ``pixels`` pixels per beat (None: not set,
+    one): the input's setting and the stream of the first layer, which takes the port's
+    beats."""
+    first = attrs.evolve(net.layers[0], in_pixels=pixels or 1)
+    return attrs.evolve(net.replace_layers((first,) + tuple(net.layers[1:])), input=attrs.evolve(net.input, pixels=pixels))
 
 
 def input_beat(layer: ir.Layer) -> int:
     """Elements per beat of the stream a layer consumes (before its window generator)."""
     w = window(layer)
     if w is not None:
-        return w.cpar
+        return w.cpar * w.pixels
     if isinstance(layer, (ir.Conv, ir.FC)):
         return layer.fold.simd
     if isinstance(layer, (ir.DwConv, ir.AvgPool)):
@@ -165,7 +183,7 @@ def fifo_depth(layer: ir.Layer) -> int:
     """
     w = window(layer)
     if w is not None:
-        return max(MIN_FIFO_DEPTH, w.ifm_w * w.channel_beats)
+        return max(MIN_FIFO_DEPTH, w.row_beats)
     if isinstance(layer, (ir.Conv, ir.FC)):
         mw = layer.matrix[1]
         return max(MIN_FIFO_DEPTH, mw // layer.fold.simd)

@@ -20,6 +20,7 @@ __all__ = [
     "Fold",
     "Preprocess",
     "Input",
+    "PIXELS",
     "Conv",
     "DwConv",
     "AvgPool",
@@ -96,6 +97,10 @@ class Preprocess:
     std: tuple[float, ...] = (1.0,)
 
 
+PIXELS = (1, 2, 4)
+"""The pixels per beat an input port may take (``input ... fold(pixels = P)``)."""
+
+
 @attrs.frozen
 class Input:
     """The image: raw ``u8`` pixels (H, W, C) or an ``nv12`` camera frame converted to RGB.
@@ -109,10 +114,18 @@ class Input:
     preprocess: Preprocess = Preprocess()
     span: Span | None = attrs.field(default=None, eq=False)
     resize: int | None = attrs.field(default=None, kw_only=True)
+    pixels: int | None = attrs.field(default=None, kw_only=True)
+    """``fold(pixels = P)``: pixels per beat of the FPGA input port (one of :data:`PIXELS`);
+    None when not written: one, or what a ``fold(auto)`` goal chooses."""
+    pixels_span: Span | None = attrs.field(default=None, eq=False, kw_only=True)
 
     @property
     def act_type(self) -> IntType:
         return UINT8
+
+    @property
+    def pixels_per_beat(self) -> int:
+        return self.pixels or 1
 
 
 @attrs.frozen(kw_only=True)
@@ -121,6 +134,9 @@ class _Layer:
     span: Span | None = attrs.field(default=None, eq=False)
     in_shape: Shape | None = None
     out_shape: Shape | None = None
+    in_pixels: int = 1
+    """Pixels per beat of the stream the layer takes: the input port's for the first layer
+    (``dataflow.with_pixels``), else one. Derived by the shape pass."""
 
 
 @attrs.frozen(kw_only=True)

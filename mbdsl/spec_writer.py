@@ -174,7 +174,8 @@ def write_spec(
     lines.append(f"network {net.name} {{")
     inp = net.input
     size = f"{inp.shape.h}x{inp.shape.w}" + ("" if inp.format == "nv12" else f"x{inp.shape.c}")
-    lines.append(f"  input {size} {inp.format}{_preprocess(inp.preprocess, inp.resize)}")
+    pixels = f" fold(pixels = {inp.pixels})" if inp.pixels is not None else ""
+    lines.append(f"  input {size} {inp.format}{pixels}{_preprocess(inp.preprocess, inp.resize)}")
     defaults = [f"weights {wdef.name}", f"activations {adef.name}", f"quant {net.quant_style}"]
     if not folds and layers and all(l.fold.auto for l in layers if not isinstance(l, ir.TopK)):
         defaults.append("fold(auto)")

@@ -16,9 +16,11 @@ def geometry(p):
 def expected_cycles(p):
     """Analytic steady-state cycles per frame: the model the tools use,
     :attr:`mbdsl.dataflow.Window.cycles` (``OH * max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF)``
-    plus the rows of the next frame's first window that the ring could not preload)."""
+    plus the rows of the next frame's first window that the ring could not preload;
+    ``STRIDE*IFM_W*CF/PIX`` with ``PIX`` pixels per input beat)."""
     from mbdsl.dataflow import Window
-    return Window(p["IFM_H"], p["IFM_W"], p["C"], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"])).cycles
+    return Window(p["IFM_H"], p["IFM_W"], p["C"], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"]),
+                  p.get("PIX", 1)).cycles
 
 
 def finn_formula(p):
@@ -36,7 +38,7 @@ def make_case(p, *, seed, frames, workdir):
     rng = np.random.default_rng(seed)
     h, w, c, b = p["IFM_H"], p["IFM_W"], p["C"], p["BITS"]
     x = rng.integers(0, 1 << b, size=(frames, h, w, c))
-    inp = pack.tensor_to_beats(x, p["CPAR"], b)
+    inp = pack.tensor_to_beats(x, p["CPAR"] * p.get("PIX", 1), b)  # PIX > 1: whole pixels, CPAR = C
     win = np.concatenate([
         pack.window_beats(x[f], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"]))
         for f in range(frames)

@@ -52,7 +52,8 @@ def run(args) -> int:
     console.print(f"MACs per frame       {figures.macs:,} ({si(figures.macs)})")
     console.print(f"weight memory        {figures.weight_bytes:,} B" + (f" + thresholds {figures.threshold_bytes:,} B" if figures.threshold_bytes else ""))
     console.print(f"MAC lanes (PE*SIMD)  {figures.mac_lanes:,}")
-    console.print(f"input port           {figures.input_cycles:,} cycles per frame ({net.input.format})")
+    per_beat = f", {net.input.pixels} pixels per beat" if net.input.pixels_per_beat > 1 else ""
+    console.print(f"input port           {figures.input_cycles:,} cycles per frame ({net.input.format}{per_beat})")
     console.print(f"initiation interval  {figures.ii:,} cycles (bottleneck {figures.bottleneck_name})")
     hz, what = throughput_clock(net)
     console.print(f"throughput           {hz / figures.ii:,.1f} FPS at {hz / 1e6:g} MHz ({what})")

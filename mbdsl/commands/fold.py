@@ -18,8 +18,8 @@ import attrs
 from rich.table import Table
 
 from .. import devices, ir
-from ..autofold import MAC_KINDS, NAMES, Infeasible, describe, explain, plan_of, solve
-from ..dataflow import input_cycles, layer_cycles
+from ..autofold import MAC_KINDS, NAMES, Infeasible, describe, explain, plan_of, solve_pixels, wider_ports
+from ..dataflow import input_cycles, layer_cycles, with_pixels
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ
 from ..output import check_writable, write_file
@@ -134,10 +134,11 @@ def run(args) -> int:
     before = plan_of(list(net.layers), coster) if coster is not None else None
     goal = describe(target, clock)
     try:
-        plan = solve(net, target, clock, coster=coster)
+        plan = solve_pixels(net, target, clock, coster=coster)
     except Infeasible as exc:
         message, hint = explain(exc, target, clock)
         raise MbdslError(message, exc.layer.span if exc.layer is not None and exc.resource != "support" else net.span, hint) from None
+    folded = with_pixels(net.replace_layers(plan.layers), plan.pixels)
     table = Table(title=f"{net.name}: folding for {goal}")
     cols = ["layer", "kind", "PE x SIMD (spec)", "PE x SIMD (chosen)", "lanes", "cycles/frame", "balance"]
     mapped = any(getattr(l, "fold", None) is not None and l.fold.mult is not None for l in plan.layers)
@@ -168,8 +169,14 @@ def run(args) -> int:
 
     console.print(f"spec     II {before_ii:,} cycles, {before_lanes:,} MAC lanes, {clock / before_ii:,.1f} FPS{res(before) if before else ''}")
     console.print(f"chosen   II {plan.ii:,} cycles, {plan.lanes:,} MAC lanes, {clock / plan.ii:,.1f} FPS at {clock / 1e6:g} MHz{res(plan)}")
+    if folded.input.pixels != net.input.pixels:
+        console.print(f"input    {folded.input.pixels} pixels per beat (fold(pixels = {folded.input.pixels})): one pixel per beat bounds the II "
+                      f"at {input_cycles(net.input):,} cycles; {folded.input.pixels} per beat at {input_cycles(folded.input):,}")
+    elif plan.ii == input_cycles(net.input) and wider_ports(net):
+        console.print(f"input    the input port bounds the II at one pixel per beat; {wider_ports(net)[0]} per beat reach no faster II "
+                      f"within the goal")
     if coster is not None:
-        everything = sum(network_resources(attrs.evolve(net, layers=plan.layers), args.dsp, params).values())
+        everything = sum(network_resources(folded, args.dsp, params).values())
         console.print(f"         the width converters between layers add {everything.lut - plan.lut:,.0f} LUT, "
                       f"{everything.bram18 - plan.bram18:,} BRAM18 (not part of budgets: each depends on two layers' foldings)")
         if dev is not None:
@@ -191,7 +198,6 @@ def run(args) -> int:
         else:
             console.print(f"optimal  the next faster II, {ii:,} cycles, needs at least {need:,} MAC lanes")
     if args.output:
-        folded = attrs.evolve(net, layers=plan.layers)
         text = write_spec(folded, args.output, header=f"Folded by 'mbdsl fold' from {args.spec} for {goal}.")
         write_file(args.output, text)
         console.print(f"wrote {args.output}")

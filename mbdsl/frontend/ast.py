@@ -102,6 +102,8 @@ class InputDecl:
     format_span: Span = attrs.field(eq=False)
     preprocess: tuple[Setting, ...]
     span: Span = attrs.field(eq=False)
+    fold: FoldArgs | None = None
+    """``fold(pixels = P)``: pixels per beat of the input port."""
 
 
 @attrs.frozen

@@ -19,7 +19,7 @@ from .targets import targets
 from .. import ir
 from ..dtypes import IntType
 from ..errors import (QuantError, ShapeError, Span, SpecNameError, SpecStructureError, SpecSyntaxError,
-                      SpecValueError)
+                      SpecValueError, TargetError)
 from ..files import MAX_SPEC_BYTES, check_utf8_path, read_text
 from ..hints import did_you_mean
 
@@ -111,6 +111,9 @@ class _NetworkBuilder:
             else:
                 statements.append(stmt)
         net_input = self._input(input_decl, macro_resolution)
+        if net_input.pixels_per_beat > 1 and fpga is None and gap8 is not None:
+            raise TargetError(f"pixels = {net_input.pixels} sets the pixels per beat of the FPGA input port, and the spec targets only gap8, "
+                              "which reads its input from memory", net_input.pixels_span, "remove fold(pixels = ...) or add a target fpga block")
         layers = []
         for stmt in statements:
             layers.extend(self._statement(stmt, 0))
@@ -219,7 +222,8 @@ class _NetworkBuilder:
                 f"set resolution = {shape.h} or change the input",
             )
         pre, resize = _preprocess(decl.preprocess, shape)
-        return ir.Input(shape, decl.format, pre, decl.span, resize=resize)
+        pixels, pixels_span = _input_pixels(decl.fold, decl.format, shape) if decl.fold is not None else (None, None)
+        return ir.Input(shape, decl.format, pre, decl.span, resize=resize, pixels=pixels, pixels_span=pixels_span)
 
     def _statement(self, stmt, depth: int, suffix: str = "") -> list:
         """Layers of a statement; inside ``repeat N`` (N > 1) explicit names get ``_i``,
@@ -478,6 +482,33 @@ def _bias_type(t: ast.DType) -> IntType:
     if not it.signed:
         raise QuantError(f"biases are signed: {t.name} is not supported", t.span, f"use int{it.bits}")
     return it
+
+
+
+def _input_pixels(fold: ast.FoldArgs, fmt: str, shape: ir.Shape) -> tuple[int, Span]:
+    """The input's ``fold(pixels = P)``: P and where it is written."""
+    if fold.auto:
+        raise SpecValueError("the input takes no fold(auto): fold(auto) goals choose its pixels per beat when it has no fold",
+                             fold.span, "remove the input's fold, or write fold(pixels = 1), 2 or 4")
+    pixels = None
+    for key, value, span in fold.kwargs:
+        if key != "pixels":
+            raise SpecNameError(f"input has no fold parameter '{key}'", span, did_you_mean(key, ("pixels",)))
+        if pixels is not None:
+            raise SpecNameError("fold parameter 'pixels' is given twice", span, "keep one")
+        if value.kind != "number" or not isinstance(value.value, int) or value.value not in ir.PIXELS:
+            raise SpecValueError(f"pixels must be {', '.join(map(str, ir.PIXELS[:-1]))} or {ir.PIXELS[-1]}, not {_show(value)}",
+                                 value.span, "the input port takes 1, 2 or 4 pixels per beat")
+        pixels = (value.value, value.span)
+    p, span = pixels  # the grammar gives a fold at least one key
+    if p > 1 and fmt == "nv12":
+        raise SpecValueError(f"an nv12 input streams one byte per beat; pixels = {p} needs u8 pixels", span,
+                             "use pixels = 1, or a u8 input")
+    if shape.w % p:
+        legal = [q for q in ir.PIXELS if shape.w % q == 0]
+        raise ShapeError(f"pixels = {p} does not divide the input's width {shape.w}: a beat holds whole pixels of one row", span,
+                         f"use pixels = {' or '.join(map(str, legal))}")
+    return p, span
 
 
 def _preprocess(settings: tuple[ast.Setting, ...], shape: ir.Shape) -> tuple[ir.Preprocess, int | None]:

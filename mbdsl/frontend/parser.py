@@ -176,9 +176,9 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def input_decl(self, meta, items):
-        size, fmt, pre = items
+        size, fmt, fold, pre = items
         _check_digits(str(size), self._tok(size))
-        return ast.InputDecl(_size(size), str(fmt), self._tok(fmt), pre or (), self._meta(meta))
+        return ast.InputDecl(_size(size), str(fmt), self._tok(fmt), pre or (), self._meta(meta), fold.value if fold is not None else None)
 
     @v_args(meta=True)
     def defaults(self, meta, items):

@@ -9,8 +9,8 @@ from typing import Callable
 import attrs
 
 from .. import ir
-from ..autofold import Infeasible, LayerCost, explain, solve
-from ..dataflow import layer_cycles
+from ..autofold import Infeasible, LayerCost, explain, solve_pixels
+from ..dataflow import layer_cycles, with_pixels
 from ..errors import FoldingError
 from ..legality import legal_folds, legal_pe, legal_simd, with_fold
 
@@ -80,15 +80,17 @@ def resolve_folding(net: ir.Network, cost_model: Callable[[ir.Network], LayerCos
         return net
     layers = _balance(net.layers, auto)
     goal = net.fpga.goal if net.fpga is not None else None
+    pixels = net.input.pixels
     if goal is not None:
         balanced = net.replace_layers(layers)
         coster = cost_model(balanced) if cost_model is not None else None
         try:
-            layers = list(solve(balanced, goal, net.fpga.clock_hz, only_auto=True, coster=coster).layers)
+            plan = solve_pixels(balanced, goal, net.fpga.clock_hz, only_auto=True, coster=coster)
         except Infeasible as exc:
             message, hint = explain(exc, goal, net.fpga.clock_hz)
             raise FoldingError(message, goal.span, hint) from None
-    return net.replace_layers(with_fold(l, l.fold.pe, l.fold.simd) if i in auto else l for i, l in enumerate(layers))
+        layers, pixels = list(plan.layers), plan.pixels
+    return with_pixels(net.replace_layers(with_fold(l, l.fold.pe, l.fold.simd) if i in auto else l for i, l in enumerate(layers)), pixels)
 
 
 def _balance(layers, auto: list[int]) -> list:

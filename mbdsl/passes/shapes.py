@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from .. import ir
+from ..dataflow import with_pixels
 from ..errors import ShapeError, SpecStructureError
 from ..semantics import window_out
 
@@ -50,4 +51,4 @@ def infer_shapes(net: ir.Network) -> ir.Network:
             raise TypeError(layer)
         layers.append(attrs.evolve(layer, in_shape=shape, out_shape=out))
         shape = out
-    return net.replace_layers(layers)
+    return with_pixels(net.replace_layers(layers), net.input.pixels)

@@ -455,6 +455,9 @@ def plan(net: ir.Network, params, taken: set[str] | None = None) -> list[Unit]:
 
 def generate(net: ir.Network, params) -> dict[str, str | bytes]:
     """The HLS C++ sources of a checked network (relative path -> text)."""
+    if net.input.pixels_per_beat > 1:
+        raise UnsupportedByBackend(f"the HLS top takes one pixel per beat, and the input asks for {net.input.pixels} (fold(pixels = {net.input.pixels}))",
+                                   net.input.pixels_span or net.input.span, "remove the input's fold for the hls target; the rtl target takes several pixels per beat")
     taken: set[str] = set()
     top = _ident(net.name, taken)
     units = plan(net, params, taken)

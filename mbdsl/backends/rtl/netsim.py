@@ -59,7 +59,7 @@ class SimResult:
 
 
 def input_beats(net: ir.Network, image: np.ndarray) -> list[int]:
-    """The top's input stream for one image: pixels of C bytes, or row-paired NV12."""
+    """The top's input stream for one image: beats of P pixels of C bytes, or row-paired NV12."""
     if net.input.format == "nv12":
         h, w = net.input.shape.h, net.input.shape.w
         y = image[: h * w].reshape(h, w)
@@ -68,7 +68,7 @@ def input_beats(net: ir.Network, image: np.ndarray) -> list[int]:
         for i in range(h // 2):
             rows += [uv[i], y[2 * i], y[2 * i + 1]]
         return [int(v) for v in np.concatenate(rows)]
-    return pack.tensor_to_beats(image, net.input.shape.c, 8)
+    return pack.tensor_to_beats(image, net.input.shape.c * net.input.pixels_per_beat, 8)
 
 
 def build(rtl_dir: str | os.PathLike, build_dir: str | os.PathLike, log: Callable[[str], None] = lambda s: None) -> Path:

@@ -206,33 +206,38 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
         return mac_features(p, nf, sf, dsp), _mac_fixed(p, nf, sf, False, dsp)
     if module == "mbdsl_swg":
-        win = Window(p["IFM_H"], p["IFM_W"], p["C"], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"]))
+        win = Window(p["IFM_H"], p["IFM_W"], p["C"], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"]), p.get("PIX", 1))
         cf = win.channel_beats
         r = win.ring_rows
-        depth = r * p["IFM_W"] * cf
+        depth = r * win.row_beats
         ew = p["CPAR"] * p["BITS"]
+        mw = ew * win.pixels  # a memory word: an input beat of PIX pixels
         oh, ow = win.ofm_h, win.ofm_w
         cb = _clog2(max(p["IFM_H"], p["IFM_W"]) + 2 * p["PAD"] + p["K"] + p["STRIDE"] + r + 1) + 2
         aw = _clog2(depth)
-        m = memory(depth, ew, RAM)
+        m = memory(depth, mw, RAM)
         if m.style == "bram":
             mem = Resources(m.mux_luts, 0, m.bram18, 0)
         elif m.style == "lutram":
-            mem = Resources(m.lutram_luts + m.mux_luts, ew, 0, 0)
+            mem = Resources(m.lutram_luts + m.mux_luts, mw, 0, 0)
         else:
-            mem = Resources(ew * math.ceil((depth - 1) / 3), depth * ew + ew, 0, 0)
+            mem = Resources(mw * math.ceil((depth - 1) / 3), depth * mw + mw, 0, 0)
         lanes = p["KPAR"]
         kg = win.kernel_groups
         ctl = cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(kg)
         feats = {"ctl": ctl, "out": lanes * ew}
         # d, ih0, iw0, lo, hi, lo_q1, lim; window counters; frame and row bases, column base;
         # writer; valid bits; stage B (the issued window)
-        ff = 7 * cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(kg) + 3 * aw + 2 + aw + _clog2(p["IFM_W"] * cf) + 5
+        ff = 7 * cb + _clog2(oh) + _clog2(ow) + _clog2(cf) + _clog2(kg) + 3 * aw + 2 + aw + _clog2(win.row_beats) + 5
         ff += 2 * cb + 2 * aw + 2 + _clog2(kg)
-        # per lane: stages C (pad, slot, column), D (address, pad), E (pad), F (data)
-        ff += lanes * (3 * aw + 3 + ew)
+        # per lane: stages C (pad, slot, column), D (address, pad), E (pad), F (data); the
+        # pixel of a word in D and E
+        ff += lanes * (3 * aw + 3 + ew + (2 * _clog2(win.pixels) if win.pixels > 1 else 0))
         queue = _credit_queue(lanes * ew, 9)
-        return feats, Resources(mem.lut * lanes, ff + mem.ff * lanes, mem.bram18 * lanes, 0) + queue
+        # PIX > 1: per output bit, the read word's PIX:1 select and the padding zero, LUT6s
+        # of PIX data, log2(PIX) select and one padding input (an estimate)
+        select = lanes * ew * math.ceil((win.pixels + _clog2(win.pixels) + 1) / 6) if win.pixels > 1 else 0
+        return feats, Resources(mem.lut * lanes + select, ff + mem.ff * lanes, mem.bram18 * lanes, 0) + queue
     if module == "mbdsl_fifo":
         return _fifo_features(p["WIDTH"], p["DEPTH"])
     if module == "mbdsl_dwc":

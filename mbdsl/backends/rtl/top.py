@@ -33,7 +33,8 @@ ROM_FOLDERS = ("weights", "thresholds", "biases", "requant")
 """The folders of ROM files in a generated design ($readmemh reads them at run time)."""
 
 MAX_PORT_BITS = 64
-"""Widest top-level AXI-Stream port (the simulation harness moves beats as 64-bit words)."""
+"""Widest top-level output port (the simulation harness reads output beats as 64-bit words;
+it drives an input port of any width)."""
 
 
 @attrs.frozen
@@ -87,8 +88,6 @@ def _check_supported(net: ir.Network, params: Params | None) -> None:
             net.span,
             "give the parameters (mbdsl.params.make_params) to plan, or use 'quant thresholds'",
         )
-    if net.input.format == "u8" and net.input.shape.c * 8 > MAX_PORT_BITS:
-        raise UnsupportedByBackend(f"the RTL input port carries one pixel per beat; {net.input.shape.c} channels exceed {MAX_PORT_BITS} bits", net.input.span, "use at most 8 input channels")
     for layer in net.layers:
         if isinstance(layer, ir.AvgPool) and layer.in_type.signed:
             raise UnsupportedByBackend(f"the RTL pool sums unsigned activations; layer {layer.name} receives {layer.in_type}", layer.span, "use unsigned activations before the pool")
@@ -127,7 +126,7 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
             stages.append(dwc)
             cur = dwc.out
 
-    total = layer.in_shape.size if isinstance(layer, ir.FC) else layer.in_shape.c
+    total = layer.in_shape.size if isinstance(layer, ir.FC) else layer.in_shape.c * layer.in_pixels
     if isinstance(layer, ir.TopK):
         convert(1, layer.in_shape.c)
         extend = 0 if cur.signed else 1  # the unit compares signed values
@@ -143,7 +142,7 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
         add("mbdsl_swg", f"{name}_swg", {
             "IFM_H": w.ifm_h, "IFM_W": w.ifm_w, "C": w.channels, "K": w.kernel, "STRIDE": w.stride,
             "PAD": w.pad, "BITS": cur.bits, "CPAR": w.cpar, "KPAR": w.kpar, "DW": int(w.depthwise),
-        }, Stream(w.cpar * w.kpar, cur.bits, cur.signed))
+        } | ({"PIX": w.pixels} if w.pixels > 1 else {}), Stream(w.cpar * w.kpar, cur.bits, cur.signed))
     f = layer.fold
     if isinstance(layer, ir.AvgPool):
         pool = {
@@ -207,7 +206,7 @@ def plan(net: ir.Network, params: Params | None = None) -> tuple[Stream, list[St
         head = Stream(1, 8, False)
         stages.append(Stage("mbdsl_nv12", "frontend_nv12", (("W", net.input.shape.w), ("H", net.input.shape.h)), Stream(3, 8, False)))
     else:
-        head = Stream(net.input.shape.c, 8, False)
+        head = Stream(net.input.shape.c * net.input.pixels_per_beat, 8, False)
     cur = stages[-1].out if stages else head
     owners: dict[str, ir.Layer | None] = {s.instance: None for s in stages}
 

@@ -3,7 +3,8 @@
 // Python, which is 10-100x faster.
 //
 // usage: harness INPUT.memh OUTPUT.txt BEATS_PER_FRAME OUT_BEATS_TOTAL P_IN_STALL P_OUT_STALL SEED MAX_CYCLES [+trace] [+drain=N]
-// INPUT.memh: one input beat per line, hex. OUTPUT.txt: "in FRAME CYCLE" when a frame's
+// INPUT.memh: one input beat per line, hex, of any width (a port over 64 bits is Verilator's
+// VlWide of 32-bit words). OUTPUT.txt: "in FRAME CYCLE" when a frame's
 // first beat is accepted, "out CYCLE HEX" for every output beat, "end CYCLE" when the last
 // one arrived. With +drain=N the run goes on after the last output until every input beat
 // is in, and then N cycles more (see below).
@@ -13,10 +14,36 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "Vtop.h"
 #include "verilated.h"
+
+// One input beat as 32-bit words, least significant first.
+using Beat = std::vector<uint32_t>;
+
+static Beat parse_beat(const std::string& hex) {
+    Beat words;
+    for (size_t end = hex.size(); end > 0; end = end > 8 ? end - 8 : 0) {
+        const size_t begin = end > 8 ? end - 8 : 0;
+        words.push_back(static_cast<uint32_t>(std::stoul(hex.substr(begin, end - begin), nullptr, 16)));
+    }
+    return words;
+}
+
+// Drives an input port with a beat (nullptr: zero): an integer up to 64 bits, or wider a
+// VlWide, indexed by 32-bit word.
+template <typename Port>
+static void drive(Port& port, const Beat* beat) {
+    if constexpr (std::is_integral_v<Port>) {
+        uint64_t value = 0;
+        for (size_t i = 0; beat && i < beat->size() && i < 2; ++i) value |= static_cast<uint64_t>((*beat)[i]) << (32 * i);
+        port = static_cast<Port>(value);
+    } else {
+        for (size_t i = 0; i < Port::Words; ++i) port.at(i) = beat && i < beat->size() ? (*beat)[i] : 0;
+    }
+}
 
 int main(int argc, char** argv) {
     Verilated::commandArgs(argc, argv);
@@ -24,12 +51,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s INPUT OUTPUT BEATS_PER_FRAME OUT_BEATS P_IN P_OUT SEED MAX_CYCLES [+trace] [+drain=N]\n", argv[0]);
         return 2;
     }
-    std::vector<uint64_t> beats;
+    std::vector<Beat> beats;
     {
         std::ifstream in(argv[1]);
         std::string line;
         while (std::getline(in, line))
-            if (!line.empty()) beats.push_back(std::stoull(line, nullptr, 16));
+            if (!line.empty()) beats.push_back(parse_beat(line));
     }
     FILE* out = std::fopen(argv[2], "w");
     if (!out) {
@@ -64,7 +91,7 @@ int main(int argc, char** argv) {
     auto step = [&]() {
         const bool offer = sent < beats.size() && !(p_in > 0 && coin(rng) < p_in);
         top.s_axis_tvalid = offer;
-        top.s_axis_tdata = offer ? beats[sent] : 0;
+        drive(top.s_axis_tdata, offer ? &beats[sent] : nullptr);
         top.m_axis_tready = got >= want_out || !(p_out > 0 && coin(rng) < p_out);
         top.eval();
         const bool in_fire = top.s_axis_tvalid && top.s_axis_tready;

@@ -1,9 +1,10 @@
 // mbdsl_swg: sliding-window generator with built-in zero padding.
 //
 // Input: IFM_H x IFM_W pixels, row-major, each pixel CF = C/CPAR beats of CPAR elements
-// (BITS each, channel order). Frames arrive back to back; the unit treats rows as one
-// continuous sequence, so the next frame's rows load while this frame's last windows
-// are emitted.
+// (BITS each, channel order); with PIX > 1 (PIX = 2 or 4 dividing IFM_W, CPAR = C) each
+// beat holds PIX whole pixels of a row, pixel j in elements j*C .. j*C + C-1. Frames
+// arrive back to back; the unit treats rows as one continuous sequence, so the next
+// frame's rows load while this frame's last windows are emitted.
 // Output, per output pixel (OH x OW, row-major), beats of KPAR*CPAR elements, element
 // kp*CPAR + ch:
 //   DW = 0: kernel-position groups (KG = K*K/KPAR, row-major positions) major, channel
@@ -12,13 +13,15 @@
 // Kernel position kpg*KPAR + kp = kh*K + kw of output pixel (oh, ow) reads input pixel
 // (oh*STRIDE - PAD + kh, ow*STRIDE - PAD + kw), or emits 0 outside the image.
 //
-// Storage: a ring of R = K + STRIDE rows of IFM_W*CF words in a simple dual-port memory
-// (one write, one registered read per cycle), replicated per kernel lane (KPAR banks).
+// Storage: a ring of R = K + STRIDE rows of IFM_W*CF/PIX words (a word is an input beat)
+// in a simple dual-port memory (one write, one registered read per cycle), replicated per
+// kernel lane (KPAR banks). A lane reads the word of its pixel column and selects the
+// pixel (the column's low bits) after the read.
 // A single signed counter d = rows written minus the reader's frame base row decides
 // both sides: the reader may emit output row oh when row hi(oh) is complete (d > hi);
 // the writer may write when the ring slot it overwrites is no longer needed
 // (d < lo + R; see "writer limit" below for the reads still in flight).
-// Cycles per frame ~ OH*max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF) plus a fill of about
+// Cycles per frame ~ OH*max(OW*K*K*CF/KPAR, STRIDE*IFM_W*CF/PIX) plus a fill of about
 // K - STRIDE rows.
 //
 // The reader never stalls: each issued beat (go) passes five register stages, every
@@ -39,11 +42,12 @@ module mbdsl_swg #(
     parameter int BITS   = 4,
     parameter int CPAR   = 1,
     parameter int KPAR   = 1,
-    parameter bit DW     = 1'b0
+    parameter bit DW     = 1'b0,
+    parameter int PIX    = 1
 ) (
     input  logic                        clk,
     input  logic                        rst_n,
-    input  logic [CPAR*BITS-1:0]        s_axis_tdata,
+    input  logic [PIX*CPAR*BITS-1:0]    s_axis_tdata,
     input  logic                        s_axis_tvalid,
     output logic                        s_axis_tready,
     output logic [KPAR*CPAR*BITS-1:0]   m_axis_tdata,
@@ -56,7 +60,7 @@ module mbdsl_swg #(
     localparam int OH    = (IFM_H + 2*PAD - K) / STRIDE + 1;
     localparam int OW    = (IFM_W + 2*PAD - K) / STRIDE + 1;
     localparam int R     = K + STRIDE;
-    localparam int ROWW  = IFM_W * CF;
+    localparam int ROWW  = IFM_W * CF / PIX;   // words of a row
     localparam int DEPTH = R * ROWW;
     localparam int AW    = (DEPTH > 1) ? $clog2(DEPTH) : 1;
     localparam int RWW   = (ROWW > 1) ? $clog2(ROWW) : 1;
@@ -67,11 +71,15 @@ module mbdsl_swg #(
     localparam int MAXD  = (IFM_H > IFM_W ? IFM_H : IFM_W) + 2*PAD + K + STRIDE + R;
     localparam int CB    = $clog2(MAXD + 1) + 2;   // signed row/column arithmetic
     localparam int EW    = CPAR * BITS;
+    localparam int MW    = PIX * EW;   // a memory word: an input beat
+    localparam int LP    = $clog2(PIX);   // a pixel column's word: column >> LP
+    localparam int LPW   = (LP > 0) ? LP : 1;
+    localparam int XW    = AW + LP;   // a pixel column (IFM_W may exceed the words of the ring)
     localparam int PAD_R = PAD % R;
     localparam int H_R   = IFM_H % R;
 
-    // address arithmetic: signed, wide enough for -PAD*CF .. 2*DEPTH
-    localparam int AB    = AW + 2;
+    // address arithmetic: signed, wide enough for -PAD*CF .. 2*DEPTH*PIX
+    localparam int AB    = XW + 2;
     localparam int RD_LAT = 5;   // go to queue write: stages B C D E F
 
     // (a + b) mod DEPTH for a, b < DEPTH
@@ -118,7 +126,7 @@ module mbdsl_swg #(
     logic [OHW-1:0] oh;
     logic [AW-1:0] row0_next;       // row0_base of the next frame's first output row
     logic [AW-1:0] row0_base;       // ring slot of input row ih0, times ROWW
-    logic signed [AB-1:0] col0;     // iw0 * CF
+    logic signed [AB-1:0] col0;     // iw0 * CF (a pixel column with PIX > 1, CF = 1)
 
     wire go = credit && (d > hi);
     wire cg_last  = (cg == CFW'(CF - 1));
@@ -195,7 +203,7 @@ module mbdsl_swg #(
     // (EARLY): the limit follows the release at once. Otherwise it follows lo two cycles late.
     localparam int BPP      = KK * CF / KPAR;   // beats per output pixel
     localparam int LAST_COL = (OW - ((BPP >= 2) ? 1 : 2)) * STRIDE - PAD;
-    localparam bit EARLY    = (LAST_COL * CF >= 2) && (ROWW >= 3);
+    localparam bit EARLY    = (LAST_COL * CF >= 2 * PIX) && (ROWW >= 3);   // words 0 and 1 hold columns below 2*PIX
     if (EARLY) begin : g_lim_now
         logic signed [CB-1:0] lim_step;   // the next output row's lowest row, plus R
         assign lim_step = (ih0 + CB'(STRIDE) < 0) ? CB'(R) : ih0 + CB'(STRIDE + R);
@@ -263,23 +271,27 @@ module mbdsl_swg #(
         assign iw = iw0B + kw;
 
         logic padC, padD, padE;
-        logic [AW-1:0] slotC, colC, raddrD;   // colC is in range when the read is not padding
-        logic [EW-1:0] mem [DEPTH];
-        logic [EW-1:0] rdata;
+        logic [AW-1:0] slotC, raddrD;
+        logic [XW-1:0] colC;   // in range when the read is not padding
+        logic [LPW-1:0] subD, subE;   // the pixel of the word (PIX > 1)
+        logic [MW-1:0] mem [DEPTH];
+        logic [MW-1:0] rdata;
 
         // C: padding, the slot's base address, the column's offset in the row
         always_ff @(posedge clk) begin
             padC <= (ih < 0) || (ih >= CB'(IFM_H)) || (iw < 0) || (iw >= CB'(IFM_W));
             slotC <= addmod_depth(row0B, kh_base);
-            colC <= AW'(colB + kw_col);
+            colC <= XW'(colB + kw_col);
         end
-        // D: the address; E: the memory read; F: padding reads as zero
+        // D: the address; E: the memory read; F: padding reads as zero, the word's pixel
         always_ff @(posedge clk) begin
-            raddrD <= padC ? '0 : slotC + colC;
+            raddrD <= padC ? '0 : slotC + AW'(colC >> LP);
+            subD <= (PIX > 1) ? LPW'(colC) : '0;
             padD <= padC;
             rdata <= mem[raddrD];
+            subE <= subD;
             padE <= padD;
-            dataF[kp*EW +: EW] <= padE ? '0 : rdata;
+            dataF[kp*EW +: EW] <= padE ? '0 : rdata[subE*EW +: EW];
         end
         always_ff @(posedge clk) begin
             if (push) mem[waddr] <= s_axis_tdata;
