@@ -172,7 +172,7 @@ def test_without_parameters_the_model_has_no_figures_and_budgets_say_so():
 
 def test_fold_cli_refuses_budgets_for_a_network_the_rtl_does_not_build(tmp_path, capsys):
     spec = tmp_path / "wide.mbn"
-    spec.write_text(NET8.replace("8x8x3 u8", "8x8x16 u8"))  # 16 x 8 bits: wider than the RTL's 64-bit input port
+    spec.write_text(NET8.replace("activations uint7", "activations int8"))  # the RTL pool sums unsigned activations only
     assert main(["fold", str(spec), "--lut", "100k"]) == 2
     err = capsys.readouterr().err
     assert "error: no folding reaches the fastest II within 100,000 LUTs: resource budgets need the RTL backend's resource model" in err
