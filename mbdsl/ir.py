@@ -150,6 +150,9 @@ class _MacBase(_Layer):
     in_type: IntType | None = None
     acc_type: IntType | None = None
     """Derived by the quantization pass from bit widths and fan-in."""
+    mults = MULTS
+    """The multiplier mappings (``fold(mult = ...)``) the layer's compute unit can be built
+    with."""
     acc_limit: IntType | None = None
     """A user-declared accumulator type that the derived one must fit."""
     bias_type: IntType | None = None
@@ -204,6 +207,9 @@ class DwConv(_MacBase):
     stride: int = 1
     pad: int = 1
     kind = "dwconv"
+    mults = tuple(m for m in MULTS if m != "packed")
+    """No ``packed``: each lane multiplies its own pixel by its own weight, so no operand is
+    shared to pack products around."""
 
     @property
     def matrix(self) -> tuple[int, int]:

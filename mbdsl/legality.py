@@ -44,14 +44,9 @@ def legal_folds(layer: ir.Layer) -> list[tuple[int, int]]:
 
 
 def legal_mults(layer: ir.Layer) -> tuple[str, ...]:
-    """The multiplier mappings a layer's compute unit can be built with: ``packed`` needs PE
-    lanes that share their input (a matrix-vector unit), so a depthwise unit takes ``lut``
-    or ``dsp``; layers that do not multiply take none."""
-    if isinstance(layer, (ir.Conv, ir.FC)):
-        return ir.MULTS
-    if isinstance(layer, ir.DwConv):
-        return tuple(m for m in ir.MULTS if m != "packed")
-    return ()
+    """The multiplier mappings a layer's compute unit can be built with (``mults`` of its
+    kind; packing needs PE lanes that share their input); layers that do not multiply take none."""
+    return getattr(layer, "mults", ())
 
 
 def with_fold(layer: ir.Layer, pe: int, simd: int, mult: str | None = None) -> ir.Layer:

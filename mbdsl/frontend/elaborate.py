@@ -390,7 +390,7 @@ class _NetworkBuilder:
         if value.kind != "word" or value.value not in ir.MULTS:
             raise SpecValueError(f"{key} must be lut (LUT multipliers), dsp (one product per DSP slice) or packed (several per DSP slice), "
                                  f"not {_show(value)}", value.span, did_you_mean(str(value.value), ir.MULTS))
-        if value.value == "packed" and _depthwise(kind, key):
+        if _depthwise(kind, key) and value.value not in ir.DwConv.mults:
             raise SpecValueError("a depthwise unit cannot pack products into a DSP slice: each lane multiplies its own pixel by its own weight, "
                                  "so no operand is shared", value.span, f"use {key} = dsp (one product per DSP slice) or {key} = lut")
         return value.value
@@ -557,4 +557,5 @@ def _default_keys(kind: str, fold: ast.FoldArgs) -> tuple:
     """The defaults' fold keys a layer kind takes; their ``mult = packed`` goes to the units
     that can pack (not to a dwconv)."""
     return tuple(kw for kw in fold.kwargs if kw[0] in FOLD_KEYS[kind]
-                 and not (kind == "dwconv" and kw[0] == "mult" and kw[1].kind == "word" and kw[1].value == "packed"))
+                 and not (kind == "dwconv" and kw[0] == "mult" and kw[1].kind == "word"
+                          and kw[1].value in ir.MULTS and kw[1].value not in ir.DwConv.mults))
