@@ -147,9 +147,11 @@ def test_the_chosen_folding_fits_and_one_step_faster_does_not(small, share):
         step = max(faster)
         assert not any(_fits(c, b) for c in combos if c[0] <= step)
         # the plan's witness: an II below its own (equivalent to the step: no layer has a
-        # folding between them that is not dominated), proven out of reach, over a budget
+        # folding between them that is not dominated), over a budget; proven out of reach
+        # whenever LUTs or BRAMs bind (FF and DSP budgets are searched, not proven: at 5%
+        # FFs bind here, and the brute force above is the proof)
         ii, need = plan.bound
-        assert ii <= step and plan.bound_proven
+        assert ii <= step and (plan.bound_proven or plan.bound_resource in ("ff", "dsp"))
         assert need > {"lut": b.lut, "ff": b.ff, "bram18": b.bram18, "dsp": b.dsp}[plan.bound_resource]
 
 
