@@ -56,7 +56,7 @@ def test_xilinx_budgets_are_the_datasheet_figures_in_model_units(name):
 def test_ecp5_budgets_convert_lut4_and_dp16kd():
     dev = devices.device("LFE5U-85F")
     full = devices.budget(dev, 1.0)
-    assert full.lut == int(83_640 * 1.33) and full.bram18 == int(208 * 0.36)
+    assert full.lut == int(83_640 * devices.MODEL_LUT_PER_LUT4) and full.bram18 == int(208 * devices.MODEL_BRAM_PER_DP16KD)
     assert (full.ff, full.dsp, full.uram) == (83_640, 156, 0)
 
 
