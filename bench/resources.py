@@ -1,10 +1,12 @@
 """Validate the resource model (mbdsl.backends.rtl.resources) against yosys synthesis of the generated units.
 
-    .venv/bin/python bench/resources.py [--jobs N] [--only-cached]
+    .venv/bin/python bench/resources.py [--jobs N] [--only-cached] [--fit] [--stages SPEC]
 
 Every configuration is synthesized with ``synth_xilinx -family xcup`` twice (multipliers in
 LUTs with ``-nodsp``, and yosys' default DSP mapping); results are cached in
-``build/resources/synth_cache.json``, so a second run only prints the table.
+``build/resources/synth_cache.json``, so a second run only prints the table. ``--stages SPEC``
+synthesizes (``-nodsp``) every distinct stage of a spec's generated top alone, with the spec's
+own ROM images, beside the model: what a whole top's error is made of.
 """
 from __future__ import annotations
 
@@ -219,11 +221,21 @@ def nnls(a, b, iters: int = 500):
     return x
 
 
-def fit(results: dict, fixed: dict | None = None) -> dict:
+def samples(results: dict) -> list[tuple]:
+    """The syntheses of ``synth_all`` as fit samples: (module, parameters, -nodsp?, cells, label)."""
+    return [(m, dict(items), nodsp, cells, _SHORT[m](dict(items))) for (m, items, nodsp), cells in results.items() if cells is not None]
+
+
+def stage_samples(rows: list[dict]) -> list[tuple]:
+    """``synth_stages`` rows (the spec's own ROM images, -nodsp) as fit samples, one per stage."""
+    return [(r["module"], r["params"], True, r["cells"], f"{r['instances'][0]} (spec ROMs)") for r in rows]
+
+
+def fit(data: list[tuple], fixed: dict | None = None) -> dict:
     """Refit the LUT coefficients (``K_MAC`` for the MAC units, ``K_UNIT`` per other module)
-    to the cached syntheses by non-negative least squares on relative errors; coefficients in
-    ``fixed`` (measured on isolated multipliers, adder trees and comparators) are kept. Also
-    returns the leave-one-out error of every synthesis."""
+    to syntheses (``samples``, ``stage_samples``) by non-negative least squares on relative
+    errors; coefficients in ``fixed`` (measured on isolated multipliers, adder trees and
+    comparators) are kept. Also returns the leave-one-out error of every synthesis."""
     import numpy as np
 
     from mbdsl.backends.rtl import resources as rs
@@ -231,15 +243,12 @@ def fit(results: dict, fixed: dict | None = None) -> dict:
 
     fixed = fixed or {}
     groups: dict[str, list] = {}
-    for (m, items, nodsp), cells in results.items():
-        if cells is None:
-            continue
-        p = dict(items)
+    for m, p, nodsp, cells, label in data:
         feats, base = rs.lut_features(m, p, "lut" if nodsp else "yosys")
         if not feats:
             continue
         group = "mac" if m in ("mbdsl_mvau", "mbdsl_vvau") else m
-        groups.setdefault(group, []).append((feats, cell_resources(cells).lut - base.lut, (m, _SHORT[m](p), nodsp)))
+        groups.setdefault(group, []).append((feats, cell_resources(cells).lut - base.lut, (m, label, nodsp)))
     out = {"K": {}, "loo": []}
     for group, rows in groups.items():
         names = list(rows[0][0])
@@ -262,11 +271,83 @@ def fit(results: dict, fixed: dict | None = None) -> dict:
     return out
 
 
-# Measured on isolated blocks (yosys 0.70 synth_xilinx -family xcup -nodsp): 16 lanes of a
-# 4x4-bit multiplier 24 LUTs each and 8 of an 8x8-bit one 110 each, i.e. 1.135*(IN*W)**1.1;
-# an 8-input, 16-bit adder tree 1.34 LUTs per adder bit (1.45 for 16 inputs); 60 16-bit
-# threshold comparators with their level counts 0.75 LUTs per compared bit.
-MEASURED = {"mac": {"mul_var": 1.135, "tree": 1.4, "cmp_var": 0.75}}
+# Kept out of the fit: the multiplier measured on isolated blocks (yosys 0.70 synth_xilinx
+# -family xcup -nodsp: 16 lanes of a 4x4-bit multiplier 24 LUTs each and 8 of an 8x8-bit one
+# 110 each, i.e. 1.135*(IN*W)**1.1), and the DSP offset and packing coefficients of
+# bench/dsp_packing.py (the syntheses here are -nodsp). The isolated adder tree (1.34 to 1.45
+# LUTs per adder bit) and comparators (0.75 per compared bit) are no longer held: the
+# pipelined units' trees and threshold stages fit lower.
+MEASURED = {"mac": {"mul_var": 1.135, "dsp_offset": 1.0, "pack": 0.79}}
+
+
+def synth_stages(spec: str, reverse: bool = False) -> list[dict]:
+    """Every distinct stage (module, parameters, ROM images) of ``spec``'s generated top,
+    synthesized alone with ``synth_xilinx -family xcup -flatten -nodsp`` (cached), with its
+    instances and the model's resources (``reverse``: synthesize from the last stage)."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from mbdsl import backends, yosys
+    from mbdsl.backends.rtl.resources import unit
+    from mbdsl.backends.rtl.sources import hdl_sources
+    from mbdsl.backends.rtl.synth import cell_resources, synth_key
+    from mbdsl.backends.rtl.top import plan
+    from mbdsl.commands.common import load_checked
+    from mbdsl.params import make_params
+
+    net = load_checked(spec)
+    files = backends.generate("rtl", net, make_params(net))
+    seen: dict = {}
+    for s in plan(net)[1]:
+        p = dict(s.params)
+        roms = {k: v for k, v in p.items() if k in ("WEIGHT_FILE", "THRESH_FILE", "BIAS_FILE") and v}
+        digest = hashlib.sha256("".join(files[v] for v in roms.values()).encode()).hexdigest()[:16]
+        key = synth_key(s.module, p, True) + " roms " + digest
+        seen.setdefault(key, {"module": s.module, "params": p, "roms": roms, "instances": []})["instances"].append(s.instance)
+    rows = []
+    for key, case in (reversed if reverse else iter)(list(seen.items())):
+        def run(case=case) -> dict:
+            with tempfile.TemporaryDirectory(prefix="mbdsl-stage-") as tmp:
+                folder = Path(tmp)
+                for name in case["roms"].values():
+                    (folder / name).parent.mkdir(parents=True, exist_ok=True)
+                    (folder / name).write_text(files[name])
+                for src in hdl_sources(case["module"]):
+                    (folder / src.name).write_text(src.read_text())
+                sets = " ".join(f'-set {k} "{v}"' if isinstance(v, str) else f"-set {k} {int(v)}" for k, v in case["params"].items())
+                script = "\n".join([*(f"read_verilog -defer -sv {src.name}" for src in hdl_sources(case["module"])),
+                                    f"chparam {sets} {case['module']}", f"hierarchy -top {case['module']}",
+                                    "synth_xilinx -family xcup -flatten -noiopad -nodsp", "tee -q -o stat.json stat -json"]) + "\n"
+                return yosys.run(folder, script, f"{case['module']} {case['instances'][0]}", 3600)[0]
+
+        try:
+            cells = yosys.cached(CACHE, key, run)
+        except Exception as exc:  # noqa: BLE001 - report and go on with the others
+            print(f"  failed {case['instances'][0]}: {str(exc)[-300:]}", file=sys.stderr, flush=True)
+            continue
+        rows.append(case | {"cells": cells, "real": cell_resources(cells), "model": unit(case["module"], case["params"], "lut")})
+        print(f"  synthesized {case['instances'][0]} ({len(case['instances'])} instances)", file=sys.stderr, flush=True)
+    return rows[::-1] if reverse else rows
+
+
+def stages_table(rows: list[dict]) -> str:
+    from mbdsl.backends.rtl.resources import Resources
+
+    lines = ["| stage (instances) | LUT yosys | LUT model | err | FF yosys | FF model | err | BRAM18 yosys / model |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    tot = {"real": Resources(), "model": Resources()}
+    for r in rows:
+        n = len(r["instances"])
+        real, est = r["real"], r["model"]
+        tot["real"] += Resources(real.lut * n, real.ff * n, real.bram18 * n, real.dsp * n)
+        tot["model"] += Resources(est.lut * n, est.ff * n, est.bram18 * n, est.dsp * n)
+        lines.append(f"| {r['instances'][0]}{f' (x{n})' if n > 1 else ''} | {real.lut:,} | {est.lut:,.0f} | {_pct(_err(est.lut, real.lut))} | "
+                     f"{real.ff:,} | {est.ff:,.0f} | {_pct(_err(est.ff, real.ff))} | {real.bram18} / {est.bram18} |")
+    real, est = tot["real"], tot["model"]
+    lines.append(f"| **sum** | {real.lut:,} | {est.lut:,.0f} | {_pct(_err(est.lut, real.lut))} | "
+                 f"{real.ff:,} | {est.ff:,.0f} | {_pct(_err(est.ff, real.ff))} | {real.bram18} / {est.bram18} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
@@ -277,18 +358,23 @@ def main(argv=None) -> int:
     ap.add_argument("--reverse", action="store_true", help="synthesize from the end of the list (for a second worker)")
     ap.add_argument("--small-first", action="store_true", help="synthesize the units the model finds smallest first")
     ap.add_argument("--fit", action="store_true", help="refit the MAC LUT coefficients to the cached syntheses and print them")
+    ap.add_argument("--stages", metavar="SPEC", help="synthesize every stage of SPEC's top alone, with its ROM images "
+                    "(with --fit: fit to these syntheses too)")
     args = ap.parse_args(argv)
+    if args.stages and not args.fit:
+        print(stages_table(synth_stages(args.stages, args.reverse)))
+        return 0
     results = synth_all(args.jobs, args.only_cached, args.reverse, args.small_first)
     if args.fit:
-        got = fit(results, MEASURED)
+        got = fit(samples(results) + (stage_samples(synth_stages(args.stages)) if args.stages else []), MEASURED)
         for group, k in got["K"].items():
             print(f"{group}: {k}")
         for (m, cfg, nodsp), e in got["loo"]:
-            print(f"  leave-one-out {m:10s} {cfg:38s} {'nodsp' if nodsp else 'dsp':5s} {e * 100:+6.1f}%")
+            print(f"  leave-one-out {m:10s} {cfg:40s} {'nodsp' if nodsp else 'dsp':5s} {e * 100:+6.1f}%")
         return 0
     rows, summary = compare(results)
     text = table_markdown(rows, summary)
-    loo = fit(results, MEASURED)["loo"]
+    loo = fit(samples(results), MEASURED)["loo"]
     groups: dict[str, list] = {}
     for (m, _, _), e in loo:
         groups.setdefault("MAC units" if m in ("mbdsl_mvau", "mbdsl_vvau") else m.removeprefix("mbdsl_"), []).append(abs(e))

@@ -72,12 +72,13 @@ in the same aspect ratios (yosys maps both with ``brams_xc4v.txt``); a DSP48E1 (
 holds one of the model's products (at most 8x8 bits) as a DSP48E2 (27x18) does. Not
 validated by synthesis for 7-series."""
 
-MODEL_LUT_PER_LUT4 = 1.33
+MODEL_LUT_PER_LUT4 = 0.66
 """Estimate: the resource model's LUTs (UltraScale+ LUT6) per ECP5 LUT4 site (TRELLIS_COMB)
 that synth_ecp5 and nextpnr use for the same design, measured on the small spec refolded
-to 112 MAC lanes: 48,084 model LUTs, 36,168 LUT4 sites on an LFE5U-85F (docs/results.md,
-"Place and route with open tools"; single units range from 0.2 for FIFOs to 4 for a
-one-lane VVAU, whose threshold ROM ECP5 puts into block RAM)."""
+to 112 MAC lanes with the final RTL: 25,477 model LUTs, 38,502 LUT4 sites on an LFE5U-85F
+(docs/results.md, "Timing closure: ECP5 of the final RTL and the resource refit"). It was
+1.33 (48,084 / 36,168) before the MAC units' ROM addresses came from registers: the model,
+refitted to synth_xilinx since, now counts a deep LUT ROM once instead of in every reader."""
 
 MODEL_BRAM_PER_DP16KD = 0.36
 """Estimate: the model's BRAM18s per DP16KD yosys uses on an ECP5, the lower of two

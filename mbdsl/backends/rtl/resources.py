@@ -53,25 +53,28 @@ class Resources:
 # Units
 # --------------------------------------------------------------------------------------
 
-# LUT coefficients of the MAC units: multipliers, adder trees and comparators measured on
-# isolated blocks, the rest fitted to yosys 0.70 synth_xilinx -family xcup of 33 MAC units
-# by non-negative least squares (bench/resources.py --fit); see docs/resources.md.
+# LUT coefficients of the MAC units: the multiplier measured on isolated blocks, DSP offset
+# and packing on their own syntheses (bench/dsp_packing.py), the rest fitted by non-negative
+# least squares to yosys 0.70 synth_xilinx -family xcup -nodsp of 17 MAC units with random
+# ROMs and the 28 MAC stages of the small spec with its own ROMs (bench/resources.py --fit
+# --stages specs/mobilenet_v1_w0.25_32.mbn); see docs/resources.md. Since the ROM addresses
+# come from registers, yosys keeps a deep ROM's data register and builds the ROM once.
 K_MAC = {
     "mul_var": 1.135,    # per (IN*W)**1.1 of a lane whose weight varies (measured: 4x4 bit 24 LUTs, 8x8 110)
-    "mul_const": 0.208,  # ... of a lane whose weight takes few values (shallow weight ROM)
-    "wrom": 0.18,        # per weight-bit use, weight ROM in logic, shallow regime (rom_blend)
-    "wrom_deep": 0.896,  # ... deep regime, x the ROM's LUTs per bit
-    "tree": 1.4,         # per adder-tree bit (measured: 1.34 for 8 inputs, 1.45 for 16)
-    "acc": 0.0,          # per accumulator bit (absorbed by the other terms in the fit)
-    "cmp_var": 0.75,     # per threshold-comparator bit, thresholds from a deep ROM or block RAM (measured)
-    "cmp_const": 0.242,  # ... thresholds taking few values
-    "trom": 1.415,       # per threshold bit, threshold ROM in logic, shallow regime (rom_blend)
-    "trom_deep": 3.614,  # ... deep regime, x the ROM's LUTs per bit
-    "pop": 2.979,        # per threshold (level count and output)
+    "mul_const": 0.534,  # ... of a lane whose weight takes few values (shallow weight ROM)
+    "wrom": 1.409,       # per weight-bit use, weight ROM in logic, shallow regime (rom_blend)
+    "wrom_deep": 1.351,  # per weight bit x the ROM's LUTs per bit, deep regime (the ROM built once)
+    "tree": 0.251,       # per adder-tree bit (registered per level; the rest absorbed by "acc")
+    "acc": 2.986,         # per accumulator bit (accumulator, threshold stage and popcount per PE)
+    "cmp_var": 0.687,    # per threshold-comparator bit, thresholds from a deep ROM or block RAM
+    "cmp_const": 0.307,  # ... thresholds taking few values
+    "trom": 1.258,       # per threshold bit, threshold ROM in logic, shallow regime (rom_blend)
+    "trom_deep": 0.768,  # ... deep regime, x the ROM's LUTs per bit
+    "pop": 0.0,          # per threshold (absorbed by "acc")
     "dsp_lane": 0.0,     # per lane whose multiplier is a DSP slice (the DSP absorbs its LUTs)
     "dsp_offset": 1.0,   # per product bit of a DSP lane (mult = dsp) with signed activations: the offset's correction (1 synthesis)
     "pack": 0.79,        # per bit of a packed product's field beyond a multiply's first (mult = packed; mean of 3 syntheses)
-    "const": 0.0,        # control (absorbed)
+    "const": 56.031,     # control
 }
 
 
@@ -151,10 +154,10 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
     else:
         f["mul_var"] = lanes * size * vw
         f["mul_const"] = lanes * size * (1 - vw)
-    if wmem.style == "logic":  # each weight bit is read by IN+1 partial products
+    if wmem.style == "logic":  # a shallow ROM merges into the IN+1 partial products reading each weight bit
         shallow, deep = rom_blend(wdepth)
         f["wrom"] = lanes * wb * (ib + 1) * shallow
-        f["wrom_deep"] = lanes * wb * (ib + 1) * deep
+        f["wrom_deep"] = lanes * wb * deep
     f["tree"] = pe * (simd - 1) * acc
     f["acc"] = pe * acc
     if nt:
