@@ -34,11 +34,12 @@ def main() -> None:
     t0 = time.perf_counter()
     net = check(load(args.spec))
     params = make_params(net)
-    rtl = ROOT / "build" / "bench_rtl" / net.name / "rtl"
+    home = ROOT / "build" / "bench_rtl" / Path(args.spec).stem  # per spec: runs of two foldings of a network may overlap
+    rtl = home / "rtl"
     write_tree(str(rtl), backends.generate("rtl", net, params))
     t1 = time.perf_counter()
     print(f"generate: {t1 - t0:.1f} s (params, calibration and {len(list(rtl.rglob('*')))} files)")
-    build = ROOT / "build" / "bench_rtl" / net.name / "build"
+    build = home / "build"
     netsim.build(rtl, build, log=print)
     t2 = time.perf_counter()
     print(f"verilator build: {t2 - t1:.1f} s")
