@@ -180,7 +180,7 @@ def implementable(dev: Device) -> Device:
     return dev
 
 
-UNIT_FMAX_MHZ: dict[int, float] = {8: 155.4}
+UNIT_FMAX_MHZ: dict[int, float] = {8: 151.5}
 """Measured, per ECP5 speed grade: the lowest routed Fmax over every unit kind of the
 pipelined RTL, each placed alone on an LFE5U-85F at the smallest and largest folding of the
 small example specs (``bench/impl.py --units``; docs/results.md, "Timing closure"). A unit's
