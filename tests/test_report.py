@@ -53,8 +53,15 @@ def test_gap8_report_shows_the_tiling_table():
     for r in rows:
         assert f'<td class="l">{r["layer"]}</td>' in report.html
     assert "gap8_cycles.png" in report.images
-    # the multiplier style has no RTL: the page says so instead of a resource plot
+    # without its parameters a multiplier-style network has no RTL estimate: the page says so instead of a resource plot
     assert "No FPGA resource estimate" in report.html and "resources.png" not in report.images
+
+
+def test_report_command_estimates_a_multiplier_style_network_with_its_parameters(tmp_path):
+    out = tmp_path / "int8.html"
+    assert main(["report", str(GAP8), "-o", str(out), "--png"]) == 0
+    assert "No FPGA resource estimate" not in out.read_text()
+    assert (tmp_path / "int8_resources.png").is_file()
 
 
 def test_report_command_writes_the_file_and_pngs(tmp_path, capsys):

@@ -6,7 +6,7 @@ import os
 
 from ..output import check_destination, write_files
 from ..backends.rtl.resources import DSP_POLICIES
-from .common import console, load_checked
+from .common import console, load_checked, rtl_params
 
 
 def register(sub) -> None:
@@ -23,7 +23,7 @@ def run(args) -> int:
 
     check_destination(args.output)  # before the report's work, not after it
     net = load_checked(args.spec)
-    report = build_report(net, args.spec, args.dsp)
+    report = build_report(net, args.spec, args.dsp, rtl_params(net))
     out = os.path.abspath(args.output)
     files = {out: report.html}
     if args.png:

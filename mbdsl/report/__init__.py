@@ -147,8 +147,9 @@ def _buffer_bits(module: str, params: dict) -> int:
     return 0
 
 
-def build_report(net: ir.Network, spec: str, dsp: str = "auto") -> Report:
-    """The report of a checked network (``spec`` is the path shown in the title)."""
+def build_report(net: ir.Network, spec: str, dsp: str = "auto", params=None) -> Report:
+    """The report of a checked network (``spec`` is the path shown in the title; ``params``:
+    a multiplier-style network's parameters, which its RTL resource estimate needs)."""
     from ..backends.rtl import cost, resources
 
     figs = estimate(net)
@@ -158,7 +159,7 @@ def build_report(net: ir.Network, spec: str, dsp: str = "auto") -> Report:
 
     rtl_ok = True
     try:
-        stages = cost.stage_resources(net, dsp)
+        stages = cost.stage_resources(net, dsp, params)
     except Exception as exc:  # noqa: BLE001 - the RTL backend refuses this spec: say why
         rtl_ok = False
         stages = []
@@ -196,7 +197,7 @@ def build_report(net: ir.Network, spec: str, dsp: str = "auto") -> Report:
     if rtl_ok:
         from ..backends.rtl.top import plan as rtl_plan
 
-        _, plan_stages = rtl_plan(net)
+        _, plan_stages = rtl_plan(net, params)
         for st, s in zip(plan_stages, stages):
             buffers[s.layer] = buffers.get(s.layer, 0) + _buffer_bits(st.module, dict(st.params)) / 8192
         images["resources.png"] = _resource_plot(order, by_layer)
