@@ -26,6 +26,7 @@ def _whole_top(net) -> dict[str, float]:
 
 @pytest.mark.parametrize(("spec", "goal_ii", "pixels"), [
     ("mobilenet_v1_w4a4_u250_device.mbn", 25_088, 2),  # issue 15: >= 8,200 FPS at 206 MHz on the U250
+    ("mobilenet_v1_w4a4_u250_p4.mbn", 12_544, 4),  # what fold --device gives after the refit: 4 pixels per beat
     ("mobilenet_v1_w4a4_u250_finn_luts.mbn", 50_176, None),  # issue 15: at FINN's LUTs, >= 4,100 FPS
     pytest.param("mobilenet_v1_int8_u250.mbn", 50_176, None, marks=pytest.mark.slow),  # int8: the input port's bound
 ])
