@@ -51,6 +51,6 @@ def test_the_check_can_fail():
     the goal, and its top exceeds 20% of the U250's LUTs."""
     net = load_checked(str(SPECS / "mobilenet_v1_w4a4_u250.mbn"))
     assert estimate(net).ii > 25_088
-    half = devices.budget(U250, 0.2)
+    fifth = devices.budget(U250, 0.2)
     used = _whole_top(net)
-    assert used["lut"] > half.lut
+    assert used["lut"] > fifth.lut
