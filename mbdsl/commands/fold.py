@@ -172,8 +172,8 @@ def run(args) -> int:
     if folded.input.pixels != net.input.pixels:
         console.print(f"input    {folded.input.pixels} pixels per beat (fold(pixels = {folded.input.pixels})): one pixel per beat bounds the II "
                       f"at {input_cycles(net.input):,} cycles; {folded.input.pixels} per beat at {input_cycles(folded.input):,}")
-    elif plan.ii == input_cycles(net.input) and wider_ports(net):
-        console.print(f"input    the input port bounds the II at one pixel per beat; {wider_ports(net)[0]} per beat reach no faster II "
+    elif plan.ii == input_cycles(net.input) and (wider := wider_ports(net)):
+        console.print(f"input    the input port bounds the II at one pixel per beat; {wider[0]} per beat reach no faster II "
                       f"within the goal")
     if coster is not None:
         everything = sum(network_resources(folded, args.dsp, params).values())
@@ -186,9 +186,9 @@ def run(args) -> int:
             console.print(f"used     {plan.lut:,.0f} LUT, {plan.ff:,.0f} FF, {plan.bram18:,} BRAM18, {plan.dsp:,} DSP, "
                           f"0 URAM (the model places no memory in UltraRAM)")
     if mapped:
-        count = Counter(l.fold.mult for l in plan.layers if isinstance(l, MAC_KINDS))
-        console.print("mapping  " + ", ".join(f"{_layers(count[m])} {m}" for m in ir.MULTS if count[m])
-                      + (f", {_layers(count[None])} as synthesis chooses" if count[None] else ""))
+        per_mult = Counter(l.fold.mult for l in plan.layers if isinstance(l, MAC_KINDS))
+        console.print("mapping  " + ", ".join(f"{_layers(per_mult[m])} {m}" for m in ir.MULTS if per_mult[m])
+                      + (f", {_layers(per_mult[None])} as synthesis chooses" if per_mult[None] else ""))
     if plan.bound:
         ii, need = plan.bound
         if plan.bound_resource is not None:

@@ -484,7 +484,6 @@ def _bias_type(t: ast.DType) -> IntType:
     return it
 
 
-
 def _input_pixels(fold: ast.FoldArgs, fmt: str, shape: ir.Shape) -> tuple[int, Span]:
     """The input's ``fold(pixels = P)``: P and where it is written."""
     if fold.auto:
