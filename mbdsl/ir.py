@@ -62,6 +62,12 @@ class Shape:
 MULTS = ("lut", "dsp", "packed")
 """How a compute unit's products may be built (``fold(mult = ...)``; ``backends.rtl.mult``)."""
 
+WEIGHT_PLACES = ("rom", "uram", "stream")
+"""Where a compute unit's weights live (``fold(weights = ...)``): "rom", a memory initialised
+with them (LUTs or block RAM); "uram", UltraRAM written at run time before the first frame
+(UltraScale+ UltraRAM cannot be initialised by the bitstream); "stream", off-chip memory,
+streamed into the unit every frame."""
+
 
 @attrs.frozen
 class Fold:
@@ -80,6 +86,8 @@ class Fold:
     mult: str | None = None
     """How the RTL builds the products: "lut", "dsp" or "packed" (``backends.rtl.mult``);
     None leaves it to synthesis."""
+    weights: str = "rom"
+    """Where the unit's weights live (``WEIGHT_PLACES``)."""
 
     def lanes(self) -> int:
         return self.pe * self.simd
@@ -153,6 +161,8 @@ class _MacBase(_Layer):
     mults = MULTS
     """The multiplier mappings (``fold(mult = ...)``) the layer's compute unit can be built
     with."""
+    weight_places = WEIGHT_PLACES
+    """Where the layer's weights may live (``fold(weights = ...)``)."""
     acc_limit: IntType | None = None
     """A user-declared accumulator type that the derived one must fit."""
     bias_type: IntType | None = None
@@ -210,6 +220,8 @@ class DwConv(_MacBase):
     mults = tuple(m for m in MULTS if m != "packed")
     """No ``packed``: each lane multiplies its own pixel by its own weight, so no operand is
     shared to pack products around."""
+    weight_places = ("rom",)
+    """A depthwise layer's weights (K*K per channel) are few: they stay in the unit's ROM."""
 
     @property
     def matrix(self) -> tuple[int, int]:

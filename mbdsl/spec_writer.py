@@ -131,7 +131,8 @@ def write_spec(
     def fold(*parts: tuple[ir.Fold, str]) -> str:
         if not folds:
             return ""
-        return " fold(" + ", ".join(f"{p}pe = {f.pe}, {p}simd = {f.simd}" + (f", {p}mult = {f.mult}" if f.mult else "") for f, p in parts) + ")"
+        return " fold(" + ", ".join(f"{p}pe = {f.pe}, {p}simd = {f.simd}" + (f", {p}mult = {f.mult}" if f.mult else "")
+                                    + (f", weights = {f.weights}" if f.weights != "rom" else "") for f, p in parts) + ")"
 
     def keyword(word: str) -> str:
         return word.ljust(7) if aligned else word

@@ -275,7 +275,7 @@ HEAD = "network t {\n  input 32x32x3 u8\n"
         (SpecNameError, "pwconv 3x3 -> 8", r"pwconv does not take a kernel size", r"a pointwise convolution is 1x1: .*"),
         (SpecNameError, "conv 3x3 stride 1 stride 2 -> 8", r"'stride' is given twice", r"keep one"),
         (SpecNameError, "conv 3x3 -> 8 fold(pe = 2, pe = 4)", r"fold parameter 'pe' is given twice", None),
-        (SpecNameError, "fc -> 8 fold(dw_pe = 2)", r"fc has no fold parameter 'dw_pe'", r"expected one of: 'mult', 'pe', 'simd'"),
+        (SpecNameError, "fc -> 8 fold(dw_pe = 2)", r"fc has no fold parameter 'dw_pe'", r"expected one of: 'mult', 'pe', 'simd', 'weights'"),
         (SpecValueError, "conv 3x5 -> 8", r"kernels are square \(KxK\), not 3x5", None),
         (SpecValueError, "conv 99x99 -> 8", r"the kernel 99x99 is larger than the largest supported, 64x64", None),
         (SpecValueError, "conv 3x3 stride 0 -> 8", r"'stride' must be at least 1, not 0", None),

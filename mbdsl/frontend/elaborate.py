@@ -382,7 +382,14 @@ class _NetworkBuilder:
 
     @staticmethod
     def _fold_value(kind: str, key: str, value: ast.Value) -> int | str:
-        """A fold key's value: a lane count, or (mult, dw_mult) a multiplier mapping."""
+        """A fold key's value: a lane count, (mult, dw_mult) a multiplier mapping, or (weights)
+        where the weights live."""
+        if key == "weights":
+            if value.kind != "word" or value.value not in ir.WEIGHT_PLACES:
+                raise SpecValueError(f"weights must be rom (a memory initialised with them), uram (UltraRAM written at run time) or "
+                                     f"stream (off-chip memory, streamed every frame), not {_show(value)}",
+                                     value.span, did_you_mean(str(value.value), ir.WEIGHT_PLACES))
+            return value.value
         if key not in _MULT_KEYS:
             if value.kind != "number" or not isinstance(value.value, int) or value.value < 1:
                 raise SpecValueError(f"{key} must be a whole number >= 1, not {_show(value)}", value.span, f"e.g. {key} = 4")
@@ -406,7 +413,8 @@ class _NetworkBuilder:
         values = self._fold_values(kind, fold)
         pe, pe_span = values.get("pe", (1, fold.span))
         simd, simd_span = values.get("simd", (1, fold.span))
-        return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=values.get("mult", (None,))[0])
+        return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=values.get("mult", (None,))[0],
+                       weights=values.get("weights", ("rom",))[0])
 
     def _dwsep_folds(self, arg: ast.Arg | None, span: Span) -> tuple[ir.Fold, ir.Fold]:
         fold = arg.value if arg is not None else self.defaults.fold
@@ -421,7 +429,9 @@ class _NetworkBuilder:
         def pick(prefix):
             pe, pe_span = values.get(f"{prefix}pe", (1, fold.span))
             simd, simd_span = values.get(f"{prefix}simd", (1, fold.span))
-            return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=values.get(f"{prefix}mult", (None,))[0])
+            weights = values.get("weights", ("rom",))[0] if prefix == "" else "rom"  # a depthwise unit's weights stay in its ROM
+            return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=values.get(f"{prefix}mult", (None,))[0],
+                           weights=weights)
 
         return pick("dw_"), pick("")
 

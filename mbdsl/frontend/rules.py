@@ -19,12 +19,12 @@ LAYER_ARGS = {
 }
 """The arguments each layer kind accepts."""
 FOLD_KEYS = {
-    "conv": {"pe", "simd", "mult"},
-    "pwconv": {"pe", "simd", "mult"},
+    "conv": {"pe", "simd", "mult", "weights"},
+    "pwconv": {"pe", "simd", "mult", "weights"},
     "dwconv": {"pe", "simd", "mult"},
-    "dwsep": {"dw_pe", "dw_simd", "dw_mult", "pe", "simd", "mult"},
+    "dwsep": {"dw_pe", "dw_simd", "dw_mult", "pe", "simd", "mult", "weights"},
     "avgpool": {"pe"},
-    "fc": {"pe", "simd", "mult"},
+    "fc": {"pe", "simd", "mult", "weights"},
     "topk": set(),
 }
 """The fold keys each layer kind takes."""

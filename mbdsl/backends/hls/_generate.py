@@ -458,6 +458,11 @@ def generate(net: ir.Network, params) -> dict[str, str | bytes]:
     if net.input.pixels_per_beat > 1:
         raise UnsupportedByBackend(f"the HLS top takes one pixel per beat, and the input asks for {net.input.pixels} (fold(pixels = {net.input.pixels}))",
                                    net.input.pixels_span or net.input.span, "remove the input's fold for the hls target; the rtl target takes several pixels per beat")
+    for layer in net.layers:
+        if isinstance(layer, (ir.Conv, ir.FC)) and layer.fold.weights != "rom":
+            raise UnsupportedByBackend(f"layer {layer.name}: the HLS top keeps every layer's weights in an initialised array, "
+                                       f"not weights = {layer.fold.weights}", layer.fold.span or layer.span,
+                                       "remove 'weights = ...' for the hls target; the rtl target places weights in UltraRAM or streams them")
     taken: set[str] = set()
     top = _ident(net.name, taken)
     units = plan(net, params, taken)

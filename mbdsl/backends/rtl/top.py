@@ -89,6 +89,9 @@ def _check_supported(net: ir.Network, params: Params | None) -> None:
             "give the parameters (mbdsl.params.make_params) to plan, or use 'quant thresholds'",
         )
     for layer in net.layers:
+        if isinstance(layer, (ir.Conv, ir.FC)) and layer.fold.weights != "rom":
+            raise UnsupportedByBackend(f"layer {layer.name}: the RTL backend does not build weights = {layer.fold.weights} yet",
+                                       layer.fold.span or layer.span, "use weights = rom")
         if isinstance(layer, ir.AvgPool) and layer.in_type.signed:
             raise UnsupportedByBackend(f"the RTL pool sums unsigned activations; layer {layer.name} receives {layer.in_type}", layer.span, "use unsigned activations before the pool")
 
