@@ -119,7 +119,7 @@ def run_case(text: str, path: str = "fuzz.mbn") -> str:
 _NAME_SLOTS = [
     ("layer: NAME [NAME] _arg*", "layer: KIND [NAME] _arg*"),
     ('macro_call: NAME "("', 'macro_call: MACRO "("'),
-    ('input_decl: "input" SIZE NAME [fold] [preprocess]', 'input_decl: "input" SIZE FORMAT [fold] [preprocess]'),
+    ('input_decl: "input" SIZE NAME', 'input_decl: "input" SIZE FORMAT'),
     ('target: "target" NAME "{"', 'target: "target" TARGET_KIND "{"'),
     ("setting: NAME value+", "setting: SETTING_KEY value+"),
     ('kwarg: NAME "=" value', 'kwarg: KWARG_KEY "=" value'),
@@ -136,13 +136,13 @@ def _words(*valid: str, wrong: tuple[str, ...] = ("x", "convv")) -> st.SearchStr
     )
 
 
-_KWARG_KEYS = ("pe", "simd", "dw_pe", "dw_simd", "pixels", "seed", "alpha", "resolution", "classes", "topk", "pad0", "fold", "fc_bias")
+_KWARG_KEYS = ("pe", "simd", "dw_pe", "dw_simd", "mult", "weights", "pixels", "seed", "alpha", "resolution", "classes", "topk", "pad0", "fold", "fc_bias")
 _SETTING_KEYS = ("clock", "part", "fps", "mac_lanes", "lut", "bram", "l1", "l2", "l3", "cores", "l1_reserve", "scale", "mean", "std")
 _SIZES = ["1x1", "3x3", "5x5", "2x2", "3x5", "32x32x3", "16x16x3", "8x8x3", "32x32", "31x32", "8x8x1", "1x1x1", "3x3x3", "0x0x3",
           "16384x16384x3", "65536x1x1", "9" * 40 + "x3", "\u0663x\u0663"]
 _INTS = ["0", "1", "2", "3", "4", "5", "8", "10", "16", "32", "64", "1000", "1000000000000", "9" * 5000, "\u0661\u0666", "\uff18"]
 _NUMBERS = ["0", "1", "2", "-1", "0.5", "255", "0.485", "8", "200", "1e3", "1000000000000", "1e-300", "9" * 5000, "\u0968.5"]
-_VALUE_WORDS = ("auto", "none", "MHz", "kHz", "KiB", "kB", "MiB", "x")
+_VALUE_WORDS = ("auto", "none", "MHz", "kHz", "KiB", "kB", "MiB", "x", "lut", "packed", "uram", "stream")
 
 
 def _spaced(values) -> st.SearchStrategy[str]:

@@ -169,3 +169,11 @@ def test_fold_command_says_a_wider_port_did_not_help(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert re.search(r"chosen +II 256 cycles", printed)
     assert re.search(r"input +the input port bounds the II at one pixel per beat; 2 per beat reach no faster II within the goal", printed)
+
+
+def test_the_input_fold_may_follow_the_preprocessing_block():
+    before = check(load_string("network t {\n  input 16x16x3 u8 fold(pixels = 2) { scale 1/255 }\n  conv c0 3x3 -> 8\n}\n", "a.mbn"))
+    after = check(load_string("network t {\n  input 16x16x3 u8 { scale 1/255 } fold(pixels = 2)\n  conv c0 3x3 -> 8\n}\n", "b.mbn"))
+    assert before.input.pixels == after.input.pixels == 2
+    assert before.input.preprocess == after.input.preprocess
+    assert after.input.preprocess.scale != 1.0  # the block was read, not dropped

@@ -176,7 +176,10 @@ class _Builder(Transformer):
 
     @v_args(meta=True)
     def input_decl(self, meta, items):
-        size, fmt, fold, pre = items
+        size, fmt, fold, pre, fold_after = items
+        if fold is not None and fold_after is not None:
+            raise SpecSyntaxError("the input's fold is given twice", fold_after.value.span, "keep one")
+        fold = fold or fold_after
         _check_digits(str(size), self._tok(size))
         return ast.InputDecl(_size(size), str(fmt), self._tok(fmt), pre or (), self._meta(meta), fold.value if fold is not None else None)
 
