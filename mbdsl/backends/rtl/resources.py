@@ -144,13 +144,18 @@ def weight_memory(p: dict, depth: int) -> Memory:
     return memory(depth, width, ROM)
 
 
+WLOAD_LUTS = 10
+"""LUTs of an mbdsl_wload: its counters' compares and the ready (yosys synth_xilinx -family
+xcup: 9 to 10 for 64- to 256-bit words of 512 to 8,192 words; docs/results.md)."""
+
+
 def wload_resources(width: int, depth: int) -> Resources:
-    """mbdsl_wload (an estimate; the URAM count, not this, is checked against synthesis): the
-    word register of whole 32-bit beats, the beat and word counters, the write address, the
-    forwarding register; LUTs for the counters, their compare and the ready."""
+    """mbdsl_wload: the word register of whole 32-bit beats, the beat and word counters, the
+    write address, enable and done, the forwarding register and its valid (FFs as yosys
+    counts them), and ``WLOAD_LUTS``."""
     beats, aw = -(-width // 32), _clog2(depth)
     bw = _clog2(beats) if beats > 1 else 1
-    return Resources(2 * (aw + bw) + 4, 32 * beats + bw + 2 * aw + 2 + 32 + 1, 0, 0)
+    return Resources(WLOAD_LUTS, 32 * beats + bw + 2 * aw + 2 + 32 + 1, 0, 0)
 
 
 def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
