@@ -527,12 +527,18 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
             return None, True
         return (good, False) if good[0] and _over(good[1], limits) is None else (None, False)
 
-    placeable = {i: _pareto(every_option(net.layers[i], coster, mults, ("uram",))) for i in free} if uram else {}
+    with_places: dict = {}
+
+    def placeable():
+        """Per free layer, its options with the weights in ROM or UltraRAM (priced once, when first needed)."""
+        if uram and not with_places:
+            with_places.update({i: _pareto(every_option(net.layers[i], coster, mults, ("uram",))) for i in free})
+        return with_places or fronts
 
     def placed(ii):
         """(choice, totals) at ``ii`` with weights in UltraRAM where that helps (:func:`place_weights`)
         that fits every budget, or None."""
-        avail = {i: [o for o in opts if o.cycles <= ii] for i, opts in placeable.items()}
+        avail = {i: [o for o in opts if o.cycles <= ii] for i, opts in placeable().items()}
         return None if not all(avail.values()) else place_weights(avail, fixed, limits)
 
     def need(ii):
@@ -562,7 +568,7 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
             balanced = _choose_within(free, fronts, ii, fixed, lambda o: sum(getattr(o, r) / max(limits[r], 1) for r in extra), in_bram)
             if balanced[0] and _over(balanced[1], limits) is None:
                 return balanced[0], balanced[1], False
-        every = placeable or fronts  # with UltraRAM, a layer's least of each resource may be with its weights there
+        every = placeable()  # with UltraRAM, a layer's least of each resource may be with its weights there
         floor = {r: fixed[r] + sum(min(getattr(o, r) for o in every[i] if o.cycles <= ii) for i in free) for r in BUDGETS}
         return choice, tot, proven or _over(floor, limits) is not None
 
@@ -572,7 +578,7 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
 
     at = _bisect(candidates, fits)
     if at is None:
-        raise _least(net, free, placeable or fronts, fixed, limits, candidates[-1], need(candidates[-1]), coster)
+        raise _least(net, free, placeable(), fixed, limits, candidates[-1], need(candidates[-1]), coster)
     layers = list(net.layers)
     choice, _, _ = need(candidates[at])
     for i, o in choice.items():
