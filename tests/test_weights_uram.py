@@ -130,7 +130,8 @@ def test_loader_and_uram_unit_lint_clean(width, depth):
 def built():
     net = _net()
     params = make_params(net)
-    rtl, build = BUILD / "rtl", BUILD / "build"
+    # where ``mbdsl sim -o BUILD/out --build-dir BUILD/sim`` puts them (the CLI test reuses the build)
+    rtl, build = BUILD / "out" / net.name / "rtl", BUILD / "sim" / net.name
     write_tree(str(rtl), backends.generate("rtl", net, params))
     netsim.build(rtl, build)
     return net, params, rtl, build
@@ -174,6 +175,18 @@ def test_a_wrong_load_word_is_reported_at_its_layer(built, tmp_path):
     shutil.copytree(build, copy, symlinks=True, ignore=shutil.ignore_patterns("obj", "trace"))
     result = _simulate(built, 0.0, 23, bad, copy)
     assert result.mismatch is not None and result.mismatch.layer == "fc"
+
+
+@pytest.mark.verilator
+@pytest.mark.slow
+def test_mbdsl_sim_loads_the_weights_and_reports_the_load_apart(built, tmp_path, capsys):
+    from mbdsl.cli import main
+    spec = tmp_path / "uram_net.mbn"
+    spec.write_text(SPEC)
+    assert main(["sim", str(spec), "--images", "2", "--stall", "0.2", "-o", str(BUILD / "out"), "--build-dir", str(BUILD / "sim")]) == 0
+    out = capsys.readouterr().out
+    assert "bit-exact on 2 images" in out
+    assert "not part of the latency or the II" in out and "weight load" in out
 
 
 @pytest.mark.verilator

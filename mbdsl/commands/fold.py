@@ -5,7 +5,8 @@ lane budget; ties between equal-lane foldings go to the fewest estimated LUTs), 
 budgets ``--lut`` and/or ``--bram`` (fastest II whose estimated LUTs / BRAM18s fit), or a
 device's budgets ``--device D [--utilisation P]`` (LUT, FF, BRAM18, DSP; ``mbdsl.devices``),
 ``--lut``/``--bram`` replacing the device's own; with a device whose family offers them the
-multiplier mapping (``lut | dsp | packed``) is chosen per layer with the folding.
+multiplier mapping (``lut | dsp | packed``) is chosen per layer with the folding, and with one
+that has UltraRAM where each layer's weights live (``rom | uram``).
 Without one, the goal of the spec's ``target fpga`` block, else its own MAC-lane count.
 """
 
@@ -38,7 +39,7 @@ def register(sub) -> None:
                                                            "with --device: instead of the device's LUT budget)")
     p.add_argument("--bram", type=_count, metavar="B", help="the fastest II whose estimated BRAM18s fit B (with --device: instead of its own)")
     p.add_argument("--device", metavar="D", help=f"the fastest II that fits the device's LUT, FF, BRAM18 and DSP budgets, each layer's "
-                                                 f"multiplier mapping (lut, dsp, packed) chosen with its folding on UltraScale+ parts "
+                                                 f"multiplier mapping (lut, dsp, packed) and the place of its weights (rom, uram) chosen with its folding on UltraScale+ parts "
                                                  f"({', '.join(devices.DEVICES)})")
     p.add_argument("--utilisation", type=_share, metavar="P",
                    help=f"with --device: the share of every resource to plan for, e.g. 70%% (default: the spec's, else "
