@@ -312,6 +312,30 @@ PRICE_FLOOR = 1e-6
 """The least LUT price of a URAM288: weights move to UltraRAM only if that saves something."""
 
 
+def _least_price(evaluate, inside):
+    """``evaluate(price)`` at the least price (from ``PRICE_FLOOR``, bisected) for which
+    ``inside`` holds (it holds from some price on), or None if no price up to 2**PRICE_STEPS does."""
+    lo, hi = PRICE_FLOOR, 1.0
+    best = evaluate(lo)
+    if inside(best):
+        return best
+    for _ in range(PRICE_STEPS):  # a price high enough
+        best = evaluate(hi)
+        if inside(best):
+            break
+        lo, hi = hi, 2 * hi
+    else:
+        return None
+    for _ in range(PRICE_STEPS):
+        mid = (lo + hi) / 2
+        got = evaluate(mid)
+        if inside(got):
+            hi, best = mid, got
+        else:
+            lo = mid
+    return best
+
+
 def place_weights(avail: dict, fixed: dict, limits: dict) -> tuple[dict, dict] | None:
     """One option per layer from ``avail`` (index -> options that meet the II, each with its
     weights in ROM or, where the layer allows, in UltraRAM: :func:`every_option` with
@@ -320,35 +344,26 @@ def place_weights(avail: dict, fixed: dict, limits: dict) -> tuple[dict, dict] |
     BRAM budget (exact, by dynamic programming), the price the least at which the URAM288s fit
     ``limits["uram"]`` (bisected): weights move to UltraRAM where that saves block RAM or
     LUTs, the folding with them (a narrow memory wastes most of a URAM288's 72 bits), and
-    stay in ROM where UltraRAM is scarce or saves nothing. Returns (choice, totals)."""
+    stay in ROM where UltraRAM is scarce or saves nothing. If that breaks the DSP budget, a
+    second price on DSPs, bisected the same way, moves products back into LUTs. Returns
+    (choice, totals)."""
     fronts = {i: _pareto(opts) for i, opts in avail.items()}
     bram = ("bram18", limits["bram18"]) if "bram18" in limits else None
 
-    def priced(price):
-        got = _choose_within(list(fronts), fronts, float("inf"), fixed, lambda o: o.lut + price * o.uram, bram)
+    def priced(per_uram, per_dsp):
+        got = _choose_within(list(fronts), fronts, float("inf"), fixed, lambda o: o.lut + per_uram * o.uram + per_dsp * o.dsp, bram)
         return got if got and got[0] else None
 
-    def inside(got):
-        return got is not None and got[1]["uram"] <= limits.get("uram", 0)
+    def within(resource):
+        return lambda got: got is not None and got[1][resource] <= limits.get(resource, 0)
 
-    lo, hi = PRICE_FLOOR, 1.0
-    best = priced(lo)
-    if not inside(best):
-        for _ in range(PRICE_STEPS):  # a price high enough that the URAM288s fit
-            best = priced(hi)
-            if inside(best):
-                break
-            lo, hi = hi, 2 * hi
-        else:
-            return None
-        for _ in range(PRICE_STEPS):
-            mid = (lo + hi) / 2
-            got = priced(mid)
-            if inside(got):
-                hi, best = mid, got
-            else:
-                lo = mid
-    return best if _over(best[1], limits) is None else None
+    def placed(per_dsp):
+        return _least_price(lambda per_uram: priced(per_uram, per_dsp), within("uram"))
+
+    best = placed(0.0)
+    if best is not None and "dsp" in limits and not within("dsp")(best):
+        best = _least_price(placed, within("dsp"))
+    return best if best is not None and _over(best[1], limits) is None else None
 
 
 def _choose_within(free, fronts, ii, fixed, weight, knap=None, fit=None):

@@ -53,6 +53,17 @@ def test_scarce_ultraram_goes_where_it_is_used_best():
     assert tot["uram"] <= 8 and tot["bram18"] <= 30
 
 
+def test_products_move_back_into_luts_when_dsps_run_out():
+    def both(saved):  # the layer's products in 8 DSP slices save ``saved`` LUTs
+        return [_rom(50), Option(1, 1, 1, 10, lut=100.0, uram=4, dsp=8, mult="dsp", weights="uram"),
+                Option(1, 1, 1, 10, lut=100.0 + saved, uram=4, mult="lut", weights="uram")]
+
+    avail = {0: both(80), 1: both(40)}  # no ROM fits the block RAM
+    choice, tot = af.place_weights(avail, NONE, {"bram18": 40, "uram": 8, "dsp": 10, "lut": 1000})
+    assert (choice[0].mult, choice[1].mult) == ("dsp", "lut")  # the DSP slices go where they save most
+    assert (tot["dsp"], tot["uram"], tot["bram18"]) == (8, 8, 0)
+
+
 def test_none_when_no_placement_fits():
     avail = {0: [_rom(30), _uram(16)], 1: [_rom(30), _uram(16)]}
     assert af.place_weights(avail, NONE, {"bram18": 30, "uram": 8}) is None
