@@ -307,9 +307,9 @@ MEMORY_BOUND = ("bram18", "lut")
 """The resources weights moved to UltraRAM free (a ROM in block RAM, or in LUTs)."""
 
 PRICE_STEPS = 24
-"""Bisection steps of the LUT price of a URAM288 (:func:`place_weights`)."""
+"""Bisection steps of a LUT price, of a URAM288 or of a DSP slice (:func:`place_weights`)."""
 PRICE_FLOOR = 1e-6
-"""The least LUT price of a URAM288: weights move to UltraRAM only if that saves something."""
+"""The least LUT price of a URAM288 (or DSP slice): weights move to UltraRAM only if that saves something."""
 
 
 def _least_price(evaluate, inside):
