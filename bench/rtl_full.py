@@ -51,6 +51,8 @@ def main() -> None:
     for i, (got, want) in enumerate(zip(result.outputs, result.expected)):
         print(f"image {i}: RTL top-k {list(map(int, got))} reference {list(map(int, want))}")
     print(f"bit-exact: {result.exact}" + ("" if result.exact else f" ({result.mismatch})"))
+    if result.load_cycles is not None:
+        print(f"weight load: {result.load_cycles:,} cycles once after reset (UltraRAM units; not in the latency or the II)")
     print(f"latency: {result.latency:,} cycles")
     if result.ii is not None:
         print(f"II measured: {result.ii:,.0f} cycles; analytic {fig.ii:,} ({(result.ii - fig.ii) / fig.ii * 100:+.2f}%), bottleneck {fig.bottleneck_name}")

@@ -60,6 +60,7 @@ from .legality import legal_folds, legal_mults, with_fold
 __all__ = [
     "Option", "Plan", "Infeasible", "LayerCost", "LayerFigures", "options", "mappings", "every_option", "plan_of", "fold_for_ii",
     "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "BUDGETS", "describe", "solve", "solve_pixels", "wider_ports", "explain",
+    "place_weights",
 ]
 
 MAC_KINDS = (ir.Conv, ir.DwConv, ir.FC)
@@ -82,6 +83,9 @@ class Option:
     dsp: int = 0
     mult: str | None = None
     """The multiplier mapping this option builds the layer's products with (None: the layer's own)."""
+    uram: int = 0
+    weights: str | None = None
+    """Where this option keeps the layer's weights (None: where the layer says, ``place_weights``)."""
 
     def key(self, cost: str = "lanes") -> tuple:
         """Sort key: ``"lanes"`` orders by MAC lanes, then LUTs, then PE (each PE lane carries
@@ -106,6 +110,7 @@ class Plan:
     bram18: int = 0
     dsp: int = 0
     ff: float = 0.0
+    uram: int = 0
     pixels: int | None = None
     """The input port's pixels per beat the plan needs (:func:`solve_pixels`); None: as written."""
 
@@ -129,6 +134,7 @@ class LayerFigures(Protocol):
     ff: float
     bram18: int
     dsp: int
+    uram: int
 
 
 class LayerCost(Protocol):
@@ -144,7 +150,7 @@ def _option(layer, pe: int, simd: int, coster: LayerCost | None, mult: str | Non
     r = coster(folded) if coster is not None else None
     if r is None:
         return Option(lanes, pe, simd, layer_cycles(folded), mult=mult)
-    return Option(lanes, pe, simd, layer_cycles(folded), r.lut, r.ff, r.bram18, r.dsp, mult)
+    return Option(lanes, pe, simd, layer_cycles(folded), r.lut, r.ff, r.bram18, r.dsp, mult, r.uram)
 
 
 def mappings(layer: ir.Layer, mults: tuple[str, ...] = ()) -> tuple[str | None, ...]:
@@ -156,11 +162,19 @@ def mappings(layer: ir.Layer, mults: tuple[str, ...] = ()) -> tuple[str | None, 
     return tuple(m for m in mults if m in legal_mults(layer)) or (None,)
 
 
-def every_option(layer: ir.Layer, coster: LayerCost | None = None, mults: tuple[str, ...] = ()) -> list[Option]:
-    """Every legal folding of a layer, each with every mapping of :func:`mappings`."""
+def every_option(layer: ir.Layer, coster: LayerCost | None = None, mults: tuple[str, ...] = (),
+                 places: tuple[str, ...] = ()) -> list[Option]:
+    """Every legal folding of a layer, each with every mapping of :func:`mappings`, and if its
+    weights are in ROM, with them in each of ``places`` the layer allows too (``weight_places``)."""
     if isinstance(layer, ir.TopK):
         return [_option(layer, 1, 1, coster)]
-    return [_option(layer, pe, simd, coster, m) for pe, simd in legal_folds(layer) for m in mappings(layer, mults)]
+    opts = [_option(layer, pe, simd, coster, m) for pe, simd in legal_folds(layer) for m in mappings(layer, mults)]
+    if layer.fold.weights != "rom":
+        return opts
+    for place in (p for p in places if p in getattr(layer, "weight_places", ())):
+        moved = attrs.evolve(layer, fold=attrs.evolve(layer.fold, weights=place))
+        opts += [attrs.evolve(_option(moved, o.pe, o.simd, coster, o.mult), weights=place) for o in opts if o.weights is None]
+    return opts
 
 
 def _frontier(opts: list[Option], cost: str) -> list[Option]:
@@ -195,16 +209,14 @@ def _free(net: ir.Network, only_auto: bool) -> list[int]:
 
 
 def _totals(layers, coster: LayerCost | None) -> dict:
-    tot = {"lut": 0.0, "ff": 0.0, "bram18": 0, "dsp": 0}
+    tot = dict.fromkeys(BUDGETS, 0)
     if coster is None:
         return tot
     for l in layers:
         r = coster(l)
         if r is not None:
-            tot["lut"] += r.lut
-            tot["ff"] += r.ff
-            tot["bram18"] += r.bram18
-            tot["dsp"] += r.dsp
+            for k in BUDGETS:
+                tot[k] += getattr(r, k)
     return tot
 
 
@@ -287,9 +299,71 @@ def fold_for_lanes(net: ir.Network, lanes: int, only_auto: bool = False, coster:
     return attrs.evolve(plan, bound=bound)
 
 
-BUDGETS = ("lut", "ff", "bram18", "dsp")
+BUDGETS = ("lut", "ff", "bram18", "dsp", "uram")
 """The resources a budget may limit, as :class:`Option` and :class:`Plan` name them."""
-NAMES = {"lut": "LUTs", "ff": "FFs", "bram18": "BRAM18s", "dsp": "DSPs"}
+NAMES = {"lut": "LUTs", "ff": "FFs", "bram18": "BRAM18s", "dsp": "DSPs", "uram": "URAM288s"}
+
+MEMORY_BOUND = ("bram18", "lut")
+"""The resources weights moved to UltraRAM free (a ROM in block RAM, or in LUTs)."""
+
+PRICE_STEPS = 24
+"""Bisection steps of a LUT price, of a URAM288 or of a DSP slice (:func:`place_weights`)."""
+PRICE_FLOOR = 1e-6
+"""The least LUT price of a URAM288 (or DSP slice): weights move to UltraRAM only if that saves something."""
+
+
+def _least_price(evaluate, inside):
+    """``evaluate(price)`` at the least price (from ``PRICE_FLOOR``, bisected) for which
+    ``inside`` holds (it holds from some price on), or None if no price up to 2**PRICE_STEPS does."""
+    lo, hi = PRICE_FLOOR, 1.0
+    best = evaluate(lo)
+    if inside(best):
+        return best
+    for _ in range(PRICE_STEPS):  # a price high enough
+        best = evaluate(hi)
+        if inside(best):
+            break
+        lo, hi = hi, 2 * hi
+    else:
+        return None
+    for _ in range(PRICE_STEPS):
+        mid = (lo + hi) / 2
+        got = evaluate(mid)
+        if inside(got):
+            hi, best = mid, got
+        else:
+            lo = mid
+    return best
+
+
+def place_weights(avail: dict, fixed: dict, limits: dict) -> tuple[dict, dict] | None:
+    """One option per layer from ``avail`` (index -> options that meet the II, each with its
+    weights in ROM or, where the layer allows, in UltraRAM: :func:`every_option` with
+    ``places``) whose totals, with the ``fixed`` layers', fit every budget of ``limits``; None
+    if the search finds none. The choice has the fewest LUTs + price x URAM288s within the
+    BRAM budget (exact, by dynamic programming), the price the least at which the URAM288s fit
+    ``limits["uram"]`` (bisected): weights move to UltraRAM where that saves block RAM or
+    LUTs, the folding with them (a narrow memory wastes most of a URAM288's 72 bits), and
+    stay in ROM where UltraRAM is scarce or saves nothing. If that breaks the DSP budget, a
+    second price on DSPs, bisected the same way, moves products back into LUTs. Returns
+    (choice, totals)."""
+    fronts = {i: _pareto(opts) for i, opts in avail.items()}
+    bram = ("bram18", limits["bram18"]) if "bram18" in limits else None
+
+    def priced(per_uram, per_dsp):
+        got = _choose_within(list(fronts), fronts, float("inf"), fixed, lambda o: o.lut + per_uram * o.uram + per_dsp * o.dsp, bram)
+        return got if got and got[0] else None
+
+    def within(resource):
+        return lambda got: got is not None and got[1][resource] <= limits.get(resource, 0)
+
+    def placed(per_dsp):
+        return _least_price(lambda per_uram: priced(per_uram, per_dsp), within("uram"))
+
+    best = placed(0.0)
+    if best is not None and "dsp" in limits and not within("dsp")(best):
+        best = _least_price(placed, within("dsp"))
+    return best if best is not None and _over(best[1], limits) is None else None
 
 
 def _choose_within(free, fronts, ii, fixed, weight, knap=None, fit=None):
@@ -373,7 +447,7 @@ TRADE_STEPS = 24
 
 def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None = None, only_auto: bool = False,
                     coster: LayerCost | None = None, ff: float | None = None, dsp: int | None = None,
-                    mults: tuple[str, ...] = ()) -> Plan:
+                    mults: tuple[str, ...] = (), uram: int | None = None) -> Plan:
     """The fastest II with a folding whose estimated LUTs, BRAM18s, FFs and DSPs fit the
     budgets given; among those foldings, the one with the fewest LUTs (the fewest BRAMs with
     only a BRAM budget). ``mults``: the multiplier mappings (``ir.MULTS``) the search may give
@@ -394,8 +468,13 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
     below, which proves the II out of reach when it exceeds the LUT budget. A broken FF
     budget is a search too: the least sum of (LUT, FF, DSP) shares of their budgets, BRAMs
     within theirs. The sum of every layer's least figure for some resource over its budget
-    is a proof as well; ``Plan.bound_proven`` says whether the bound's II was proven."""
-    limits = {r: v for r, v in (("lut", lut), ("ff", ff), ("bram18", bram), ("dsp", dsp)) if v is not None}
+    is a proof as well; ``Plan.bound_proven`` says whether the bound's II was proven.
+
+    ``uram``: URAM288s to fill with weights. Where the choice above breaks the BRAM or LUT
+    budget, :func:`place_weights` chooses the foldings again, each layer's weights in ROM or
+    UltraRAM; if that fits every budget it is the answer (a search: with UltraRAM no II is
+    proven out of reach by BRAMs or LUTs)."""
+    limits = {r: v for r, v in (("lut", lut), ("ff", ff), ("bram18", bram), ("dsp", dsp), ("uram", uram)) if v is not None}
     if not limits:
         raise ValueError("give a LUT, FF, BRAM or DSP budget")
     if coster is None:
@@ -463,6 +542,20 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
             return None, True
         return (good, False) if good[0] and _over(good[1], limits) is None else (None, False)
 
+    with_places: dict = {}
+
+    def placeable():
+        """Per free layer, its options with the weights in ROM or UltraRAM (priced once, when first needed)."""
+        if uram and not with_places:
+            with_places.update({i: _pareto(every_option(net.layers[i], coster, mults, ("uram",))) for i in free})
+        return with_places or fronts
+
+    def placed(ii):
+        """(choice, totals) at ``ii`` with weights in UltraRAM where that helps (:func:`place_weights`)
+        that fits every budget, or None."""
+        avail = {i: [o for o in opts if o.cycles <= ii] for i, opts in placeable().items()}
+        return None if not all(avail.values()) else place_weights(avail, fixed, limits)
+
     def need(ii):
         """(choice, totals, proven): a choice at ``ii`` that fits if one was found (else the
         LUT-minimal one), its totals, and whether no choice can fit."""
@@ -474,9 +567,12 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
             return None
         choice, tot = got
         broken = _over(tot, limits)
+        if uram and broken in MEMORY_BOUND and (found := placed(ii)) is not None:
+            return (*found, False)
         if broken is None and not mults:
             return choice, tot, False
-        proven = broken in ("lut", "bram18")  # an exact relaxation is over its budget already
+        # an exact relaxation is over its budget already (with no UltraRAM to move weights to)
+        proven = broken in MEMORY_BOUND and not uram
         if not proven and (mults or broken == "dsp"):
             found, proven = trade(ii, bool(mults))
             if found is not None:
@@ -487,7 +583,8 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
             balanced = _choose_within(free, fronts, ii, fixed, lambda o: sum(getattr(o, r) / max(limits[r], 1) for r in extra), in_bram)
             if balanced[0] and _over(balanced[1], limits) is None:
                 return balanced[0], balanced[1], False
-        floor = {r: fixed[r] + sum(min(getattr(o, r) for o in fronts[i] if o.cycles <= ii) for i in free) for r in BUDGETS}
+        every = placeable()  # with UltraRAM, a layer's least of each resource may be with its weights there
+        floor = {r: fixed[r] + sum(min(getattr(o, r) for o in every[i] if o.cycles <= ii) for i in free) for r in BUDGETS}
         return choice, tot, proven or _over(floor, limits) is not None
 
     def fits(ii):
@@ -496,11 +593,13 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
 
     at = _bisect(candidates, fits)
     if at is None:
-        raise _least(net, free, fronts, fixed, limits, candidates[-1], need(candidates[-1]), coster)
+        raise _least(net, free, placeable(), fixed, limits, candidates[-1], need(candidates[-1]), coster)
     layers = list(net.layers)
     choice, _, _ = need(candidates[at])
     for i, o in choice.items():
         layers[i] = with_fold(layers[i], o.pe, o.simd, o.mult)
+        if o.weights is not None:
+            layers[i] = attrs.evolve(layers[i], fold=attrs.evolve(layers[i].fold, weights=o.weights))
     bound, resource, proven = None, None, True
     if at > 0 and (faster := need(candidates[at - 1])) is not None:
         _, tot, proven = faster
@@ -536,11 +635,11 @@ def _least(net, free, fronts, fixed, limits, slowest, got, coster) -> Infeasible
 
 
 def _pareto(opts: list[Option]) -> list[Option]:
-    """Options not dominated in (cycles, LUTs, BRAMs, FFs, DSPs): nothing else is at least as
-    fast and at least as cheap in every resource."""
+    """Options not dominated in (cycles, LUTs, BRAMs, FFs, DSPs, URAMs): nothing else is at least
+    as fast and at least as cheap in every resource."""
     kept = []
-    for o in sorted(opts, key=lambda o: (o.cycles, o.lut, o.bram18, o.ff, o.dsp, o.lanes)):
-        if not any(k.lut <= o.lut and k.bram18 <= o.bram18 and k.ff <= o.ff and k.dsp <= o.dsp for k in kept):
+    for o in sorted(opts, key=lambda o: (o.cycles, o.lut, o.bram18, o.ff, o.dsp, o.uram, o.lanes)):
+        if not any(k.lut <= o.lut and k.bram18 <= o.bram18 and k.ff <= o.ff and k.dsp <= o.dsp and k.uram <= o.uram for k in kept):
             kept.append(o)
     return kept
 
@@ -564,7 +663,8 @@ def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool =
         return fold_for_ii(net, int(clock_hz // goal.fps), only_auto, coster=coster)
     if goal.mac_lanes is not None:
         return fold_for_lanes(net, goal.mac_lanes, only_auto, coster=coster)
-    return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster, ff=goal.ff, dsp=goal.dsp, mults=goal.mults)
+    return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster, ff=goal.ff, dsp=goal.dsp, mults=goal.mults,
+                           uram=goal.uram)
 
 
 def wider_ports(net: ir.Network) -> list[int]:

@@ -34,11 +34,11 @@ import re
 import attrs
 
 from . import ir
-from .errors import MbdslError, Span
+from .errors import MbdslError, Span, TargetError
 from .hints import did_you_mean
 
 __all__ = ["Family", "Device", "Budget", "FAMILIES", "DEVICES", "DEFAULT_DEVICE", "DEFAULT_UTILISATION", "UTILISATION_RANGE",
-           "device", "budget", "fold_goal", "implementable", "max_clock_mhz", "UNIT_FMAX_MHZ"]
+           "device", "budget", "fold_goal", "implementable", "max_clock_mhz", "UNIT_FMAX_MHZ", "check_weight_places"]
 
 
 @attrs.frozen
@@ -185,6 +185,19 @@ def implementable(dev: Device) -> Device:
     return dev
 
 
+def check_weight_places(layers, dev: Device) -> None:
+    """A user error at the first layer that keeps its weights in UltraRAM (``fold(weights =
+    uram)``) if ``dev`` has none."""
+    if dev.uram:
+        return
+    for layer in layers:
+        fold = getattr(layer, "fold", None)
+        if fold is not None and fold.weights == "uram":
+            with_uram = ", ".join(d.name for d in DEVICES.values() if d.uram)
+            raise TargetError(f"layer {layer.name} keeps its weights in UltraRAM (weights = uram), and {dev.name} has none",
+                              fold.span or layer.span, f"use weights = rom, or a device with UltraRAM ({with_uram})")
+
+
 UNIT_FMAX_MHZ: dict[int, float] = {8: 151.5}
 """Measured, per ECP5 speed grade: the lowest routed Fmax over every unit kind of the
 pipelined RTL, each placed alone on an LFE5U-85F at the smallest and largest folding of the
@@ -219,9 +232,9 @@ class Budget:
     bram18: int
     dsp: int
     uram: int
-    """UltraRAMs: the resource model places no memory in UltraRAM, so the network's count is
-    always 0 (its weights and thresholds are ROMs with contents, which yosys' URAM library,
-    ``init zero``, cannot hold; ``synth_xilinx`` maps no RAM to UltraRAM without ``-uram``)."""
+    """UltraRAMs: only weights written at run time live there (``fold(weights = uram)``: an
+    UltraScale+ URAM288 has no contents from the bitstream); ``fold(auto)`` moves weights
+    there where block RAM or LUTs bind (``autofold.place_weights``)."""
 
 
 def budget(dev: Device, utilisation: float | None = None) -> Budget:
@@ -240,8 +253,9 @@ def budget(dev: Device, utilisation: float | None = None) -> Budget:
 
 def fold_goal(dev: Device, utilisation: float | None = None, span: Span | None = None) -> ir.FoldGoal:
     """The ``fold(auto)`` goal a device sets: the fastest II within its budgets, with the
-    multiplier mappings its family offers chosen per layer."""
+    multiplier mappings its family offers chosen per layer, and weights moved to its
+    UltraRAMs (if it has any) where that helps."""
     share = DEFAULT_UTILISATION if utilisation is None else utilisation
     b = budget(dev, share)
     return ir.FoldGoal(lut=b.lut, bram=b.bram18, ff=b.ff, dsp=b.dsp, device=f"{share * 100:g}% of {dev.name}",
-                       mults=dev.family.mults, span=span)
+                       mults=dev.family.mults, uram=b.uram or None, span=span)

@@ -318,8 +318,9 @@ class FoldGoal:
     ``lut``/``bram`` (BRAM18)/``ff``/``dsp`` fit; ``device`` says whose budgets these are
     (e.g. "80% of xcu250-figd2104-2L-e"), None for budgets given as numbers; ``mults``, the
     multiplier mappings (``MULTS``) the budget search may choose per layer with its folding
-    (a device's family's; empty: each layer keeps its own); ``span`` is the setting that
-    asked for it."""
+    (a device's family's; empty: each layer keeps its own); ``uram``, the URAM288s the search
+    may fill with weights (``fold(weights = uram)``, a device's; None: none are moved there);
+    ``span`` is the setting that asked for it."""
 
     fps: float | None = None
     mac_lanes: int | None = None
@@ -329,6 +330,7 @@ class FoldGoal:
     dsp: int | None = None
     device: str | None = None
     mults: tuple[str, ...] = ()
+    uram: int | None = None
     span: Span | None = attrs.field(default=None, eq=False)
 
 

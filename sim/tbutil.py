@@ -27,6 +27,8 @@ async def run_case(dut, describe=None) -> None:
     bench = StreamBench(dut, case["in"], len(exp), seed=case["seed"],
                         p_valid=case["p_valid"], p_ready=case["p_ready"])
     await bench.reset()
+    if case.get("load"):  # run-time weights (WMEM 1): written through the unit's port first
+        await write_words(dut, case["load"], case["seed"], case["p_valid"])
     await bench.run(case["max_cycles"])
     bpf = case.get("out_beats_per_frame") or len(exp) or 1
     describe = describe or (lambda i: f"frame {i // bpf}, beat {i % bpf}")
@@ -39,17 +41,37 @@ async def run_case(dut, describe=None) -> None:
     assert not errors, "\n".join(errors)
 
 
+async def write_words(dut, words, seed: int, p_write: float) -> None:
+    """Write ``words`` to addresses 0, 1, ... through ``i_wen``/``i_waddr``/``i_wdata``, each
+    cycle with probability ``p_write`` (seeded), as mbdsl_wload does (registered, one a cycle)."""
+    import random
+
+    from cocotb.triggers import FallingEdge
+
+    rng = random.Random(seed)
+    addr = 0
+    while addr < len(words):
+        await FallingEdge(dut.clk)
+        write = rng.random() < p_write
+        dut.i_wen.value = int(write)
+        dut.i_waddr.value = addr if write else 0
+        dut.i_wdata.value = words[addr] if write else 0
+        addr += write
+    await FallingEdge(dut.clk)
+    dut.i_wen.value = 0
+
+
 # --------------------------------------------------------------------------- pytest side
 def to_ints(beats) -> list[int]:
     return [int(b) for b in beats]
 
 
 def write_case(path: Path, top: str, in_beats, out_beats, *, seed: int, p_valid: float,
-               p_ready: float, max_cycles: int, out_beats_per_frame: int | None = None) -> None:
+               p_ready: float, max_cycles: int, out_beats_per_frame: int | None = None, load=()) -> None:
     path.write_text(json.dumps({
         "top": top, "in": to_ints(in_beats), "out": to_ints(out_beats), "seed": seed,
         "p_valid": p_valid, "p_ready": p_ready, "max_cycles": int(max_cycles),
-        "out_beats_per_frame": out_beats_per_frame,
+        "out_beats_per_frame": out_beats_per_frame, "load": to_ints(load),
     }))
 
 

@@ -54,3 +54,16 @@ def test_the_check_can_fail():
     fifth = devices.budget(U250, 0.2)
     used = _whole_top(net)
     assert used["lut"] > fifth.lut
+
+
+def test_measured_zcu104_spec_fits_80_percent_with_its_ultraram():
+    """FINN's w4a4 MobileNet-v1 folded for the ZCU104 (docs/results.md, "Weights in UltraRAM"):
+    the whole top within 80% of every xczu7ev resource, URAM288s included, at the II measured."""
+    net = load_checked(str(SPECS / "mobilenet_v1_w4a4_zcu104.mbn"))
+    assert estimate(net).ii <= 200_704
+    budget = devices.budget(devices.device("xczu7ev-ffvc1156-2-e"))
+    total = sum(network_resources(net, "auto", rtl_params(net)).values())
+    over = {r: (getattr(total, r), getattr(budget, r)) for r in ("lut", "ff", "bram18", "dsp", "uram")
+            if getattr(total, r) > getattr(budget, r)}
+    assert not over, f"the whole top exceeds 80% of the xczu7ev in {over}"
+    assert total.uram > 0

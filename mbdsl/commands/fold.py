@@ -5,7 +5,8 @@ lane budget; ties between equal-lane foldings go to the fewest estimated LUTs), 
 budgets ``--lut`` and/or ``--bram`` (fastest II whose estimated LUTs / BRAM18s fit), or a
 device's budgets ``--device D [--utilisation P]`` (LUT, FF, BRAM18, DSP; ``mbdsl.devices``),
 ``--lut``/``--bram`` replacing the device's own; with a device whose family offers them the
-multiplier mapping (``lut | dsp | packed``) is chosen per layer with the folding.
+multiplier mapping (``lut | dsp | packed``) is chosen per layer with the folding, and with one
+that has UltraRAM where each layer's weights live (``rom | uram``).
 Without one, the goal of the spec's ``target fpga`` block, else its own MAC-lane count.
 """
 
@@ -38,7 +39,7 @@ def register(sub) -> None:
                                                            "with --device: instead of the device's LUT budget)")
     p.add_argument("--bram", type=_count, metavar="B", help="the fastest II whose estimated BRAM18s fit B (with --device: instead of its own)")
     p.add_argument("--device", metavar="D", help=f"the fastest II that fits the device's LUT, FF, BRAM18 and DSP budgets, each layer's "
-                                                 f"multiplier mapping (lut, dsp, packed) chosen with its folding on UltraScale+ parts "
+                                                 f"multiplier mapping (lut, dsp, packed) and the place of its weights (rom, uram) chosen with its folding on UltraScale+ parts "
                                                  f"({', '.join(devices.DEVICES)})")
     p.add_argument("--utilisation", type=_share, metavar="P",
                    help=f"with --device: the share of every resource to plan for, e.g. 70%% (default: the spec's, else "
@@ -115,6 +116,7 @@ def run(args) -> int:
             raise MbdslError("--utilisation is a share of a device's resources, and no device is given",
                              hint='add --device D (or device "D" in the spec\'s target fpga)')
         dev = devices.device(args.device or spec_device)
+        devices.check_weight_places(net.layers, dev)
         share = args.utilisation if args.utilisation is not None else spec_share
         target = devices.fold_goal(dev, share)
         if budgets:  # the device's budgets with the LUT and/or BRAM18 budget given instead
@@ -144,8 +146,11 @@ def run(args) -> int:
     mapped = any(getattr(l, "fold", None) is not None and l.fold.mult is not None for l in plan.layers)
     if mapped:
         cols.append("mult")
+    in_uram = any(getattr(l, "fold", None) is not None and l.fold.weights == "uram" for l in plan.layers)
+    if in_uram:
+        cols.append("weights")
     if coster is not None:
-        cols += ["LUT", "BRAM18", "DSP"]
+        cols += ["LUT", "BRAM18", "DSP"] + (["URAM"] if in_uram else [])
     for col in cols:
         table.add_column(col, justify="left" if col in ("layer", "kind") else "right")
     for old, new in zip(net.layers, plan.layers):
@@ -158,14 +163,17 @@ def run(args) -> int:
         ]
         if mapped:
             row.append(new.fold.mult or "")
+        if in_uram:
+            row.append(new.fold.weights)
         if coster is not None:
             r = coster(new)
-            row += [f"{r.lut:,.0f}", f"{r.bram18:,}", f"{r.dsp:,}"]
+            row += [f"{r.lut:,.0f}", f"{r.bram18:,}", f"{r.dsp:,}"] + ([f"{r.uram:,}"] if in_uram else [])
         table.add_row(*row)
     console.print(table)
 
     def res(p) -> str:
-        return f", {p.lut:,.0f} LUT, {p.bram18:,} BRAM18, {p.dsp:,} DSP (estimated, dsp={args.dsp})" if coster is not None else ""
+        uram = f", {p.uram:,} URAM" if p.uram else ""
+        return f", {p.lut:,.0f} LUT, {p.bram18:,} BRAM18, {p.dsp:,} DSP{uram} (estimated, dsp={args.dsp})" if coster is not None else ""
 
     console.print(f"spec     II {before_ii:,} cycles, {before_lanes:,} MAC lanes, {clock / before_ii:,.1f} FPS{res(before) if before else ''}")
     console.print(f"chosen   II {plan.ii:,} cycles, {plan.lanes:,} MAC lanes, {clock / plan.ii:,.1f} FPS at {clock / 1e6:g} MHz{res(plan)}")
@@ -184,7 +192,7 @@ def run(args) -> int:
             console.print(f"budget   {target.device} in the model's units: {target.lut:,} LUT, {b.ff:,} FF, {target.bram:,} BRAM18, "
                           f"{b.dsp:,} DSP, {b.uram:,} URAM")
             console.print(f"used     {plan.lut:,.0f} LUT, {plan.ff:,.0f} FF, {plan.bram18:,} BRAM18, {plan.dsp:,} DSP, "
-                          f"0 URAM (the model places no memory in UltraRAM)")
+                          f"{plan.uram:,} URAM" + (" (weights written at run time: 'ROM and stream formats' in docs/rtl.md)" if plan.uram else ""))
     if mapped:
         per_mult = Counter(l.fold.mult for l in plan.layers if isinstance(l, MAC_KINDS))
         console.print("mapping  " + ", ".join(f"{_layers(per_mult[m])} {m}" for m in ir.MULTS if per_mult[m])

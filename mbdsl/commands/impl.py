@@ -5,7 +5,7 @@ critical path by layer and unit."""
 from __future__ import annotations
 
 from ..backends.rtl import impl
-from ..devices import DEFAULT_DEVICE, DEVICES, device, implementable
+from ..devices import DEFAULT_DEVICE, DEVICES, check_weight_places, device, implementable
 from ..estimates import estimate
 from ..output import check_folder
 from .common import clock, console, load_checked
@@ -35,6 +35,7 @@ def run(args) -> int:
     net = load_checked(args.spec)
     spec_device = net.fpga.device if net.fpga is not None else None
     dev = implementable(device(args.device or spec_device or DEFAULT_DEVICE))
+    check_weight_places(net.layers, dev)
     clock = _clock_mhz(args.clock, net)
     out_dir = impl.result_path(args.output, net, dev).parent
     console.print(f"implementing {net.name} on {dev.name} ({dev.package}, speed {dev.speed}) at {clock:g} MHz: "

@@ -53,6 +53,9 @@ def run(args) -> int:
         mark = "ok" if list(got) == list(want) else "MISMATCH"
         console.print(f"image {i}: RTL {' '.join(map(str, got))}   reference {' '.join(map(str, want))}   {mark}")
     console.print(f"simulated {result.cycles:,} cycles in {result.seconds:.2f} s ({result.cycles / max(result.seconds, 1e-9):,.0f} cycles/s)")
+    if result.load_cycles is not None:
+        console.print(f"weight load          {result.load_cycles:,} cycles, once after reset (UltraRAM units; "
+                      "not part of the latency or the II)")
     if result.frame_done:  # no frame comes out of a design that stops at the cycle budget
         console.print(f"latency              {result.latency:,} cycles")
     if result.ii is not None:

@@ -16,7 +16,7 @@ from .limits import MAX_BITS, MAX_CHANNELS, MAX_KERNEL, MAX_LAYERS, MAX_REPEAT, 
 from .parser import parse
 from .rules import ARG_LIMITS, ARG_WORDS, FOLD_KEYS, LAYER_ARGS, REQUIRED, WHY_NOT
 from .targets import targets
-from .. import ir
+from .. import devices, ir
 from ..dtypes import IntType
 from ..errors import (QuantError, ShapeError, Span, SpecNameError, SpecStructureError, SpecSyntaxError,
                       SpecValueError, TargetError)
@@ -120,6 +120,8 @@ class _NetworkBuilder:
         if not layers:
             raise SpecStructureError(f"network '{self.decl.name}' has no layers", self.decl.span, "add layers such as 'conv 3x3 -> 32'")
         layers = self._classifier_outputs(layers)
+        if fpga is not None and fpga.device is not None:
+            devices.check_weight_places(layers, devices.device(fpga.device))
         return ir.Network(
             name=self.decl.name,
             input=net_input,

@@ -242,7 +242,8 @@ def build_report(net: ir.Network, spec: str, dsp: str = "auto", params=None) -> 
         ("weights", f"{figs.weight_bytes:,} B"),
     ]
     if rtl_ok:
-        summary.append(("estimated resources", f"{totals.lut:,.0f} LUT, {totals.ff:,.0f} FF, {totals.bram18:,} BRAM18, {totals.dsp:,} DSP "
+        uram = f", {totals.uram:,} URAM288" if totals.uram else ""
+        summary.append(("estimated resources", f"{totals.lut:,.0f} LUT, {totals.ff:,.0f} FF, {totals.bram18:,} BRAM18, {totals.dsp:,} DSP{uram} "
                                                 f"(UltraScale+, multipliers: {dsp})"))
     b64 = {k: base64.b64encode(v).decode() for k, v in images.items()}
     html = _ENV.get_template("report.html.j2").render(

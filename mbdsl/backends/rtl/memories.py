@@ -3,7 +3,8 @@
 Each candidate (soft logic, LUT RAM, RAMB18/RAMB36 in every aspect ratio) gets yosys' cost
 and the cheapest wins, so block RAM counts are exact, not estimated. ROMs cannot use LUT
 RAM (the Xilinx library marks it ``prune_rom``): a ROM is either logic (cost = bits / 64 for
-xcup) or block RAM; UltraRAM is off unless ``synth_xilinx -uram``.
+xcup) or block RAM; UltraRAM is off unless ``synth_xilinx -uram``, except for a memory marked
+``(* ram_style = "ultra" *)`` (mbdsl_mac_core's run-time weights, :func:`uram288`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import math
 
 import attrs
 
-__all__ = ["ROM", "RAM", "RAM_ASYNC", "Memory", "memory", "rom_blend", "rom_logic"]
+__all__ = ["ROM", "RAM", "RAM_ASYNC", "Memory", "memory", "uram288", "URAM_DEPTH", "URAM_WIDTH", "rom_blend", "rom_logic"]
 
 ROM, RAM, RAM_ASYNC = "rom", "ram", "ram_async"
 """Memory kinds: a ROM read through a register; a RAM with one write and one registered
@@ -36,10 +37,11 @@ _LUTRAM_COST = 16
 
 @attrs.frozen
 class Memory:
-    """How one memory is built: ``style`` is "logic", "lutram" or "bram"."""
+    """How one memory is built: ``style`` is "logic", "lutram", "bram" or "uram"."""
 
     style: str
     bram18: int = 0
+    uram: int = 0
     lutram_luts: int = 0
     cost: float = 0
     mux_luts: float = 0
@@ -76,6 +78,17 @@ def memory(depth: int, width: int, kind: str = ROM) -> Memory:
             if c < best.cost:
                 best = Memory("lutram", lutram_luts=luts * mult_a * -(-width // w), cost=c, mux_luts=width * (mult_a - 1) / 3)
     return best
+
+
+URAM_DEPTH, URAM_WIDTH = 4096, 72
+"""A URAM288's words and their bits (yosys' Xilinx UltraRAM library, ``urams.txt``)."""
+
+
+def uram288(depth: int, width: int) -> int:
+    """URAM288s of a ``depth`` x ``width`` memory marked ``ram_style = "ultra"``: slices of 72
+    bits side by side, blocks of 4,096 words cascaded (as yosys maps it, synth_xilinx -family
+    xcup)."""
+    return -(-width // URAM_WIDTH) * -(-depth // URAM_DEPTH)
 
 
 def _distinct(depth: int, width: int) -> float:

@@ -40,6 +40,9 @@ class SimResult:
     mismatch: Divergence | None
     """The first frame, and in it the first traced layer (or the output), that differs."""
     seconds: float
+    load_cycles: int | None = None
+    """Cycles until the last weight-load beat was accepted (a top with run-time weights):
+    once after reset, before the first frame, so neither the latency nor the II counts them."""
 
     @property
     def exact(self) -> bool:
@@ -80,7 +83,7 @@ def build(rtl_dir: str | os.PathLike, build_dir: str | os.PathLike, log: Callabl
     cmd = [
         str(verilator_bin_dir() / "verilator"), "--cc", "--exe", "--build", "-j", "2",
         "--top-module", manifest["top"], "--prefix", "Vtop", "-Mdir", str(build_dir / "obj"),
-        "+define+MBDSL_TRACE", "-Wno-fatal", "-CFLAGS", "-O2", "-o", str(build_dir / "harness"),
+        "+define+MBDSL_TRACE", "-Wno-fatal", "-CFLAGS", "-O2" + (" -DMBDSL_WLOAD" if "weight_load" in manifest else ""), "-o", str(build_dir / "harness"),
         *FAST_ARGS, *map(str, sources), str(HARNESS),
     ]  # fmt: skip
     env = setup_env(ccache_dir=build_dir.parent / "ccache", env=dict(os.environ))
@@ -129,22 +132,29 @@ def simulate(
     for old in (build_dir / "trace").glob("*.memh"):
         old.unlink()
     # a frame's latency is at most every layer's cycles, each at most the II
-    budget = max_cycles or 50 * per_frame * len(images) + 2_000_000 + (len(images) + len(net.layers)) * estimate(net).ii
+    load_file = rtl_dir / manifest["weight_load"] if "weight_load" in manifest else None
+    # a loader passes on another's beats at one in two cycles
+    load_beats = 2 * len(load_file.read_text().split()) if load_file else 0
+    budget = max_cycles or 50 * per_frame * len(images) + 2_000_000 + (len(images) + len(net.layers)) * estimate(net).ii + 4 * load_beats
     args = [str(binary), "inputs.memh", "outputs.txt", str(per_frame), str(out_per_frame * len(images)), str(stall), str(stall), str(seed), str(budget)]
     if trace:
         # after the last input beat every layer has at most one frame of work left: the sum
         # of their frame cycles bounds how long the traces take to complete
         args += ["+trace", f"+drain={sum(layer_cycles(l) for l in net.layers)}"]
+    if load_file:
+        args.append(f"+wload={load_file}")
     log(f"simulating {len(images)} frame(s)")
     t0 = time.perf_counter()
     proc = subprocess.run(args, cwd=build_dir, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     if proc.returncode not in (0, 3):
         raise RuntimeError(f"simulation failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    frame_in, outs, out_cycles, end = [], [], [], 0
+    frame_in, outs, out_cycles, end, load = [], [], [], 0, None
     for line in (build_dir / "outputs.txt").read_text().splitlines():
         kind, *rest = line.split()
-        if kind == "in":
+        if kind == "load":
+            load = int(rest[0]) + 1
+        elif kind == "in":
             frame_in.append(int(rest[1]))
         elif kind == "out":
             out_cycles.append(int(rest[0]))
@@ -156,7 +166,7 @@ def simulate(
     outputs = [values[i * out_per_frame : (i + 1) * out_per_frame] for i in range(len(values) // out_per_frame)]
     done = [out_cycles[(i + 1) * out_per_frame - 1] for i in range(len(outputs))]
     mismatch = compare_traces(net, manifest, build_dir, traces, outputs, trace)
-    return SimResult(outputs, expected, frame_in, done, end, mismatch, seconds)
+    return SimResult(outputs, expected, frame_in, done, end, mismatch, seconds, load)
 
 
 def compare_traces(net: ir.Network, manifest: dict, build_dir: Path, traces: list[list[np.ndarray]],

@@ -20,6 +20,9 @@ Conventions shared by every module in ``hdl/``:
   multipliers m0 (one, or one per channel): ``CH/PE`` words of ``PE`` lanes of
   ``bias_bits + m0_bits`` bits, lane ``p`` = ``b[nf*PE + p]`` (signed, low bits) with
   ``m0[nf*PE + p]`` (unsigned) above it; :func:`requant_widths` gives the widths.
+- **Weight-load stream** (``fold(weights = uram)``): the weight words of every such unit,
+  in stream order, each unit's words from address 0, each word cut into ``ceil(width/32)``
+  32-bit beats, least significant first (the last beat zero-padded): :func:`load_beats`.
 - **Streams**: a tensor is flattened in C order (channels-last, so channel fastest) and
   cut into beats of ``elems`` elements, element 0 of the beat in the low bits.
 - **Window streams** (sliding-window generator output): see :func:`window_beats`.
@@ -48,6 +51,8 @@ __all__ = [
     "weight_memh",
     "threshold_memh",
     "bias_memh",
+    "load_beats",
+    "load_memh",
     "write_weights",
     "write_thresholds",
     "write_biases",
@@ -150,6 +155,27 @@ def threshold_memh(t: np.ndarray, pe: int, acc_bits: int) -> str:
 def bias_memh(b: np.ndarray, pe: int, acc_bits: int) -> str:
     """The bias ROM file of (CH,) biases: words of PE lanes."""
     return memh(bias_words(b, pe, acc_bits), pe * acc_bits)
+
+
+LOAD_BEAT = 32
+"""Bits of a weight-load stream beat (mbdsl_wload's input)."""
+
+
+def load_beats(words: Sequence[Sequence[int]], widths: Sequence[int]) -> list[int]:
+    """The weight-load stream of units with these weight words (one list per unit, in
+    stream order) of these widths (see module docstring)."""
+    beats = []
+    mask = (1 << LOAD_BEAT) - 1
+    for unit, width in zip(words, widths, strict=True):
+        n = -(-width // LOAD_BEAT)
+        for w in unit:
+            beats += [(int(w) >> (LOAD_BEAT * b)) & mask for b in range(n)]
+    return beats
+
+
+def load_memh(words: Sequence[Sequence[int]], widths: Sequence[int]) -> str:
+    """:func:`load_beats` as text, one beat a line."""
+    return memh(load_beats(words, widths), LOAD_BEAT)
 
 
 def write_weights(path: str | os.PathLike, w: np.ndarray, pe: int, simd: int, bits: int) -> None:

@@ -1,4 +1,4 @@
-"""FPGA resources (LUT, FF, BRAM18, DSP) of the generated RTL's units.
+"""FPGA resources (LUT, FF, BRAM18, DSP, URAM288) of the generated RTL's units.
 
 The model follows the structure of the units in ``backends/rtl/hdl`` and of what
 ``yosys synth_xilinx -family xcup`` makes of them; ``bench/resources.py`` checks it against
@@ -19,7 +19,7 @@ import math
 import attrs
 
 from ...dataflow import Window
-from .memories import RAM, RAM_ASYNC, ROM, Memory, memory, rom_blend, rom_logic
+from .memories import RAM, RAM_ASYNC, ROM, Memory, memory, rom_blend, rom_logic, uram288
 from .mult import MULT_CODES, field_bits
 
 __all__ = [
@@ -32,21 +32,24 @@ DSP_POLICIES = ("lut", "auto", "yosys")
 
 @attrs.frozen
 class Resources:
-    """Xilinx UltraScale+ resources: LUTs (logic and LUT RAM), flip-flops, 18 Kb block RAMs, DSP slices."""
+    """Xilinx UltraScale+ resources: LUTs (logic and LUT RAM), flip-flops, 18 Kb block RAMs, DSP
+    slices, 288 Kb UltraRAMs."""
 
     lut: float = 0
     ff: float = 0
     bram18: int = 0
     dsp: int = 0
+    uram: int = 0
 
     def __add__(self, other: "Resources") -> "Resources":
-        return Resources(self.lut + other.lut, self.ff + other.ff, self.bram18 + other.bram18, self.dsp + other.dsp)
+        return Resources(self.lut + other.lut, self.ff + other.ff, self.bram18 + other.bram18, self.dsp + other.dsp,
+                         self.uram + other.uram)
 
     def __radd__(self, other):
         return self if other == 0 else self.__add__(other)
 
     def rounded(self) -> "Resources":
-        return Resources(round(self.lut), round(self.ff), self.bram18, self.dsp)
+        return Resources(round(self.lut), round(self.ff), self.bram18, self.dsp, self.uram)
 
 
 # --------------------------------------------------------------------------------------
@@ -129,16 +132,42 @@ def _variability(depth: int, bits: int, in_bram: bool) -> float:
     return min(1.0, math.log2(depth) / bits)
 
 
+WMEM_URAM = 1
+"""mbdsl_mac_core's WMEM for weights in UltraRAM, written at run time (``top.RUNTIME_WEIGHTS``)."""
+
+
+def weight_memory(p: dict, depth: int) -> Memory:
+    """A MAC unit's weight memory: UltraRAM (WMEM 1, style "uram"), else a ROM as yosys maps it."""
+    width = p["PE"] * p["SIMD"] * p["W_BITS"]
+    if p.get("WMEM") == WMEM_URAM:
+        return Memory("uram", uram=uram288(depth, width))
+    return memory(depth, width, ROM)
+
+
+WLOAD_LUTS = 10
+"""LUTs of an mbdsl_wload: its counters' compares and the ready (yosys synth_xilinx -family
+xcup: 9 to 10 for 64- to 256-bit words of 512 to 8,192 words; docs/results.md)."""
+
+
+def wload_resources(width: int, depth: int) -> Resources:
+    """mbdsl_wload: the word register of whole 32-bit beats, the beat and word counters, the
+    write address, enable and done, the forwarding register and its valid (FFs as yosys
+    counts them), and ``WLOAD_LUTS``."""
+    beats, aw = -(-width // 32), _clog2(depth)
+    bw = _clog2(beats) if beats > 1 else 1
+    return Resources(WLOAD_LUTS, 32 * beats + bw + 2 * aw + 2 + 32 + 1, 0, 0)
+
+
 def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
     """The quantities the MAC units' LUTs are linear in (coefficients ``K_MAC``)."""
     pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
     lanes = pe * simd
     wdepth = nf * sf
-    wmem = memory(wdepth, lanes * wb, ROM)
+    wmem = weight_memory(p, wdepth)
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
     f = dict.fromkeys(K_MAC, 0.0)
     f["const"] = 1.0
-    vw = _variability(wdepth, wb, wmem.style == "bram")
+    vw = _variability(wdepth, wb, wmem.style != "logic")
     mode = _products(p, dsp)[0]
     size = (ib * wb) ** 1.1
     if mode == "packed":
@@ -380,7 +409,7 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     rq = (p["RQ_M0_BITS"], p["RQ_SHIFT"]) if p.get("REQUANT") else None
     ob = acc if nt == 0 and not rq else p["OUT_BITS"]
     pw = ib + wb + 2
-    wmem = memory(nf * sf, lanes * wb, ROM)
+    wmem = weight_memory(p, nf * sf)
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
     dsps = _products(p, dsp)[1]
     xw = (simd if shared_x else lanes) * ib
@@ -388,7 +417,7 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     # A ROM's word is registered twice (read register, copy). In a block RAM the first is
     # inside it; for a ROM in logic yosys moves the first into the address, and the copy
     # keeps only its distinct columns (``rom_logic``'s registers, added below).
-    w_copy = lanes * wb if wmem.style == "bram" else 0
+    w_copy = lanes * wb if wmem.style != "logic" else 0
     t_copy = pe * nt * acc if tmem.style == "bram" else 0
     ff = 2 * xw + w_copy + lanes * npp * pw  # S1 and S2 input registers, weight copy, S3 products
     ff += pe * tree_ff(simd * npp, pw) + 3 * tree_levels(simd * npp)  # adder trees and their tags
@@ -406,7 +435,9 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     queue = _credit_queue(pe * ob, mac_latency(simd, nt, npp, rq) + 3)
     if rq:
         queue += requant_resources(pe, nf, acc, p["RQ_BIAS_BITS"], p["RQ_M0_BITS"], p["RQ_PROD_BITS"], p["RQ_SHIFT"], ob)
-    return Resources(wmem.mux_luts + tmem.mux_luts, ff, wmem.bram18 + tmem.bram18, dsps) + queue
+    if wmem.style == "uram":
+        queue += wload_resources(lanes * wb, nf * sf)
+    return Resources(wmem.mux_luts + tmem.mux_luts, ff, wmem.bram18 + tmem.bram18, dsps, wmem.uram) + queue
 
 
 def unit(module: str, params: dict, dsp: str = "lut") -> Resources:
@@ -422,4 +453,4 @@ def unit_parts(module: str, params: dict, dsp: str = "lut") -> tuple[Resources, 
     k = K_MAC if module in ("mbdsl_mvau", "mbdsl_vvau") else K_UNIT[module]
     parts = {name: k[name] * v for name, v in feats.items()}
     parts["memory"] = fixed.lut
-    return Resources(sum(parts.values()), fixed.ff, fixed.bram18, fixed.dsp), parts
+    return Resources(sum(parts.values()), fixed.ff, fixed.bram18, fixed.dsp, fixed.uram), parts

@@ -34,7 +34,7 @@ def cell_resources(cells: dict[str, int]) -> Resources:
     ff = sum(cells.get(c, 0) for c in _FF_CELLS)
     bram = cells.get("RAMB18E2", 0) + cells.get("RAMB18E1", 0) + 2 * (cells.get("RAMB36E2", 0) + cells.get("RAMB36E1", 0))
     dsp = cells.get("DSP48E2", 0) + cells.get("DSP48E1", 0)
-    return Resources(lut, ff, bram, dsp)
+    return Resources(lut, ff, bram, dsp, cells.get("URAM288", 0))
 
 
 def _rom_words(depth: int, width: int, seed: int) -> str:

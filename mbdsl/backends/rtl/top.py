@@ -27,10 +27,17 @@ from ..names import identifier
 from ...params import LayerParams, Params
 from ...templating import environment
 
-__all__ = ["Stage", "Stream", "plan", "needs_params", "layer_stages", "generate", "top_name", "MAX_PORT_BITS", "ROM_FOLDERS"]
+__all__ = ["Stage", "Stream", "WeightLoad", "plan", "needs_params", "layer_stages", "weight_loads", "generate", "top_name",
+           "MAX_PORT_BITS", "ROM_FOLDERS", "LOAD_FILE", "RUNTIME_WEIGHTS"]
 
 ROM_FOLDERS = ("weights", "thresholds", "biases", "requant")
 """The folders of ROM files in a generated design ($readmemh reads them at run time)."""
+
+LOAD_FILE = "wload.memh"
+"""The weight-load stream of a design with UltraRAM units: 32-bit beats, one a line (docs/rtl.md)."""
+
+RUNTIME_WEIGHTS = {"rom": 0, "uram": 1}
+"""The weight memory (``WMEM`` of mbdsl_mac_core) of each place the RTL backend builds (``ir.WEIGHT_PLACES``)."""
 
 MAX_PORT_BITS = 64
 """Widest top-level output port (the simulation harness reads output beats as 64-bit words;
@@ -62,7 +69,7 @@ class Stage:
     """Zero bits prepended to the input data (unsigned values into a signed unit)."""
 
 
-_SIGNALS = re.compile(r"clk|rst_n|[sm]_axis_\w*|s\d+_t\w*|trace_\w*")
+_SIGNALS = re.compile(r"clk|rst_n|[sm]_axis_\w*|s\d+_t\w*|trace_\w*|w\d+_t\w*|w_done|loaded|wload_\w*")
 """Identifiers of the top's own ports and signals (see templates/top.sv.j2)."""
 
 
@@ -89,7 +96,7 @@ def _check_supported(net: ir.Network, params: Params | None) -> None:
             "give the parameters (mbdsl.params.make_params) to plan, or use 'quant thresholds'",
         )
     for layer in net.layers:
-        if isinstance(layer, (ir.Conv, ir.FC)) and layer.fold.weights != "rom":
+        if isinstance(layer, (ir.Conv, ir.FC)) and layer.fold.weights not in RUNTIME_WEIGHTS:
             raise UnsupportedByBackend(f"layer {layer.name}: the RTL backend does not build weights = {layer.fold.weights} yet",
                                        layer.fold.span or layer.span, "use weights = rom")
         if isinstance(layer, ir.AvgPool) and layer.in_type.signed:
@@ -175,6 +182,9 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
     if act is not None and requant is not None:
         common |= {"REQUANT": 1} | _requant(requant, layer.acc_type.min, layer.acc_type.max, requant.bias, name)
     common |= _mult_params(layer, cur)
+    if RUNTIME_WEIGHTS.get(f.weights):  # written at run time: no ROM file
+        del common["WEIGHT_FILE"]
+        common["WMEM"] = RUNTIME_WEIGHTS[f.weights]
     if isinstance(layer, ir.DwConv):
         c, k2 = layer.matrix
         shape = {"C": c, "K2": k2}
@@ -233,8 +243,34 @@ def plan(net: ir.Network, params: Params | None = None) -> tuple[Stream, list[St
     return head, stages
 
 
+@attrs.frozen
+class WeightLoad:
+    """The loader (mbdsl_wload) of a unit whose weights are written at run time: its place
+    in the load chain and the unit's weight memory (``width`` x ``depth`` words)."""
+
+    index: int
+    width: int
+    depth: int
+
+    @property
+    def addr_bits(self) -> int:
+        return max(1, (self.depth - 1).bit_length())
+
+
+def weight_loads(stages: list[Stage]) -> dict[str, WeightLoad]:
+    """The loaders of the units with run-time weights (``WMEM`` 1), by unit instance, in
+    stream order (the order of their words in the load stream)."""
+    loads = {}
+    for s in stages:
+        p = dict(s.params)
+        if p.get("WMEM") == RUNTIME_WEIGHTS["uram"]:
+            loads[s.instance] = WeightLoad(len(loads), p["PE"] * p["SIMD"] * p["W_BITS"], p["MH"] // p["PE"] * (p["MW"] // p["SIMD"]))
+    return loads
+
+
 def _memories(net: ir.Network, params: Params, stages: list[Stage]) -> dict[str, str]:
     files = {}
+    loads, widths = [], []  # the run-time weights' words, in stream order, and their widths
     units = {s.layer: dict(s.params) for s in stages if s.layer}
     for layer in net.layers:
         name = ident(layer.name)
@@ -248,12 +284,18 @@ def _memories(net: ir.Network, params: Params, stages: list[Stage]) -> dict[str,
         if not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
             continue
         f = layer.fold
-        files[f"weights/{name}.memh"] = pack.weight_memh(p.weights.reshape(layer.matrix), f.pe, f.simd, layer.weight_type.bits)
+        if "WEIGHT_FILE" in unit:
+            files[f"weights/{name}.memh"] = pack.weight_memh(p.weights.reshape(layer.matrix), f.pe, f.simd, layer.weight_type.bits)
+        else:
+            loads.append(pack.weight_words(p.weights.reshape(layer.matrix), f.pe, f.simd, layer.weight_type.bits))
+            widths.append(f.pe * f.simd * layer.weight_type.bits)
         if unit["N_THRES"]:
             t = pack.clip_thresholds(p.thresholds, layer.acc_type.min, layer.acc_type.max)
             files[f"thresholds/{name}.memh"] = pack.threshold_memh(t, f.pe, unit["ACC_BITS"])
         if unit.get("HAS_BIAS"):
             files[f"biases/{name}.memh"] = pack.bias_memh(p.bias, f.pe, unit["ACC_BITS"])
+    if loads:
+        files[LOAD_FILE] = pack.load_memh(loads, widths)
     return files
 
 
@@ -266,12 +308,15 @@ def _sv_value(v: object) -> str:
 
 def manifest(net: ir.Network, head: Stream, stages: list[Stage]) -> dict:
     """What a simulation needs to drive the top and read its traces."""
-    return {
+    found = {
         "top": top_name(net),
         "input": attrs.asdict(head),
         "output": attrs.asdict(stages[-1].out),
         "traces": [{"layer": s.layer, "file": f"trace/{ident(s.layer)}.memh", **attrs.asdict(s.out)} for s in stages if s.layer],
     }
+    if weight_loads(stages):
+        found["weight_load"] = LOAD_FILE
+    return found
 
 
 def _diagram(net: ir.Network, stages: list[Stage]) -> str:
@@ -291,10 +336,11 @@ def _diagram(net: ir.Network, stages: list[Stage]) -> str:
 
 def generate(net: ir.Network, params: Params) -> dict[str, str]:
     head, stages = plan(net, params)
-    modules = sorted({s.module for s in stages})
+    loads = weight_loads(stages)
+    modules = sorted({s.module for s in stages} | ({"mbdsl_wload"} if loads else set()))
     sources = sorted({p.name for m in modules for p in hdl_sources(m)})
     top = _ENV.get_template("top.sv.j2").render(
-        top=top_name(net), net=net, head=head, stages=stages, sv_value=_sv_value,
+        top=top_name(net), net=net, head=head, stages=stages, loads=loads, sv_value=_sv_value,
     )
     files = {f"{top_name(net)}.sv": top}
     files.update({f"hdl/{name}": (HDL_DIR / name).read_text() for name in sources})

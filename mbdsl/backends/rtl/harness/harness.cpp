@@ -2,11 +2,14 @@
 // with its cycle. Generated designs are driven from here rather than beat by beat from
 // Python, which is 10-100x faster.
 //
-// usage: harness INPUT.memh OUTPUT.txt BEATS_PER_FRAME OUT_BEATS_TOTAL P_IN_STALL P_OUT_STALL SEED MAX_CYCLES [+trace] [+drain=N]
+// usage: harness INPUT.memh OUTPUT.txt BEATS_PER_FRAME OUT_BEATS_TOTAL P_IN_STALL P_OUT_STALL SEED MAX_CYCLES [+trace] [+drain=N] [+wload=FILE]
 // INPUT.memh: one input beat per line, hex, of any width (a port over 64 bits is Verilator's
 // VlWide of 32-bit words). OUTPUT.txt: "in FRAME CYCLE" when a frame's
 // first beat is accepted, "out CYCLE HEX" for every output beat, "end CYCLE" when the last
-// one arrived. With +drain=N the run goes on after the last output until every input beat
+// one arrived. Built with MBDSL_WLOAD (a top with run-time weights), +wload=FILE sends
+// FILE's 32-bit beats on the weight-load port from the first cycle, with the input's stalls,
+// and writes "load CYCLE" when the last is accepted (the top takes no frame before).
+// With +drain=N the run goes on after the last output until every input beat
 // is in, and then N cycles more (see below).
 #include <cstdint>
 #include <cstdio>
@@ -83,20 +86,37 @@ int main(int argc, char** argv) {
     top.rst_n = 1;
 
     uint64_t drain = 0;
-    for (int i = 9; i < argc; ++i)
-        if (std::string(argv[i]).rfind("+drain=", 0) == 0) drain = std::stoull(std::string(argv[i]).substr(7));
+    std::vector<uint32_t> load;
+    for (int i = 9; i < argc; ++i) {
+        const std::string arg(argv[i]);
+        if (arg.rfind("+drain=", 0) == 0) drain = std::stoull(arg.substr(7));
+        if (arg.rfind("+wload=", 0) == 0) {
+            std::ifstream in(arg.substr(7));
+            std::string line;
+            while (std::getline(in, line))
+                if (!line.empty()) load.push_back(static_cast<uint32_t>(std::stoul(line, nullptr, 16)));
+        }
+    }
 
-    uint64_t sent = 0, got = 0, cycle = 0;
+    uint64_t sent = 0, got = 0, cycle = 0, loaded = 0;
     // One clock cycle; outputs are recorded until the expected number has arrived.
     auto step = [&]() {
         const bool offer = sent < beats.size() && !(p_in > 0 && coin(rng) < p_in);
         top.s_axis_tvalid = offer;
         drive(top.s_axis_tdata, offer ? &beats[sent] : nullptr);
+#ifdef MBDSL_WLOAD
+        const bool load_offer = loaded < load.size() && !(p_in > 0 && coin(rng) < p_in);
+        top.wload_tvalid = load_offer;
+        top.wload_tdata = load_offer ? load[loaded] : 0;
+#endif
         top.m_axis_tready = got >= want_out || !(p_out > 0 && coin(rng) < p_out);
         top.eval();
         const bool in_fire = top.s_axis_tvalid && top.s_axis_tready;
         const bool out_fire = top.m_axis_tvalid && top.m_axis_tready && got < want_out;
         const uint64_t data = top.m_axis_tdata;
+#ifdef MBDSL_WLOAD
+        const bool load_fire = top.wload_tvalid && top.wload_tready;
+#endif
         top.clk = 1;
         top.eval();
         top.clk = 0;
@@ -109,6 +129,9 @@ int main(int argc, char** argv) {
             std::fprintf(out, "out %llu %llx\n", (unsigned long long)cycle, (unsigned long long)data);
             ++got;
         }
+#ifdef MBDSL_WLOAD
+        if (load_fire && ++loaded == load.size()) std::fprintf(out, "load %llu\n", (unsigned long long)cycle);
+#endif
         ++cycle;
     };
     while (got < want_out && cycle < max_cycles) step();

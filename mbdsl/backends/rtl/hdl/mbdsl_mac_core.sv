@@ -12,7 +12,7 @@
 // its output beats go into a credit queue (mbdsl_credit_fifo) that absorbs backpressure.
 // A beat that completes an accumulation is issued only with a credit, so the downstream
 // ready reaches no pipeline register; o_ready depends on registers only.
-//   S1 weight-ROM read (registered, block-RAM friendly), input register
+//   S1 weight-memory read (registered, block-RAM friendly), input register
 //   S2 ROM output register           S3 PE*SIMD products (4-bit digit products if wider)
 //   adder trees, one register per level ($clog2(SIMD * digit products) stages)
 //   ST tree output, bias-ROM read    SA accumulators, threshold-ROM read
@@ -20,6 +20,10 @@
 //   popcount trees, one register per level ($clog2(N_THRES) stages), then the queue
 // With REQUANT (N_THRES = 0), SB.. is mbdsl_requant instead: clip(round_shift((acc + bias)
 // * m0, RQ_SHIFT)) in OUT_BITS, its constants ROM (RQ_FILE) read as the threshold ROM is.
+//
+// WMEM 1 keeps the weights in UltraRAM ((* ram_style = "ultra" *)), which a bitstream cannot
+// initialise: the words arrive through i_wen/i_waddr/i_wdata (from mbdsl_wload) before the
+// first beat; the read side is the same.
 //
 // ROM formats: weight word = PE*SIMD*W_BITS bits, lane (p, s) at bit (p*SIMD + s)*W_BITS;
 // threshold word = PE*N_THRES*ACC_BITS bits, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS;
@@ -50,7 +54,11 @@ module mbdsl_mac_core #(
     parameter RQ_FILE       = "",
     parameter int MULT      = 0,      // the products' mapping: MULT_* below
     parameter int PACK      = 1,      // MULT_PACKED: lanes per multiply (mbdsl.backends.rtl.mult.packing)
+    parameter int WMEM      = 0,      // the weight memory: 0 a ROM (WEIGHT_FILE), 1 UltraRAM written through i_wen
     localparam int XW = X_SHARED ? SIMD*IN_BITS : PE*SIMD*IN_BITS,
+    localparam int NW  = NF * SF,
+    localparam int WAW = (NW > 1) ? $clog2(NW) : 1,
+    localparam int WW  = PE * SIMD * W_BITS,
     localparam int OB = (N_THRES == 0 && !REQUANT) ? ACC_BITS : OUT_BITS
 ) (
     input  logic            clk,
@@ -60,13 +68,16 @@ module mbdsl_mac_core #(
     output logic            o_ready,
     output logic [PE*OB-1:0] m_axis_tdata,
     output logic            m_axis_tvalid,
-    input  logic            m_axis_tready
+    input  logic            m_axis_tready,
+    // WMEM 1: the weight memory's write port (registered by mbdsl_wload), used before the first beat
+    /* verilator lint_off UNUSEDSIGNAL */   // unused with WMEM 0
+    input  logic            i_wen = 1'b0,
+    input  logic [WAW-1:0]  i_waddr = '0,
+    input  logic [WW-1:0]   i_wdata = '0
+    /* verilator lint_on UNUSEDSIGNAL */
 );
-    localparam int NW  = NF * SF;
-    localparam int WAW = (NW > 1) ? $clog2(NW) : 1;
     localparam int TAW = (NF > 1) ? $clog2(NF) : 1;
     localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
-    localparam int WW  = PE * SIMD * W_BITS;
     localparam int PW  = IN_BITS + W_BITS + 2;   // a product, exact
     // Products (S3): MULT 0 (the default), 4-bit digit products that synthesis maps as its
     // options say (a DSP slice for every one of 9 or more bits unless -nodsp); MULT_LUT, the
@@ -101,10 +112,7 @@ module mbdsl_mac_core #(
     assign o_ready = !ends || credit;
     wire reserve = i_valid && ends;
 
-    // ---------------- S1: weight ROM, input register ----------------
-    logic [WW-1:0] wrom [NW];
-    initial $readmemh(WEIGHT_FILE, wrom);
-
+    // ---------------- S1: weight memory read, input register ----------------
     // waddr1 is waddr's successor, kept in a register: no adder before the ROM's address
     // (yosys may retime a ROM built from LUTs onto its next address)
     logic [WAW-1:0] waddr, waddr1;
@@ -112,8 +120,20 @@ module mbdsl_mac_core #(
     logic [XW-1:0] x1, x2;
     logic v1, first1, last1, v2, first2, last2, v3, first3, last3;
 
+    if (WMEM == 1) begin : g_wram
+        // UltraRAM has no contents at configuration: the weights are written at run time
+        (* ram_style = "ultra" *) logic [WW-1:0] wram [NW];
+        always_ff @(posedge clk) begin
+            if (i_wen) wram[i_waddr] <= i_wdata;
+            w1 <= wram[waddr];
+        end
+    end else begin : g_wrom
+        logic [WW-1:0] wrom [NW];
+        initial $readmemh(WEIGHT_FILE, wrom);
+        always_ff @(posedge clk) w1 <= wrom[waddr];
+    end
+
     always_ff @(posedge clk) begin
-        w1 <= wrom[waddr];
         x1 <= i_x;
         first1 <= (sf == '0);
         last1 <= ends;

@@ -39,7 +39,9 @@ module mbdsl_mvau #(
     parameter int RQ_SHIFT     = 0,
     parameter RQ_FILE       = "",
     parameter int MULT      = 0,      // multipliers: 0 (synthesis decides) or mbdsl_mac_core's MULT_LUT, MULT_DSP, MULT_PACKED
-    parameter int PACK      = 1       // MULT_PACKED: PE lanes per DSP multiply
+    parameter int PACK      = 1,      // MULT_PACKED: PE lanes per DSP multiply
+    parameter int WMEM      = 0,      // weights: 0 ROM (WEIGHT_FILE), 1 UltraRAM written through i_wen (mbdsl_mac_core)
+    localparam int WAW = (MH / PE * (MW / SIMD) > 1) ? $clog2(MH / PE * (MW / SIMD)) : 1
 ) (
     input  logic                      clk,
     input  logic                      rst_n,
@@ -48,7 +50,10 @@ module mbdsl_mvau #(
     output logic                      s_axis_tready,
     output logic [PE*((N_THRES == 0 && !REQUANT) ? ACC_BITS : OUT_BITS)-1:0] m_axis_tdata,
     output logic                      m_axis_tvalid,
-    input  logic                      m_axis_tready
+    input  logic                      m_axis_tready,
+    input  logic                      i_wen = 1'b0,   // WMEM 1: weight word i_waddr := i_wdata
+    input  logic [WAW-1:0]            i_waddr = '0,
+    input  logic [PE*SIMD*W_BITS-1:0] i_wdata = '0
 );
     localparam int NF  = MH / PE;
     localparam int SF  = MW / SIMD;
@@ -91,10 +96,11 @@ module mbdsl_mvau #(
         .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
         .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE), .REQUANT(REQUANT), .RQ_BIAS_BITS(RQ_BIAS_BITS),
         .RQ_M0_BITS(RQ_M0_BITS), .RQ_PROD_BITS(RQ_PROD_BITS), .RQ_SHIFT(RQ_SHIFT), .RQ_FILE(RQ_FILE),
-        .MULT(MULT), .PACK(PACK)
+        .MULT(MULT), .PACK(PACK), .WMEM(WMEM)
     ) u_core (
         .clk, .rst_n,
         .i_valid(issue), .i_x(x), .o_ready(ready),
-        .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
+        .m_axis_tdata, .m_axis_tvalid, .m_axis_tready,
+        .i_wen, .i_waddr, .i_wdata
     );
 endmodule
