@@ -20,7 +20,7 @@ from . import pack
 from .mult import MULT_CODES, packing
 from .sources import HDL_DIR, hdl_sources
 from ... import ir
-from ...dataflow import fifo_depth, input_beat, window
+from ...dataflow import fifo_depth, input_beat, weight_word_bytes, window
 from ...errors import UnsupportedByBackend
 from ...semantics import acc_bits
 from ..names import identifier
@@ -60,9 +60,12 @@ class Stage:
     """Set on the stage whose output is a layer's output (traced in simulation)."""
     zero_extend: int = 0
     """Zero bits prepended to the input data (unsigned values into a signed unit)."""
+    weight_stream: int = 0
+    """Bits of the unit's weight-stream port, a top-level input ``<instance>_w_t*`` (0: the
+    unit keeps its weights on chip)."""
 
 
-_SIGNALS = re.compile(r"clk|rst_n|[sm]_axis_\w*|s\d+_t\w*|trace_\w*")
+_SIGNALS = re.compile(r"clk|rst_n|[sm]_axis_\w*|s\d+_t\w*|trace_\w*|\w*_w_t(?:data|valid|ready)")
 """Identifiers of the top's own ports and signals (see templates/top.sv.j2)."""
 
 
@@ -89,7 +92,7 @@ def _check_supported(net: ir.Network, params: Params | None) -> None:
             "give the parameters (mbdsl.params.make_params) to plan, or use 'quant thresholds'",
         )
     for layer in net.layers:
-        if isinstance(layer, (ir.Conv, ir.FC)) and layer.fold.weights != "rom":
+        if isinstance(layer, (ir.Conv, ir.FC)) and layer.fold.weights not in ("rom", "stream"):
             raise UnsupportedByBackend(f"layer {layer.name}: the RTL backend does not build weights = {layer.fold.weights} yet",
                                        layer.fold.span or layer.span, "use weights = rom")
         if isinstance(layer, ir.AvgPool) and layer.in_type.signed:
@@ -118,9 +121,10 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
     name = ident(layer.name)
     stages: list[Stage] = []
 
-    def add(module: str, instance: str, params: dict, out: Stream, traced: str | None = None, zero_extend: int = 0) -> None:
+    def add(module: str, instance: str, params: dict, out: Stream, traced: str | None = None, zero_extend: int = 0,
+            weight_stream: int = 0) -> None:
         nonlocal cur
-        stages.append(Stage(module, instance, tuple(params.items()), out, traced, zero_extend))
+        stages.append(Stage(module, instance, tuple(params.items()), out, traced, zero_extend, weight_stream))
         cur = out
 
     def convert(elems: int, total: int) -> None:
@@ -184,7 +188,11 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
         shape = {"MH": mh, "MW": mw}
         module = "mbdsl_mvau"
     out = Stream(f.pe, act.bits, act.signed) if act is not None else Stream(f.pe, acc, True)
-    add(module, name, shape | common, out, layer.name)
+    if f.weights == "stream":  # the weight words come in on a port of the top, not from a ROM
+        del common["WEIGHT_FILE"]
+        add("mbdsl_mvau_stream", name, shape | common | {"WMEM": 2}, out, layer.name, weight_stream=8 * weight_word_bytes(layer))
+    else:
+        add(module, name, shape | common, out, layer.name)
     return stages
 
 
@@ -266,12 +274,16 @@ def _sv_value(v: object) -> str:
 
 def manifest(net: ir.Network, head: Stream, stages: list[Stage]) -> dict:
     """What a simulation needs to drive the top and read its traces."""
-    return {
+    found = {
         "top": top_name(net),
         "input": attrs.asdict(head),
         "output": attrs.asdict(stages[-1].out),
         "traces": [{"layer": s.layer, "file": f"trace/{ident(s.layer)}.memh", **attrs.asdict(s.out)} for s in stages if s.layer],
     }
+    streams = [{"port": f"{s.instance}_w", "file": f"weights/{s.instance}.memh", "bits": s.weight_stream} for s in stages if s.weight_stream]
+    if streams:  # each a top-level input the harness feeds with the unit's weight words, cyclically
+        found["weight_streams"] = streams
+    return found
 
 
 def _diagram(net: ir.Network, stages: list[Stage]) -> str:

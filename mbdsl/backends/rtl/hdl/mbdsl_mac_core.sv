@@ -24,6 +24,9 @@
 // ROM formats: weight word = PE*SIMD*W_BITS bits, lane (p, s) at bit (p*SIMD + s)*W_BITS;
 // threshold word = PE*N_THRES*ACC_BITS bits, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS;
 // bias word = PE*ACC_BITS bits, lane p at bit p*ACC_BITS.
+// WMEM says where the weight words come from: 0, the weight ROM (WEIGHT_FILE); 2, the
+// i_w input, the word of the beat issued with it (mbdsl_mvau_stream reads them from a stream
+// in the ROM's address order), registered into S1 as the ROM's read is.
 module mbdsl_mac_core #(
     parameter int PE        = 1,
     parameter int SIMD      = 1,
@@ -50,6 +53,7 @@ module mbdsl_mac_core #(
     parameter RQ_FILE       = "",
     parameter int MULT      = 0,      // the products' mapping: MULT_* below
     parameter int PACK      = 1,      // MULT_PACKED: lanes per multiply (mbdsl.backends.rtl.mult.packing)
+    parameter int WMEM      = 0,      // where the weights live: 0 the ROM, 2 streamed in on i_w
     localparam int XW = X_SHARED ? SIMD*IN_BITS : PE*SIMD*IN_BITS,
     localparam int OB = (N_THRES == 0 && !REQUANT) ? ACC_BITS : OUT_BITS
 ) (
@@ -57,6 +61,7 @@ module mbdsl_mac_core #(
     input  logic            rst_n,
     input  logic            i_valid,
     input  logic [XW-1:0]   i_x,
+    input  logic [PE*SIMD*W_BITS-1:0] i_w,   // WMEM 2: the issued beat's weight word
     output logic            o_ready,
     output logic [PE*OB-1:0] m_axis_tdata,
     output logic            m_axis_tvalid,
@@ -101,19 +106,33 @@ module mbdsl_mac_core #(
     assign o_ready = !ends || credit;
     wire reserve = i_valid && ends;
 
-    // ---------------- S1: weight ROM, input register ----------------
-    logic [WW-1:0] wrom [NW];
-    initial $readmemh(WEIGHT_FILE, wrom);
-
-    // waddr1 is waddr's successor, kept in a register: no adder before the ROM's address
-    // (yosys may retime a ROM built from LUTs onto its next address)
-    logic [WAW-1:0] waddr, waddr1;
+    // ---------------- S1: weight ROM (or the streamed word), input register ----------------
     logic [WW-1:0] w1, w2;
     logic [XW-1:0] x1, x2;
     logic v1, first1, last1, v2, first2, last2, v3, first3, last3;
 
+    if (WMEM == 2) begin : g_wstream
+        always_ff @(posedge clk) w1 <= i_w;
+    end else begin : g_wrom
+        logic [WW-1:0] wrom [NW];
+        initial $readmemh(WEIGHT_FILE, wrom);
+        // waddr1 is waddr's successor, kept in a register: no adder before the ROM's address
+        // (yosys may retime a ROM built from LUTs onto its next address)
+        logic [WAW-1:0] waddr, waddr1;
+        wire unused = &{1'b0, i_w};
+        always_ff @(posedge clk) w1 <= wrom[waddr];
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                waddr <= '0;
+                waddr1 <= WAW'(NW > 1);
+            end else if (i_valid) begin
+                waddr <= waddr1;
+                waddr1 <= (waddr1 == WAW'(NW - 1)) ? '0 : waddr1 + 1'b1;
+            end
+        end
+    end
+
     always_ff @(posedge clk) begin
-        w1 <= wrom[waddr];
         x1 <= i_x;
         first1 <= (sf == '0);
         last1 <= ends;
@@ -127,8 +146,6 @@ module mbdsl_mac_core #(
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
-            waddr <= '0;
-            waddr1 <= WAW'(NW > 1);
             sf <= '0;
             v1 <= 1'b0;
             v2 <= 1'b0;
@@ -137,11 +154,7 @@ module mbdsl_mac_core #(
             v1 <= i_valid;
             v2 <= v1;
             v3 <= v2;
-            if (i_valid) begin
-                waddr <= waddr1;
-                waddr1 <= (waddr1 == WAW'(NW - 1)) ? '0 : waddr1 + 1'b1;
-                sf <= ends ? '0 : sf + 1'b1;
-            end
+            if (i_valid) sf <= ends ? '0 : sf + 1'b1;
         end
     end
 
