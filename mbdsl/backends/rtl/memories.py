@@ -36,7 +36,8 @@ _LUTRAM_COST = 16
 
 @attrs.frozen
 class Memory:
-    """How one memory is built: ``style`` is "logic", "lutram" or "bram"."""
+    """How one memory is built: ``style`` is "logic", "lutram" or "bram" ("stream" for the
+    weights of a unit that has none: ``fold(weights = stream)``)."""
 
     style: str
     bram18: int = 0

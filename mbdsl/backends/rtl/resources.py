@@ -134,11 +134,11 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
     pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
     lanes = pe * simd
     wdepth = nf * sf
-    wmem = memory(wdepth, lanes * wb, ROM)
+    wmem = _weight_memory(p, wdepth, lanes * wb)
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
     f = dict.fromkeys(K_MAC, 0.0)
     f["const"] = 1.0
-    vw = _variability(wdepth, wb, wmem.style == "bram")
+    vw = _variability(wdepth, wb, wmem.style in ("bram", "stream"))
     mode = _products(p, dsp)[0]
     size = (ib * wb) ** 1.1
     if mode == "packed":
@@ -172,6 +172,20 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
     return f
 
 
+STREAM_FIFO_DEPTH = 2
+"""Words of a streamed unit's weight FIFO (``mbdsl_mvau_stream``'s ``u_wfifo``)."""
+
+
+def _streamed(p: dict) -> bool:
+    """Whether a MAC unit takes its weights from a stream (``WMEM`` 2) rather than a ROM."""
+    return p.get("WMEM", 0) == 2
+
+
+def _weight_memory(p: dict, depth: int, width: int) -> Memory:
+    """A MAC unit's weight ROM as yosys maps it; "stream" (no memory) for streamed weights."""
+    return Memory("stream") if _streamed(p) else memory(depth, width, ROM)
+
+
 def _ram_cost(m: Memory, depth: int, width: int, read_async: bool) -> Resources:
     """A RAM read asynchronously at a registered address (``RAM_ASYNC``: the MVAU's input
     buffer, NV12's chroma row) or through a register of its own (``RAM``: FIFOs, the pool's
@@ -198,12 +212,15 @@ K_UNIT = {
 def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, float], Resources]:
     """The quantities a unit's LUTs are linear in (coefficients ``K_MAC`` or ``K_UNIT``), and
     the resources modelled directly (memories, registers)."""
-    if module == "mbdsl_mvau":
+    if module in ("mbdsl_mvau", "mbdsl_mvau_stream"):
         nf, sf = p["MH"] // p["PE"], p["MW"] // p["SIMD"]
         fixed = Resources(p["SIMD"] * p["IN_BITS"], 0, 0, 0)  # the fold-0 bypass multiplexer
         if sf > 1:  # the input-vector buffer, replayed for every neuron fold
             width = p["SIMD"] * p["IN_BITS"]
             fixed = fixed + _ram_cost(memory(sf, width, RAM_ASYNC), sf, width, True)
+        if _streamed(p):  # the weight stream's two-word FIFO (an estimate: the FIFO model, not fitted here)
+            feats, ram = _fifo_features(p["PE"] * p["SIMD"] * p["W_BITS"], STREAM_FIFO_DEPTH)
+            fixed = fixed + ram + Resources(sum(K_UNIT["mbdsl_fifo"][k] * v for k, v in feats.items()), 0, 0, 0)
         return mac_features(p, nf, sf, dsp), fixed + _mac_fixed(p, nf, sf, True, dsp)
     if module == "mbdsl_vvau":
         nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
@@ -380,15 +397,16 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     rq = (p["RQ_M0_BITS"], p["RQ_SHIFT"]) if p.get("REQUANT") else None
     ob = acc if nt == 0 and not rq else p["OUT_BITS"]
     pw = ib + wb + 2
-    wmem = memory(nf * sf, lanes * wb, ROM)
+    wmem = _weight_memory(p, nf * sf, lanes * wb)
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
     dsps = _products(p, dsp)[1]
     xw = (simd if shared_x else lanes) * ib
     npp = digit_products(ib, wb, p.get("MULT", 0) in (MULT_CODES["dsp"], MULT_CODES["packed"]))
     # A ROM's word is registered twice (read register, copy). In a block RAM the first is
     # inside it; for a ROM in logic yosys moves the first into the address, and the copy
-    # keeps only its distinct columns (``rom_logic``'s registers, added below).
-    w_copy = lanes * wb if wmem.style == "bram" else 0
+    # keeps only its distinct columns (``rom_logic``'s registers, added below). A streamed
+    # word is registered twice in flip-flops.
+    w_copy = {"bram": lanes * wb, "stream": 2 * lanes * wb}.get(wmem.style, 0)
     t_copy = pe * nt * acc if tmem.style == "bram" else 0
     ff = 2 * xw + w_copy + lanes * npp * pw  # S1 and S2 input registers, weight copy, S3 products
     ff += pe * tree_ff(simd * npp, pw) + 3 * tree_levels(simd * npp)  # adder trees and their tags
@@ -419,7 +437,7 @@ def unit_parts(module: str, params: dict, dsp: str = "lut") -> tuple[Resources, 
     if dsp not in DSP_POLICIES:
         raise ValueError(f"dsp policy {dsp!r}: one of {', '.join(DSP_POLICIES)}")
     feats, fixed = lut_features(module, params, dsp)
-    k = K_MAC if module in ("mbdsl_mvau", "mbdsl_vvau") else K_UNIT[module]
+    k = K_MAC if module in ("mbdsl_mvau", "mbdsl_mvau_stream", "mbdsl_vvau") else K_UNIT[module]
     parts = {name: k[name] * v for name, v in feats.items()}
     parts["memory"] = fixed.lut
     return Resources(sum(parts.values()), fixed.ff, fixed.bram18, fixed.dsp), parts

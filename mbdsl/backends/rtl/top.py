@@ -20,7 +20,7 @@ from . import pack
 from .mult import MULT_CODES, packing
 from .sources import HDL_DIR, hdl_sources
 from ... import ir
-from ...dataflow import fifo_depth, input_beat, weight_word_bytes, window
+from ...dataflow import fifo_depth, input_beat, streamed, weight_word_bytes, window
 from ...errors import UnsupportedByBackend
 from ...semantics import acc_bits
 from ..names import identifier
@@ -188,7 +188,7 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
         shape = {"MH": mh, "MW": mw}
         module = "mbdsl_mvau"
     out = Stream(f.pe, act.bits, act.signed) if act is not None else Stream(f.pe, acc, True)
-    if f.weights == "stream":  # the weight words come in on a port of the top, not from a ROM
+    if streamed(layer):  # the weight words come in on a port of the top, not from a ROM
         del common["WEIGHT_FILE"]
         add("mbdsl_mvau_stream", name, shape | common | {"WMEM": 2}, out, layer.name, weight_stream=8 * weight_word_bytes(layer))
     else:
