@@ -166,3 +166,13 @@ def test_a_network_with_streamed_layers_simulates_bit_exact_at_the_model_ii(tmp_
     (rtl / "weights" / "p1.memh").write_text("\n".join(words) + "\n")
     corrupted = netsim.simulate(net, params, images, rtl, build)
     assert corrupted.mismatch is not None and corrupted.mismatch.layer == "p1"
+
+
+@pytest.mark.verilator
+def test_a_top_with_weight_streams_lints_clean(tmp_path):
+    from mbdsl.backends.rtl.verilator import lint
+    from mbdsl.output import write_tree
+    net = _net()
+    write_tree(str(tmp_path), backends.generate("rtl", net, make_params(net)))
+    clean, messages = lint(sorted((tmp_path / "hdl").glob("*.sv")) + [tmp_path / "tinys_top.sv"], "tinys_top")
+    assert clean, messages

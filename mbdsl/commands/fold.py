@@ -172,7 +172,7 @@ def run(args) -> int:
     console.print(f"spec     II {before_ii:,} cycles, {before_lanes:,} MAC lanes, {clock / before_ii:,.1f} FPS{res(before) if before else ''}")
     console.print(f"chosen   II {plan.ii:,} cycles, {plan.lanes:,} MAC lanes, {clock / plan.ii:,.1f} FPS at {clock / 1e6:g} MHz{res(plan)}")
     if (offchip := offchip_note(folded, clock, dev.name if dev is not None else None)) is not None:
-        console.print(f"off-chip {offchip}")
+        console.print(f"         {offchip}")
     if folded.input.pixels != net.input.pixels:
         console.print(f"input    {folded.input.pixels} pixels per beat (fold(pixels = {folded.input.pixels})): one pixel per beat bounds the II "
                       f"at {input_cycles(net.input):,} cycles; {folded.input.pixels} per beat at {input_cycles(folded.input):,}")
