@@ -53,3 +53,31 @@ def test_lint(p):
     from mbdsl.backends.rtl.sources import hdl_sources
     ok, out = vl.lint(hdl_sources("mbdsl_mvau_stream"), "mbdsl_mvau_stream", p | dict(WMEM=2))
     assert ok, out
+
+
+_SYNTH = dict(MH=16, MW=36, PE=4, SIMD=6, IN_BITS=4, W_BITS=4, ACC_BITS=12, N_THRES=0, WMEM=2)
+
+
+@pytest.mark.yosys
+def test_yosys_synth_matches_the_resource_model():
+    """No weight memory: no block RAM; FFs and LUTs within the model's accuracy (the bounds of
+    test_rtl_lint_synth.test_yosys_synth)."""
+    from mbdsl.backends.rtl import resources
+    from mbdsl.backends.rtl.synth import cell_resources
+    from test_rtl_lint_synth import synth
+    real, model = cell_resources(synth("mbdsl_mvau_stream", _SYNTH)), resources.unit("mbdsl_mvau_stream", _SYNTH, "lut")
+    print(f"yosys {real}, model {model}")
+    assert real.bram18 == model.bram18 == 0 and real.dsp == 0
+    assert abs(model.ff - real.ff) <= 0.25 * real.ff, (real, model)
+    assert abs(model.lut - real.lut) <= 0.25 * real.lut + 25, (real, model)
+
+
+@pytest.mark.yosys
+def test_the_weight_stream_adds_no_combinational_path():
+    """s_w_tready is registered (the FIFO's), and no input reaches a stream output unregistered."""
+    from harness import SIM_ROOT
+    from test_rtl_lint_synth import _combinational_inputs
+    p = dict(MH=8, MW=8, PE=2, SIMD=2, IN_BITS=4, W_BITS=4, ACC_BITS=12, N_THRES=0, WMEM=2)
+    outputs = ("s_axis_tready", "s_w_tready", "m_axis_tvalid", "m_axis_tdata")
+    inputs = _combinational_inputs("mbdsl_mvau_stream", p, SIM_ROOT / "cones" / "mbdsl_mvau_stream", outputs)
+    assert inputs == dict.fromkeys(outputs, []), inputs
