@@ -176,3 +176,15 @@ def test_a_top_with_weight_streams_lints_clean(tmp_path):
     write_tree(str(tmp_path), backends.generate("rtl", net, make_params(net)))
     clean, messages = lint(sorted((tmp_path / "hdl").glob("*.sv")) + [tmp_path / "tinys_top.sv"], "tinys_top")
     assert clean, messages
+
+
+@pytest.mark.parametrize("command", [["fold", "--device", "LFE5U-85F"], ["impl"]])
+def test_fold_and_impl_refuse_streams_on_a_board_without_offchip_memory(command, tmp_path, capsys):
+    """The spec names no device; the one given on the command line (impl: ECP5 by default) has none."""
+    from mbdsl.cli import main
+    spec = tmp_path / "tinys.mbn"
+    spec.write_text(SPEC % (4, "stream", "rom", ""))
+    out = tmp_path / "out"
+    assert main([command[0], str(spec), *command[1:], "-o", str(out)]) == 2
+    assert "error: layer p1 streams its weights from off-chip memory (weights = stream), and the device LFE5U-85F" in capsys.readouterr().err
+    assert not out.exists()
