@@ -72,10 +72,10 @@ int main(int argc, char** argv) {
         return 2;
     }
     const std::vector<Beat> beats = read_beats(argv[1]);
-#define MBDSL_LOAD(port, file) WeightStream ws_##port{read_beats(file)};                                      \
-    if (ws_##port.words.empty()) {                                                                           \
-        std::fprintf(stderr, "%s: no weight words\n", file);                                            \
-        return 2;                                                                                       \
+#define MBDSL_LOAD(port, file) WeightStream ws_##port{read_beats(file)}; \
+    if (ws_##port.words.empty()) { \
+        std::fprintf(stderr, "%s: no weight words\n", file); \
+        return 2; \
     }
     MBDSL_WEIGHT_STREAMS(MBDSL_LOAD)
     FILE* out = std::fopen(argv[2], "w");
