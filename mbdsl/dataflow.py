@@ -14,7 +14,8 @@ from .semantics import window_out
 
 __all__ = [
     "Window", "window", "unit_cycles", "window_cycles", "layer_cycles", "input_beat", "input_cycles", "with_pixels", "fifo_depth",
-    "mac_cycles", "weight_word_bytes", "stream_bytes", "channel_lanes", "weight_lanes", "divisors",
+    "mac_cycles", "weight_word_bytes", "stream_bytes", "streamed", "offchip_bytes", "offchip_ii", "channel_lanes", "weight_lanes",
+    "divisors",
 ]
 
 
@@ -143,6 +144,23 @@ def stream_bytes(layer: ir.Layer) -> int:
     """Bytes a unit with ``fold(weights = stream)`` reads from off-chip memory per frame: one
     weight word each beat, the whole matrix again for every input vector (pixel)."""
     return unit_cycles(layer) * weight_word_bytes(layer)
+
+
+def streamed(layer: ir.Layer) -> bool:
+    """Whether a layer's weights are streamed from off-chip memory (``fold(weights = stream)``)."""
+    return getattr(getattr(layer, "fold", None), "weights", "rom") == "stream"
+
+
+def offchip_bytes(net: ir.Network) -> int:
+    """Bytes a frame reads from off-chip memory: every streamed layer's ``stream_bytes``."""
+    return sum(stream_bytes(layer) for layer in net.layers if streamed(layer))
+
+
+def offchip_ii(net: ir.Network, gbps: float, clock_hz: float) -> float:
+    """The least II (cycles per frame) off-chip memory of ``gbps`` peak GB/s allows at
+    ``clock_hz``: a frame's ``offchip_bytes`` at ``gbps * 1e9 / clock_hz`` bytes a cycle.
+    An estimate: real memory reaches less than its peak."""
+    return offchip_bytes(net) / (gbps * 1e9 / clock_hz)
 
 
 def window_cycles(layer: ir.Layer) -> int:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import attrs
 
-from . import ir
-from .dataflow import input_cycles, unit_cycles, window_cycles
+from . import devices, ir
+from .dataflow import input_cycles, offchip_bytes, offchip_ii, unit_cycles, window_cycles
 
-__all__ = ["LayerFigures", "NetworkFigures", "estimate"]
+__all__ = ["LayerFigures", "NetworkFigures", "estimate", "offchip_note"]
 
 DEFAULT_CLOCK_HZ = 200e6
 
@@ -99,3 +99,20 @@ def estimate(net: ir.Network) -> NetworkFigures:
         for layer in net.layers
     )
     return NetworkFigures(figures, net.fpga.clock_hz if net.fpga else DEFAULT_CLOCK_HZ, input_cycles(net.input))
+
+
+def offchip_note(net: ir.Network, clock_hz: float, device: str | None = None) -> str | None:
+    """The off-chip weight traffic of a network with streamed layers and the II it allows on
+    ``device`` (default: the spec's) at ``clock_hz``, in words; None if nothing is streamed."""
+    total = offchip_bytes(net)
+    if not total:
+        return None
+    name = device or (net.fpga.device if net.fpga else None)
+    mb = total / 1e6
+    head = f"off-chip weights: {mb:,.1f} MB/frame" if mb >= 10 else f"off-chip weights: {mb:.3g} MB/frame"
+    gbps = devices.device(name).offchip_gbps if name else 0.0
+    if not gbps:
+        return f"{head}; name a device with off-chip memory for the II it allows (estimate; no DRAM simulated)"
+    ii = offchip_ii(net, gbps, clock_hz)
+    return (f"{head}; at {gbps:g} GB/s peak the II is at least {ii:,.0f} cycles "
+            f"({clock_hz / ii:,.1f} FPS at {clock_hz / 1e6:g} MHz; estimate; no DRAM simulated)")

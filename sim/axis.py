@@ -48,6 +48,7 @@ class AxisSource:
     """Drives ``<prefix>_tdata/tvalid`` from a list of beats with a random tvalid pattern."""
 
     def __init__(self, dut, beats: Sequence[int], pattern: StallPattern, prefix: str = "s_axis"):
+        self.prefix = prefix
         self.tdata = getattr(dut, f"{prefix}_tdata")
         self.tvalid = getattr(dut, f"{prefix}_tvalid")
         self.tready = getattr(dut, f"{prefix}_tready")
@@ -144,15 +145,19 @@ class Scoreboard:
 
 
 class StreamBench:
-    """One source, one sink, a clock and a reset around a streaming DUT."""
+    """One source, one sink, a clock and a reset around a streaming DUT; ``side`` adds
+    further sources (port prefix -> beats, e.g. a weight stream ``s_w``), stalled as the
+    input is (``p_valid``, each its own seed)."""
 
     def __init__(self, dut, in_beats, n_out: int, seed: int = 0, p_valid: float = 1.0,
-                 p_ready: float = 1.0, period_ns: int = 10):
+                 p_ready: float = 1.0, period_ns: int = 10, side: dict | None = None):
         self.dut = dut
         self.n_out = n_out
         self.period = period_ns
         self.src = AxisSource(dut, in_beats, StallPattern(seed * 2 + 1, p_valid))
         self.sink = AxisSink(dut, StallPattern(seed * 2 + 2, p_ready))
+        self.side = [AxisSource(dut, beats, StallPattern(seed * 2 + 3 + n, p_valid), prefix)
+                     for n, (prefix, beats) in enumerate((side or {}).items())]
         self.cycle = 0
 
     async def reset(self, cycles: int = 3) -> None:
@@ -166,15 +171,18 @@ class StreamBench:
         """Run until all input is sent and ``n_out`` beats arrived, then ``tail`` cycles more
         (to catch extra beats)."""
         src, sink = self.src, self.sink
+        sources = [src, *self.side]
         clk = self.dut.clk
         extra = None
         while self.cycle < max_cycles:
             await FallingEdge(clk)
-            src.after_edge()
-            src.drive()
+            for s in sources:
+                s.after_edge()
+                s.drive()
             sink.drive()
             await ReadOnly()
-            src.sample()
+            for s in sources:
+                s.sample()
             sink.sample(self.cycle)
             self.cycle += 1
             if extra is None and len(sink.beats) >= self.n_out and src.done:

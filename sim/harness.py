@@ -50,7 +50,8 @@ def simulate(unit: str, p: dict, *, seed: int = 1, frames: int = 2, p_valid: flo
         res_file.unlink()
     expected = case["out"] if tamper is None else tamper(list(case["out"]))
     write_case(case_file, tb.TOP, case["inp"], expected, seed=seed, p_valid=p_valid,
-               p_ready=p_ready, max_cycles=max_cycles, out_beats_per_frame=case.get("bpf"), load=case.get("load", ()))
+               p_ready=p_ready, max_cycles=max_cycles, out_beats_per_frame=case.get("bpf"), load=case.get("load", ()),
+               side=case.get("side"))
     t1 = time.time()
     _, failed = vl.run(runner, f"tb_{unit}", tb.TOP, bdir,
                        extra_env={CASE_ENV: str(case_file), RESULT_ENV: str(res_file)}, seed=seed)

@@ -14,12 +14,12 @@ def make_case(p, *, seed, frames, workdir):
     from pathlib import Path
 
     import tb_mvau
-    from mbdsl.backends.rtl.top import RUNTIME_WEIGHTS
+    from mbdsl.backends.rtl.memories import WMEM_CODES
 
     case = tb_mvau.make_case(p, seed=seed, frames=frames, workdir=workdir)
     wfile = Path(case["params"].pop("WEIGHT_FILE"))
     case["load"] = [int(w, 16) for w in wfile.read_text().split()]
-    case["params"]["WMEM"] = RUNTIME_WEIGHTS["uram"]
+    case["params"]["WMEM"] = WMEM_CODES["uram"]
     return case
 
 

@@ -25,7 +25,7 @@ async def run_case(dut, describe=None) -> None:
     case = json.loads(Path(os.environ[CASE_ENV]).read_text())
     exp = case["out"]
     bench = StreamBench(dut, case["in"], len(exp), seed=case["seed"],
-                        p_valid=case["p_valid"], p_ready=case["p_ready"])
+                        p_valid=case["p_valid"], p_ready=case["p_ready"], side=case.get("side"))
     await bench.reset()
     if case.get("load"):  # run-time weights (WMEM 1): written through the unit's port first
         await write_words(dut, case["load"], case["seed"], case["p_valid"])
@@ -33,9 +33,10 @@ async def run_case(dut, describe=None) -> None:
     bpf = case.get("out_beats_per_frame") or len(exp) or 1
     describe = describe or (lambda i: f"frame {i // bpf}, beat {i % bpf}")
     errors = bench.sink.errors + Scoreboard(exp, describe).check(bench.sink.beats)
-    if not bench.src.done:
-        errors.append(f"source still had {len(bench.src.beats) - bench.src.idx} beats after "
-                      f"{bench.cycle} cycles")
+    for src in (bench.src, *bench.side):
+        if not src.done:
+            errors.append(f"source {src.prefix} still had {len(src.beats) - src.idx} beats after "
+                          f"{bench.cycle} cycles")
     result = {"errors": errors, "out_cycles": bench.sink.cycles, "cycles": bench.cycle}
     Path(os.environ[RESULT_ENV]).write_text(json.dumps(result))
     assert not errors, "\n".join(errors)
@@ -67,11 +68,15 @@ def to_ints(beats) -> list[int]:
 
 
 def write_case(path: Path, top: str, in_beats, out_beats, *, seed: int, p_valid: float,
-               p_ready: float, max_cycles: int, out_beats_per_frame: int | None = None, load=()) -> None:
+               p_ready: float, max_cycles: int, out_beats_per_frame: int | None = None, load=(),
+               side: dict | None = None) -> None:
+    """``load``: weight words written through the unit's write port before the first beat
+    (WMEM 1); ``side``: beats of further input streams by port prefix (a weight stream ``s_w``)."""
     path.write_text(json.dumps({
         "top": top, "in": to_ints(in_beats), "out": to_ints(out_beats), "seed": seed,
         "p_valid": p_valid, "p_ready": p_ready, "max_cycles": int(max_cycles),
         "out_beats_per_frame": out_beats_per_frame, "load": to_ints(load),
+        "side": {k: to_ints(v) for k, v in (side or {}).items()},
     }))
 
 

@@ -13,7 +13,6 @@ from mbdsl import devices
 from mbdsl.autofold import Option
 from mbdsl.backends.rtl.cost import layer_cost
 from mbdsl.cli import main
-from mbdsl.errors import MbdslError
 from mbdsl.frontend import load_string
 from mbdsl.passes import check
 

@@ -170,11 +170,11 @@ def test_yosys_synth(top):
 _REGISTERS = "$dff,$dffe,$sdff,$sdffe,$sdffce,$adff,$adffe,$aldff,$mem_v2"
 
 
-def _combinational_inputs(top: str, p: dict, d: Path) -> dict[str, list[str]]:
+def _combinational_inputs(top: str, p: dict, d: Path,
+                          outputs: tuple[str, ...] = ("s_axis_tready", "m_axis_tvalid", "m_axis_tdata")) -> dict[str, list[str]]:
     """The top's input ports in the combinational cone of its stream outputs: the input cone
     of each output, traversed through logic and stopped at registers and memories."""
     _, front = _elaborate(top, p, d)
-    outputs = ("s_axis_tready", "m_axis_tvalid", "m_axis_tdata")
     script = [front.rstrip("\n"), "proc", "flatten", "opt_clean", "memory -nomap", "opt_clean"]
     for o in outputs:
         script.append(f"tee -q -o {o}.txt select -list o:{o} %ci*:-{_REGISTERS} i:* %i")

@@ -9,7 +9,7 @@ from rich.table import Table
 from .. import ir
 from ..backends.gap8 import plan_network
 from ..backends.rtl.impl import throughput_clock
-from ..estimates import estimate
+from ..estimates import estimate, offchip_note
 from .gap8_plan import render as render_gap8_plan
 from ..params import make_params, summary
 from .common import console, load_checked, si
@@ -57,6 +57,8 @@ def run(args) -> int:
     console.print(f"initiation interval  {figures.ii:,} cycles (bottleneck {figures.bottleneck_name})")
     hz, what = throughput_clock(net)
     console.print(f"throughput           {hz / figures.ii:,.1f} FPS at {hz / 1e6:g} MHz ({what})")
+    if (offchip := offchip_note(net, hz)) is not None:
+        console.print(f"                     {offchip}")
     console.print(f"checked in           {elapsed * 1000:.1f} ms")
     if net.gap8 is not None and net.quant_style == ir.MULTIPLIER:
         plan = plan_network(net)

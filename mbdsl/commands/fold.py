@@ -22,8 +22,9 @@ from .. import devices, ir
 from ..autofold import MAC_KINDS, NAMES, Infeasible, describe, explain, plan_of, solve_pixels, wider_ports
 from ..dataflow import input_cycles, layer_cycles, with_pixels
 from ..errors import MbdslError
-from ..estimates import DEFAULT_CLOCK_HZ
+from ..estimates import DEFAULT_CLOCK_HZ, offchip_note
 from ..output import check_writable, write_file
+from ..passes.folding import check_offchip
 from ..backends.rtl.cost import layer_cost, network_resources
 from ..backends.rtl.resources import DSP_POLICIES
 from ..spec_writer import write_spec
@@ -117,6 +118,7 @@ def run(args) -> int:
                              hint='add --device D (or device "D" in the spec\'s target fpga)')
         dev = devices.device(args.device or spec_device)
         devices.check_weight_places(net.layers, dev)
+        check_offchip(net, dev)
         share = args.utilisation if args.utilisation is not None else spec_share
         target = devices.fold_goal(dev, share)
         if budgets:  # the device's budgets with the LUT and/or BRAM18 budget given instead
@@ -177,6 +179,8 @@ def run(args) -> int:
 
     console.print(f"spec     II {before_ii:,} cycles, {before_lanes:,} MAC lanes, {clock / before_ii:,.1f} FPS{res(before) if before else ''}")
     console.print(f"chosen   II {plan.ii:,} cycles, {plan.lanes:,} MAC lanes, {clock / plan.ii:,.1f} FPS at {clock / 1e6:g} MHz{res(plan)}")
+    if (offchip := offchip_note(folded, clock, dev.name if dev is not None else None)) is not None:
+        console.print(f"         {offchip}")
     if folded.input.pixels != net.input.pixels:
         console.print(f"input    {folded.input.pixels} pixels per beat (fold(pixels = {folded.input.pixels})): one pixel per beat bounds the II "
                       f"at {input_cycles(net.input):,} cycles; {folded.input.pixels} per beat at {input_cycles(folded.input):,}")

@@ -7,7 +7,7 @@ import os
 import time
 
 from .. import backends
-from ..estimates import estimate
+from ..estimates import estimate, offchip_note
 from ..images import random_images
 from ..output import check_folder, write_tree
 from ..params import make_params
@@ -62,6 +62,8 @@ def run(args) -> int:
         error = (result.ii - figures.ii) / figures.ii * 100
         console.print(f"initiation interval  {result.ii:,.0f} cycles measured, {figures.ii:,} analytic ({error:+.1f}%), bottleneck {figures.bottleneck_name}")
         console.print(f"throughput           {clock / result.ii:,.1f} FPS measured, {clock / figures.ii:,.1f} analytic, at {clock / 1e6:g} MHz ({clock_what})")
+        if (offchip := offchip_note(net, clock)) is not None:
+            console.print(f"                     {offchip}; the harness feeds the weight streams as fast as the units take them")
         if args.stall:
             console.print(f"                     (the analytic figures assume no stalls; with the input valid on {1 - args.stall:.0%} "
                           f"of cycles the input port alone needs {figures.input_cycles / (1 - args.stall):,.0f} cycles per frame)")

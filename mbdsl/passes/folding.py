@@ -8,13 +8,13 @@ from typing import Callable
 
 import attrs
 
-from .. import ir
+from .. import devices, ir
 from ..autofold import Infeasible, LayerCost, explain, solve_pixels
-from ..dataflow import layer_cycles, with_pixels
-from ..errors import FoldingError
+from ..dataflow import layer_cycles, streamed, with_pixels
+from ..errors import FoldingError, TargetError
 from ..legality import legal_folds, legal_pe, legal_simd, with_fold
 
-__all__ = ["resolve_folding", "check_folding", "AUTO_LANE_LIMIT"]
+__all__ = ["resolve_folding", "check_folding", "check_offchip", "AUTO_LANE_LIMIT"]
 
 AUTO_LANE_LIMIT = 64
 """Without a goal, fold(auto) balances layers to the fastest II every auto layer can reach
@@ -43,7 +43,22 @@ def check_folding(net: ir.Network) -> ir.Network:
         simds = legal_simd(layer)
         if f.simd not in simds:
             raise FoldingError(_simd_message(layer), f.simd_span or layer.span, f"legal {simd} values: {_describe(simds)}")
+    if net.fpga is not None and net.fpga.device is not None:
+        check_offchip(net, devices.device(net.fpga.device))
     return net
+
+
+def check_offchip(net: ir.Network, device: devices.Device) -> None:
+    """A layer may stream its weights (``fold(weights = stream)``) only on a device whose
+    board has off-chip memory the model knows (``Device.offchip_gbps``)."""
+    if device.offchip_gbps:
+        return
+    for layer in net.layers:
+        if streamed(layer):
+            boards = ", ".join(d.name for d in devices.DEVICES.values() if d.offchip_gbps)
+            raise TargetError(f"layer {layer.name} streams its weights from off-chip memory (weights = stream), and the "
+                              f"device {device.name} has no off-chip memory bandwidth known to mbdsl",
+                              layer.fold.span or layer.span, f"keep them on chip (weights = rom), or target a device with off-chip memory: {boards}")
 
 
 def _keys(layer) -> tuple[str, str]:

@@ -17,7 +17,7 @@ import attrs
 from .. import ir
 from ..dataflow import layer_cycles
 from ..backends.rtl.impl import throughput_clock
-from ..estimates import estimate
+from ..estimates import estimate, offchip_note
 from ..templating import environment
 
 __all__ = ["build_report", "Report"]
@@ -237,6 +237,7 @@ def build_report(net: ir.Network, spec: str, dsp: str = "auto", params=None) -> 
         ("II", f"{figs.ii:,} cycles per frame"),
         ("throughput", f"{hz / figs.ii:,.1f} FPS at {hz / 1e6:g} MHz ({hz_what})"),
         ("bottleneck", f"{figs.bottleneck_name} ({figs.ii:,} cycles)"),
+        *([("off-chip weights", offchip)] if (offchip := offchip_note(net, hz)) is not None else []),
         ("MACs per frame", f"{figs.macs:,}"),
         ("MAC lanes", f"{figs.mac_lanes:,}"),
         ("weights", f"{figs.weight_bytes:,} B"),

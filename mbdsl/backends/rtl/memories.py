@@ -13,7 +13,7 @@ import math
 
 import attrs
 
-__all__ = ["ROM", "RAM", "RAM_ASYNC", "Memory", "memory", "uram288", "URAM_DEPTH", "URAM_WIDTH", "rom_blend", "rom_logic"]
+__all__ = ["ROM", "RAM", "RAM_ASYNC", "WMEM_CODES", "Memory", "memory", "uram288", "URAM_DEPTH", "URAM_WIDTH", "rom_blend", "rom_logic"]
 
 ROM, RAM, RAM_ASYNC = "rom", "ram", "ram_async"
 """Memory kinds: a ROM read through a register; a RAM with one write and one registered
@@ -35,9 +35,15 @@ _LUTRAMS = ((5, 8, 4), (6, 4, 4), (7, 2, 4), (8, 1, 4), (5, 4, 4), (6, 2, 4), (5
 _LUTRAM_COST = 16
 
 
+
+WMEM_CODES = {"rom": 0, "uram": 1, "stream": 2}
+"""The weight memory (``WMEM`` of mbdsl_mac_core) of each place of a MAC unit's weights
+(``ir.WEIGHT_PLACES``): a ROM, UltraRAM written at run time, none (a weight stream)."""
+
 @attrs.frozen
 class Memory:
-    """How one memory is built: ``style`` is "logic", "lutram", "bram" or "uram"."""
+    """How one memory is built: ``style`` is "logic", "lutram", "bram" or "uram" ("stream" for
+    the weights of a unit that has none: ``fold(weights = stream)``)."""
 
     style: str
     bram18: int = 0

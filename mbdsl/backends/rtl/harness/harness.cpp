@@ -11,6 +11,9 @@
 // and writes "load CYCLE" when the last is accepted (the top takes no frame before).
 // With +drain=N the run goes on after the last output until every input beat
 // is in, and then N cycles more (see below).
+// Weight streams (weight_streams.h, written beside the build from the design's manifest):
+// each is fed its file's words in order and again from the first, and stalls as the input
+// does (P_IN).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -22,6 +25,7 @@
 
 #include "Vtop.h"
 #include "verilated.h"
+#include "weight_streams.h"
 
 // One input beat as 32-bit words, least significant first.
 using Beat = std::vector<uint32_t>;
@@ -34,6 +38,22 @@ static Beat parse_beat(const std::string& hex) {
     }
     return words;
 }
+
+// The beats of a $readmemh-style file, one a line.
+static std::vector<Beat> read_beats(const char* path) {
+    std::vector<Beat> beats;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty()) beats.push_back(parse_beat(line));
+    return beats;
+}
+
+// A weight stream's words and the next one to offer.
+struct WeightStream {
+    std::vector<Beat> words;
+    size_t next = 0;
+};
 
 // Drives an input port with a beat (nullptr: zero): an integer up to 64 bits, or wider a
 // VlWide, indexed by 32-bit word.
@@ -54,13 +74,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: %s INPUT OUTPUT BEATS_PER_FRAME OUT_BEATS P_IN P_OUT SEED MAX_CYCLES [+trace] [+drain=N]\n", argv[0]);
         return 2;
     }
-    std::vector<Beat> beats;
-    {
-        std::ifstream in(argv[1]);
-        std::string line;
-        while (std::getline(in, line))
-            if (!line.empty()) beats.push_back(parse_beat(line));
+    const std::vector<Beat> beats = read_beats(argv[1]);
+#define MBDSL_LOAD(port, file) WeightStream ws_##port{read_beats(file)}; \
+    if (ws_##port.words.empty()) { \
+        std::fprintf(stderr, "%s: no weight words\n", file); \
+        return 2; \
     }
+    MBDSL_WEIGHT_STREAMS(MBDSL_LOAD)
     FILE* out = std::fopen(argv[2], "w");
     if (!out) {
         std::perror(argv[2]);
@@ -79,6 +99,8 @@ int main(int argc, char** argv) {
     top.rst_n = 0;
     top.s_axis_tvalid = 0;
     top.m_axis_tready = 0;
+#define MBDSL_IDLE(port, file) top.port##_tvalid = 0;
+    MBDSL_WEIGHT_STREAMS(MBDSL_IDLE)
     for (int i = 0; i < 8; ++i) {
         top.clk = !top.clk;
         top.eval();
@@ -110,8 +132,13 @@ int main(int argc, char** argv) {
         top.wload_tdata = load_offer ? load[loaded] : 0;
 #endif
         top.m_axis_tready = got >= want_out || !(p_out > 0 && coin(rng) < p_out);
+#define MBDSL_OFFER(port, file) top.port##_tvalid = !(p_in > 0 && coin(rng) < p_in); \
+    drive(top.port##_tdata, &ws_##port.words[ws_##port.next]);
+        MBDSL_WEIGHT_STREAMS(MBDSL_OFFER)
         top.eval();
         const bool in_fire = top.s_axis_tvalid && top.s_axis_tready;
+#define MBDSL_TAKEN(port, file) const bool port##_fire = top.port##_tvalid && top.port##_tready;
+        MBDSL_WEIGHT_STREAMS(MBDSL_TAKEN)
         const bool out_fire = top.m_axis_tvalid && top.m_axis_tready && got < want_out;
         const uint64_t data = top.m_axis_tdata;
 #ifdef MBDSL_WLOAD
@@ -121,6 +148,8 @@ int main(int argc, char** argv) {
         top.eval();
         top.clk = 0;
         top.eval();
+#define MBDSL_NEXT(port, file) if (port##_fire) ws_##port.next = (ws_##port.next + 1) % ws_##port.words.size();
+        MBDSL_WEIGHT_STREAMS(MBDSL_NEXT)
         if (in_fire) {
             if (sent % per_frame == 0) std::fprintf(out, "in %llu %llu\n", (unsigned long long)(sent / per_frame), (unsigned long long)cycle);
             ++sent;

@@ -21,13 +21,14 @@
 // With REQUANT (N_THRES = 0), SB.. is mbdsl_requant instead: clip(round_shift((acc + bias)
 // * m0, RQ_SHIFT)) in OUT_BITS, its constants ROM (RQ_FILE) read as the threshold ROM is.
 //
-// WMEM 1 keeps the weights in UltraRAM ((* ram_style = "ultra" *)), which a bitstream cannot
-// initialise: the words arrive through i_wen/i_waddr/i_wdata (from mbdsl_wload) before the
-// first beat; the read side is the same.
-//
 // ROM formats: weight word = PE*SIMD*W_BITS bits, lane (p, s) at bit (p*SIMD + s)*W_BITS;
 // threshold word = PE*N_THRES*ACC_BITS bits, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS;
 // bias word = PE*ACC_BITS bits, lane p at bit p*ACC_BITS.
+// WMEM says where the weight words come from: 0, the weight ROM (WEIGHT_FILE); 1, UltraRAM
+// ((* ram_style = "ultra" *)), which a bitstream cannot initialise: the words arrive through
+// i_wen/i_waddr/i_wdata (from mbdsl_wload) before the first beat, and the read side is the
+// ROM's; 2, the i_w input, the word of the beat issued with it (mbdsl_mvau_stream reads them
+// from a stream in the ROM's address order), registered into S1 as the ROM's read is.
 module mbdsl_mac_core #(
     parameter int PE        = 1,
     parameter int SIMD      = 1,
@@ -54,7 +55,7 @@ module mbdsl_mac_core #(
     parameter RQ_FILE       = "",
     parameter int MULT      = 0,      // the products' mapping: MULT_* below
     parameter int PACK      = 1,      // MULT_PACKED: lanes per multiply (mbdsl.backends.rtl.mult.packing)
-    parameter int WMEM      = 0,      // the weight memory: 0 a ROM (WEIGHT_FILE), 1 UltraRAM written through i_wen
+    parameter int WMEM      = 0,      // where the weights live: 0 a ROM (WEIGHT_FILE), 1 UltraRAM written through i_wen, 2 streamed in on i_w
     localparam int XW = X_SHARED ? SIMD*IN_BITS : PE*SIMD*IN_BITS,
     localparam int NW  = NF * SF,
     localparam int WAW = (NW > 1) ? $clog2(NW) : 1,
@@ -65,12 +66,13 @@ module mbdsl_mac_core #(
     input  logic            rst_n,
     input  logic            i_valid,
     input  logic [XW-1:0]   i_x,
+    input  logic [PE*SIMD*W_BITS-1:0] i_w,   // WMEM 2: the issued beat's weight word
     output logic            o_ready,
     output logic [PE*OB-1:0] m_axis_tdata,
     output logic            m_axis_tvalid,
     input  logic            m_axis_tready,
     // WMEM 1: the weight memory's write port (registered by mbdsl_wload), used before the first beat
-    /* verilator lint_off UNUSEDSIGNAL */   // unused with WMEM 0
+    /* verilator lint_off UNUSEDSIGNAL */   // unused unless WMEM 1
     input  logic            i_wen = 1'b0,
     input  logic [WAW-1:0]  i_waddr = '0,
     input  logic [WW-1:0]   i_wdata = '0
@@ -112,25 +114,39 @@ module mbdsl_mac_core #(
     assign o_ready = !ends || credit;
     wire reserve = i_valid && ends;
 
-    // ---------------- S1: weight memory read, input register ----------------
-    // waddr1 is waddr's successor, kept in a register: no adder before the ROM's address
-    // (yosys may retime a ROM built from LUTs onto its next address)
-    logic [WAW-1:0] waddr, waddr1;
+    // ---------------- S1: weight memory read (or the streamed word), input register ----------------
     logic [WW-1:0] w1, w2;
     logic [XW-1:0] x1, x2;
     logic v1, first1, last1, v2, first2, last2, v3, first3, last3;
 
-    if (WMEM == 1) begin : g_wram
-        // UltraRAM has no contents at configuration: the weights are written at run time
-        (* ram_style = "ultra" *) logic [WW-1:0] wram [NW];
-        always_ff @(posedge clk) begin
-            if (i_wen) wram[i_waddr] <= i_wdata;
-            w1 <= wram[waddr];
+    if (WMEM == 2) begin : g_wstream
+        always_ff @(posedge clk) w1 <= i_w;
+    end else begin : g_wmem
+        // waddr1 is waddr's successor, kept in a register: no adder before the memory's address
+        // (yosys may retime a ROM built from LUTs onto its next address)
+        logic [WAW-1:0] waddr, waddr1;
+        wire unused = &{1'b0, i_w};
+        if (WMEM == 1) begin : g_wram
+            // UltraRAM has no contents at configuration: the weights are written at run time
+            (* ram_style = "ultra" *) logic [WW-1:0] wram [NW];
+            always_ff @(posedge clk) begin
+                if (i_wen) wram[i_waddr] <= i_wdata;
+                w1 <= wram[waddr];
+            end
+        end else begin : g_wrom
+            logic [WW-1:0] wrom [NW];
+            initial $readmemh(WEIGHT_FILE, wrom);
+            always_ff @(posedge clk) w1 <= wrom[waddr];
         end
-    end else begin : g_wrom
-        logic [WW-1:0] wrom [NW];
-        initial $readmemh(WEIGHT_FILE, wrom);
-        always_ff @(posedge clk) w1 <= wrom[waddr];
+        always_ff @(posedge clk) begin
+            if (!rst_n) begin
+                waddr <= '0;
+                waddr1 <= WAW'(NW > 1);
+            end else if (i_valid) begin
+                waddr <= waddr1;
+                waddr1 <= (waddr1 == WAW'(NW - 1)) ? '0 : waddr1 + 1'b1;
+            end
+        end
     end
 
     always_ff @(posedge clk) begin
@@ -147,8 +163,6 @@ module mbdsl_mac_core #(
 
     always_ff @(posedge clk) begin
         if (!rst_n) begin
-            waddr <= '0;
-            waddr1 <= WAW'(NW > 1);
             sf <= '0;
             v1 <= 1'b0;
             v2 <= 1'b0;
@@ -157,11 +171,7 @@ module mbdsl_mac_core #(
             v1 <= i_valid;
             v2 <= v1;
             v3 <= v2;
-            if (i_valid) begin
-                waddr <= waddr1;
-                waddr1 <= (waddr1 == WAW'(NW - 1)) ? '0 : waddr1 + 1'b1;
-                sf <= ends ? '0 : sf + 1'b1;
-            end
+            if (i_valid) sf <= ends ? '0 : sf + 1'b1;
         end
     end
 

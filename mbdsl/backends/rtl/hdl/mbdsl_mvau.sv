@@ -1,20 +1,7 @@
-// mbdsl_mvau: matrix-vector-activation unit (FINN MVAU style), MH x MW, PE x SIMD.
-//
-// Input per vector: SF = MW/SIMD beats of SIMD elements (IN_BITS each, element s of beat
-// sf is column sf*SIMD + s). The vector is stored while it streams in (neuron fold 0) and
-// replayed from the buffer for neuron folds 1 .. NF-1 (NF = MH/PE): NF*SF cycles per vector.
-// Output per vector: NF beats of PE elements, element p of beat nf = row nf*PE + p:
-// OUT_BITS codes OUT_MIN + #{i: acc >= T[row, i]}, or (N_THRES == 0) the raw ACC_BITS
-// accumulator. Weight ROM (WEIGHT_FILE, $readmemh): NF*SF words, word nf*SF + sf, lane
-// (p, s) at bit (p*SIMD + s)*W_BITS = W[nf*PE + p, sf*SIMD + s]. Threshold ROM
-// (THRESH_FILE): NF words, lane (p, i) at bit (p*N_THRES + i)*ACC_BITS = T[nf*PE + p, i].
-// Bias ROM (HAS_BIAS, BIAS_FILE): NF words, lane p at bit p*ACC_BITS = b[nf*PE + p]; each
-// row's accumulation starts at its bias (raw classifier outputs acc + b).
-// With REQUANT (N_THRES = 0): codes clip(round_shift((acc + bias) * m0, RQ_SHIFT)), the
-// constants from RQ_FILE (NF words, see mbdsl_requant).
-// Weights are signed when W_SIGNED (default), inputs when IN_SIGNED; accumulators and
-// thresholds are signed ACC_BITS. The core's pipeline never stalls: output backpressure
-// ends at its credit queue, and tready depends on registers only.
+// mbdsl_mvau: matrix-vector-activation unit (FINN MVAU style), MH x MW, PE x SIMD, its
+// weights on chip (WMEM 0: the weight ROM, WEIGHT_FILE; 1: UltraRAM written through i_wen):
+// mbdsl_mvau_stream without its weight stream, which describes the unit, its streams and its
+// memory formats.
 module mbdsl_mvau #(
     parameter int MH        = 8,
     parameter int MW        = 8,
@@ -40,7 +27,7 @@ module mbdsl_mvau #(
     parameter RQ_FILE       = "",
     parameter int MULT      = 0,      // multipliers: 0 (synthesis decides) or mbdsl_mac_core's MULT_LUT, MULT_DSP, MULT_PACKED
     parameter int PACK      = 1,      // MULT_PACKED: PE lanes per DSP multiply
-    parameter int WMEM      = 0,      // weights: 0 ROM (WEIGHT_FILE), 1 UltraRAM written through i_wen (mbdsl_mac_core)
+    parameter int WMEM      = 0,      // where the weights live: 0 the ROM, 1 UltraRAM written through i_wen (mbdsl_mac_core)
     localparam int WAW = (MH / PE * (MW / SIMD) > 1) ? $clog2(MH / PE * (MW / SIMD)) : 1
 ) (
     input  logic                      clk,
@@ -55,51 +42,19 @@ module mbdsl_mvau #(
     input  logic [WAW-1:0]            i_waddr = '0,
     input  logic [PE*SIMD*W_BITS-1:0] i_wdata = '0
 );
-    localparam int NF  = MH / PE;
-    localparam int SF  = MW / SIMD;
-    localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
-    localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
-    localparam int XW  = SIMD * IN_BITS;
+    logic unused_w_ready;
 
-    logic ready;
-    logic [NFW-1:0] nf;
-    logic [SFW-1:0] sf;
-    logic [XW-1:0] ibuf [SF];
-
-    wire fold0 = (nf == '0);
-    wire issue = ready && (fold0 ? s_axis_tvalid : 1'b1);
-    assign s_axis_tready = ready && fold0;
-    wire [XW-1:0] x = fold0 ? s_axis_tdata : ibuf[sf];
-
-    always_ff @(posedge clk) begin
-        if (issue && fold0) ibuf[sf] <= s_axis_tdata;
-    end
-
-    always_ff @(posedge clk) begin
-        if (!rst_n) begin
-            nf <= '0;
-            sf <= '0;
-        end else if (issue) begin
-            if (sf == SFW'(SF - 1)) begin
-                sf <= '0;
-                nf <= (nf == NFW'(NF - 1)) ? '0 : nf + 1'b1;
-            end else begin
-                sf <= sf + 1'b1;
-            end
-        end
-    end
-
-    mbdsl_mac_core #(
-        .PE(PE), .SIMD(SIMD), .SF(SF), .NF(NF), .X_SHARED(1'b1),
-        .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED),
-        .ACC_BITS(ACC_BITS), .N_THRES(N_THRES), .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN),
-        .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
+    mbdsl_mvau_stream #(
+        .MH(MH), .MW(MW), .PE(PE), .SIMD(SIMD), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED),
+        .W_BITS(W_BITS), .W_SIGNED(W_SIGNED), .ACC_BITS(ACC_BITS), .N_THRES(N_THRES),
+        .OUT_BITS(OUT_BITS), .OUT_MIN(OUT_MIN), .WEIGHT_FILE(WEIGHT_FILE), .THRESH_FILE(THRESH_FILE),
         .HAS_BIAS(HAS_BIAS), .BIAS_FILE(BIAS_FILE), .REQUANT(REQUANT), .RQ_BIAS_BITS(RQ_BIAS_BITS),
         .RQ_M0_BITS(RQ_M0_BITS), .RQ_PROD_BITS(RQ_PROD_BITS), .RQ_SHIFT(RQ_SHIFT), .RQ_FILE(RQ_FILE),
         .MULT(MULT), .PACK(PACK), .WMEM(WMEM)
-    ) u_core (
+    ) u_mvau (
         .clk, .rst_n,
-        .i_valid(issue), .i_x(x), .o_ready(ready),
+        .s_axis_tdata, .s_axis_tvalid, .s_axis_tready,
+        .s_w_tdata('0), .s_w_tvalid(1'b0), .s_w_tready(unused_w_ready),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready,
         .i_wen, .i_waddr, .i_wdata
     );

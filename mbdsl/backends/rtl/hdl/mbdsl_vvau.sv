@@ -70,7 +70,7 @@ module mbdsl_vvau #(
         .MULT(MULT)
     ) u_core (
         .clk, .rst_n,
-        .i_valid(ready && s_axis_tvalid), .i_x(x), .o_ready(ready),
+        .i_valid(ready && s_axis_tvalid), .i_x(x), .i_w('0), .o_ready(ready),
         .m_axis_tdata, .m_axis_tvalid, .m_axis_tready
     );
 endmodule
