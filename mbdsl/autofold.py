@@ -59,7 +59,7 @@ from .legality import legal_folds, legal_mults, with_fold
 
 __all__ = [
     "Option", "Plan", "Infeasible", "LayerCost", "LayerFigures", "options", "mappings", "every_option", "plan_of", "fold_for_ii",
-    "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "BUDGETS", "describe", "solve", "solve_pixels", "wider_ports", "explain",
+    "fold_for_lanes", "fold_for_budget", "MAC_KINDS", "BUDGETS", "describe", "solve", "stream_order", "solve_pixels", "wider_ports", "explain",
     "place_weights",
 ]
 
@@ -658,13 +658,53 @@ def describe(goal: ir.FoldGoal, clock_hz: float) -> str:
 
 
 def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool = False, coster: LayerCost | None = None) -> Plan:
-    """The folding that meets ``goal`` (raises :class:`Infeasible`, see :func:`explain`)."""
+    """The folding that meets ``goal`` (raises :class:`Infeasible`, see :func:`explain`).
+    A budget goal with off-chip memory (``goal.offchip_gbps``) that no folding meets with
+    every weight on chip streams weights from off-chip memory (``fold(weights = stream)``),
+    layer by layer in :func:`stream_order`, until a folding fits."""
     if goal.fps is not None:
         return fold_for_ii(net, int(clock_hz // goal.fps), only_auto, coster=coster)
     if goal.mac_lanes is not None:
         return fold_for_lanes(net, goal.mac_lanes, only_auto, coster=coster)
-    return fold_for_budget(net, goal.lut, goal.bram, only_auto, coster=coster, ff=goal.ff, dsp=goal.dsp, mults=goal.mults,
-                           uram=goal.uram)
+
+    def within_budget(n):
+        return fold_for_budget(n, goal.lut, goal.bram, only_auto, coster=coster, ff=goal.ff, dsp=goal.dsp, mults=goal.mults, uram=goal.uram)
+
+    try:
+        return within_budget(net)
+    except Infeasible as on_chip:
+        if not goal.offchip_gbps or on_chip.resource not in ON_CHIP_MEMORY:
+            raise
+        streamed = net
+        for i in stream_order(net, only_auto):
+            layer = streamed.layers[i]
+            streamed = streamed.replace_layers(streamed.layers[:i] + (attrs.evolve(layer, fold=attrs.evolve(layer.fold, weights="stream")),)
+                                               + streamed.layers[i + 1:])
+            try:
+                return within_budget(streamed)
+            except Infeasible as exc:
+                if exc.resource not in ON_CHIP_MEMORY:
+                    raise
+        raise on_chip
+
+
+ON_CHIP_MEMORY = tuple(NAMES[r] for r in ("lut", "bram18", "uram"))
+"""The resources (as :class:`Infeasible` names them) that weights streamed from off-chip memory may free."""
+
+
+def stream_order(net: ir.Network, only_auto: bool = False) -> list[int]:
+    """The layers whose weights :func:`solve` may stream from off-chip memory (free to fold,
+    weights in ROM, allowed a stream), in the order it streams them: those read the fewest
+    times a frame first (a streamed unit reads its whole matrix again for every output pixel:
+    an fc once, a 7x7 pointwise layer 49 times), the most weights first among equals."""
+    free = [i for i in _free(net, only_auto) if "stream" in getattr(net.layers[i], "weight_places", ()) and net.layers[i].fold.weights == "rom"]
+
+    def reads_then_size(i):
+        layer = net.layers[i]
+        rows, cols = layer.matrix
+        return layer.out_shape.h * layer.out_shape.w, -rows * cols * layer.weight_type.bits
+
+    return sorted(free, key=reads_then_size)
 
 
 def wider_ports(net: ir.Network) -> list[int]:

@@ -253,9 +253,10 @@ def budget(dev: Device, utilisation: float | None = None) -> Budget:
 
 def fold_goal(dev: Device, utilisation: float | None = None, span: Span | None = None) -> ir.FoldGoal:
     """The ``fold(auto)`` goal a device sets: the fastest II within its budgets, with the
-    multiplier mappings its family offers chosen per layer, and weights moved to its
-    UltraRAMs (if it has any) where that helps."""
+    multiplier mappings its family offers chosen per layer, weights moved to its UltraRAMs
+    (if it has any) where that helps, and streamed from its board's off-chip memory (if
+    known) where on-chip memory cannot hold them."""
     share = DEFAULT_UTILISATION if utilisation is None else utilisation
     b = budget(dev, share)
     return ir.FoldGoal(lut=b.lut, bram=b.bram18, ff=b.ff, dsp=b.dsp, device=f"{share * 100:g}% of {dev.name}",
-                       mults=dev.family.mults, uram=b.uram or None, span=span)
+                       mults=dev.family.mults, uram=b.uram or None, offchip_gbps=dev.offchip_gbps, span=span)

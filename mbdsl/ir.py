@@ -320,7 +320,9 @@ class FoldGoal:
     multiplier mappings (``MULTS``) the budget search may choose per layer with its folding
     (a device's family's; empty: each layer keeps its own); ``uram``, the URAM288s the search
     may fill with weights (``fold(weights = uram)``, a device's; None: none are moved there);
-    ``span`` is the setting that asked for it."""
+    ``offchip_gbps``, the device's off-chip memory bandwidth (0: none), from which the search
+    may stream weights (``fold(weights = stream)``) that on-chip memory cannot hold; ``span``
+    is the setting that asked for it."""
 
     fps: float | None = None
     mac_lanes: int | None = None
@@ -331,6 +333,7 @@ class FoldGoal:
     device: str | None = None
     mults: tuple[str, ...] = ()
     uram: int | None = None
+    offchip_gbps: float = 0.0
     span: Span | None = attrs.field(default=None, eq=False)
 
 
