@@ -94,7 +94,7 @@ def test_finns_mobilenet_fits_the_zcu104_only_with_ultraram():
     coster = layer_cost(net)
     goal = devices.fold_goal(devices.device(ZCU104))
     with pytest.raises(af.Infeasible):
-        af.solve(net, attrs.evolve(goal, uram=None), 206e6, coster=coster)
+        af.solve(net, attrs.evolve(goal, uram=None, offchip_gbps=0.0), 206e6, coster=coster)  # nor streamed weights
     plan = af.solve(net, goal, 206e6, coster=coster)
     assert plan.uram <= goal.uram and plan.bram18 <= goal.bram and plan.lut <= goal.lut and plan.dsp <= goal.dsp
     placed = [layer for layer in plan.layers if getattr(layer, "fold", None) is not None and layer.fold.weights == "uram"]
