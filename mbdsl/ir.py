@@ -77,6 +77,7 @@ class Fold:
     span: Span | None = attrs.field(default=None, eq=False)
     pe_span: Span | None = attrs.field(default=None, eq=False)
     simd_span: Span | None = attrs.field(default=None, eq=False)
+    mult_span: Span | None = attrs.field(default=None, eq=False)
     mult: str | None = None
     """How the RTL builds the products: "lut", "dsp" or "packed" (``backends.rtl.mult``);
     None leaves it to synthesis."""
@@ -207,9 +208,6 @@ class DwConv(_MacBase):
     stride: int = 1
     pad: int = 1
     kind = "dwconv"
-    mults = tuple(m for m in MULTS if m != "packed")
-    """No ``packed``: each lane multiplies its own pixel by its own weight, so no operand is
-    shared to pack products around."""
 
     @property
     def matrix(self) -> tuple[int, int]:
