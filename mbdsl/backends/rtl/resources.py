@@ -176,7 +176,10 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str, shared_x: bool) -> dict[st
         shallow, deep = rom_blend(wdepth)
         f["wrom"] = lanes * wb * (ib + 1) * shallow
         f["wrom_deep"] = lanes * wb * deep
-    f["tree"] = pe * (tree_terms(p, shared_x) - 1) * acc
+    # adder-tree inputs per PE lane as fitted: one per lane (digit products absorbed), one
+    # per lane pair in a packed VVAU
+    summed = tree_terms(p, shared_x) if mode == "packed" and not shared_x else simd
+    f["tree"] = pe * (summed - 1) * acc
     f["acc"] = pe * acc
     if nt:
         vt = _variability(nf, 4, tmem.style == "bram")
