@@ -77,10 +77,10 @@ class Fold:
     span: Span | None = attrs.field(default=None, eq=False)
     pe_span: Span | None = attrs.field(default=None, eq=False)
     simd_span: Span | None = attrs.field(default=None, eq=False)
-    mult_span: Span | None = attrs.field(default=None, eq=False)
     mult: str | None = None
     """How the RTL builds the products: "lut", "dsp" or "packed" (``backends.rtl.mult``);
     None leaves it to synthesis."""
+    mult_span: Span | None = attrs.field(default=None, eq=False)
 
     def lanes(self) -> int:
         return self.pe * self.simd

@@ -51,7 +51,7 @@ def check_folding(net: ir.Network) -> ir.Network:
 
 
 def _mult_key(layer) -> str:
-    return "dw_mult" if isinstance(layer, ir.DwConv) and layer.name.endswith(".dw") else "mult"
+    return "dw_mult" if _keys(layer)[0] == "dw_pe" else "mult"
 
 
 def _pair_message(layer: ir.DwConv) -> str:
