@@ -4,8 +4,8 @@
     .venv/bin/python bench/dsp_packing.py --spec S --layers conv0,b2.pw [--jobs N]
 
 Every MAC configuration below is synthesized with ``synth_xilinx -family xcup`` (DSP
-mapping allowed) once per multiplier choice (``MULT``; packed for matrix-vector units
-only), and the unit model (``mbdsl.backends.rtl.resources.unit``) is printed beside it as a
+mapping allowed) once per multiplier choice (``MULT``; packed: PE lanes per multiply in
+a matrix-vector unit, lane pairs in a vector unit), and the unit model (``mbdsl.backends.rtl.resources.unit``) is printed beside it as a
 markdown table. With ``--spec``, the compute units of the named layers instead, at the
 spec's folding and multiplier mapping (e.g. the one ``mbdsl fold --device`` chose).
 Syntheses are cached in ``build/resources/synth_cache.json``.
@@ -36,6 +36,11 @@ CONFIGS = [
     _mac("mbdsl_mvau", 8, 3, in_bits=8, w_bits=8, acc=22, MH=8, MW=27),
     _mac("mbdsl_mvau", 16, 8, acc=15, MH=64, MW=64),
     _mac("mbdsl_vvau", 4, 3, acc=12, C=32, K2=9),
+    # vector units packed: dot-product pairs, two-product pairs of the odd last lanes, a lone lane
+    _mac("mbdsl_vvau", 4, 9, acc=12, C=16, K2=9),
+    _mac("mbdsl_vvau", 8, 1, acc=12, C=32, K2=9),
+    _mac("mbdsl_vvau", 3, 3, in_signed=1, acc=12, C=12, K2=9),
+    _mac("mbdsl_vvau", 3, 9, in_signed=1, w_bits=8, acc=16, C=12, K2=9),
 ]
 
 
@@ -43,10 +48,8 @@ def variants(module: str, params: dict) -> list[tuple[str, dict]]:
     """The configuration once per multiplier choice the unit takes."""
     out = []
     for mult, code in MULT_CODES.items():
-        if mult == "packed" and module != "mbdsl_mvau":
-            continue
         p = dict(params, MULT=code)
-        if mult == "packed":
+        if mult == "packed" and module == "mbdsl_mvau":
             p["PACK"] = min(p["PE"], packing(p["IN_BITS"], bool(p["IN_SIGNED"]), p["W_BITS"]))
         out.append((mult, p))
     return out

@@ -86,6 +86,7 @@ class Fold:
     mult: str | None = None
     """How the RTL builds the products: "lut", "dsp" or "packed" (``backends.rtl.mult``);
     None leaves it to synthesis."""
+    mult_span: Span | None = attrs.field(default=None, eq=False)
     weights: str = "rom"
     """Where the unit's weights live (``WEIGHT_PLACES``)."""
 
@@ -217,9 +218,6 @@ class DwConv(_MacBase):
     stride: int = 1
     pad: int = 1
     kind = "dwconv"
-    mults = tuple(m for m in MULTS if m != "packed")
-    """No ``packed``: each lane multiplies its own pixel by its own weight, so no operand is
-    shared to pack products around."""
     weight_places = ("rom",)
     """A depthwise layer's weights (K*K per channel) are few: they stay in the unit's ROM."""
 

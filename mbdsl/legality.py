@@ -5,7 +5,8 @@ and SIMD | MW, and a convolution's SIMD either divides its input channels (chann
 windows) or is a multiple C*P of them with P | K*K (the window generator emits P kernel
 positions per beat); vector (depthwise) units need PE | channels and SIMD | K*K; the pool
 needs PE | channels. A MAC unit's products are built as ``legal_mults`` allows
-(``fold(mult = ...)``, ``backends.rtl.mult``).
+(``fold(mult = ...)``, ``backends.rtl.mult``): a vector unit packs only where two of its
+lanes fit one DSP48E2 multiply (``dsp48.pair_fits``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import attrs
 
 from . import ir
 from .dataflow import divisors
+from .dsp48 import pair_fits
 
-__all__ = ["legal_pe", "legal_simd", "legal_folds", "legal_mults", "with_fold"]
+__all__ = ["legal_pe", "legal_simd", "legal_folds", "legal_mults", "packs_pairs", "with_fold"]
 
 
 def legal_pe(layer: ir.Layer) -> list[int]:
@@ -45,8 +47,18 @@ def legal_folds(layer: ir.Layer) -> list[tuple[int, int]]:
 
 def legal_mults(layer: ir.Layer) -> tuple[str, ...]:
     """The multiplier mappings a layer's compute unit can be built with (``mults`` of its
-    kind; packing needs PE lanes that share their input); layers that do not multiply take none."""
-    return getattr(layer, "mults", ())
+    kind; a depthwise layer packs only if ``packs_pairs``); layers that do not multiply take none."""
+    mults = getattr(layer, "mults", ())
+    if isinstance(layer, ir.DwConv) and not packs_pairs(layer):
+        return tuple(m for m in mults if m != "packed")
+    return mults
+
+
+def packs_pairs(layer: ir.DwConv) -> bool:
+    """Whether two lanes of a depthwise layer (its own pixel times its own weight each) fit
+    one DSP48E2 multiply at its activation and weight widths (after type inference)."""
+    x, w = layer.in_type, layer.weight_type
+    return pair_fits(x.bits, x.signed, w.bits, w.signed)
 
 
 def with_fold(layer: ir.Layer, pe: int, simd: int, mult: str | None = None) -> ir.Layer:

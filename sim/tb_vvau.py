@@ -15,7 +15,7 @@ def expected_cycles(p, n_pixels):
 
 def make_case(p, *, seed, frames, workdir):
     """p: C, K, IMG, STRIDE, PAD, PE, SIMD, IN_BITS, IN_SIGNED, W_BITS, W_NARROW, MULT (lut,
-    dsp), EXTREME (operands only min and max), N_THRES (-1: all levels, 0: raw), BIAS (raw: bias bits), OUT_BITS, OUT_SIGNED."""
+    dsp, packed), EXTREME (operands only min and max), N_THRES (-1: all levels, 0: raw), BIAS (raw: bias bits), OUT_BITS, OUT_SIGNED."""
     import numpy as np
     from mbdsl import semantics
     from mbdsl.backends.rtl import pack
@@ -34,7 +34,7 @@ def make_case(p, *, seed, frames, workdir):
     pack.write_weights(wfile, w.reshape(c, k * k), p["PE"], p["SIMD"], wt.bits)
     params = dict(C=c, K2=k * k, PE=p["PE"], SIMD=p["SIMD"], IN_BITS=xt.bits,
                   IN_SIGNED=int(xt.signed), W_BITS=wt.bits, W_SIGNED=1, ACC_BITS=acc_bits,
-                  WEIGHT_FILE=str(wfile), **mult_params(p, xt, wt))
+                  WEIGHT_FILE=str(wfile), **mult_params(p, xt, wt, shared_x=False))
     n_thres = p.get("N_THRES", -1)
     if n_thres == 0:
         res, raw = raw_outputs(acc, lo, hi, p, rng, workdir / "vvau_b.hex")

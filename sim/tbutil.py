@@ -88,13 +88,14 @@ def draw(rng, t, size, extreme: bool = False):
     return rng.integers(t.min, t.max + 1, size=size)
 
 
-def mult_params(p: dict, xt, wt) -> dict:
-    """A MAC unit's MULT (and PACK) parameters for case key MULT ("lut", "dsp", "packed")."""
+def mult_params(p: dict, xt, wt, shared_x: bool = True) -> dict:
+    """A MAC unit's MULT (and PACK) parameters for case key MULT ("lut", "dsp", "packed");
+    PACK only where the lanes share x (the MVAU; a VVAU packs lane pairs)."""
     from mbdsl.backends.rtl.mult import MULT_CODES, packing
     if "MULT" not in p:
         return {}
     out = {"MULT": MULT_CODES[p["MULT"]]}
-    if p["MULT"] == "packed":
+    if p["MULT"] == "packed" and shared_x:
         out["PACK"] = min(p["PE"], packing(xt.bits, xt.signed, wt.bits))
     return out
 

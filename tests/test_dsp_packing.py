@@ -100,7 +100,8 @@ def test_the_spec_sets_each_layer_and_the_writer_keeps_it():
     assert [l.fold for l in again.layers if hasattr(l, "fold")] == [l.fold for l in net.layers if hasattr(l, "fold")]
 
 
-def test_a_default_packed_goes_to_the_units_that_can_pack():
+def test_a_default_packed_goes_to_every_mac_unit():
+    """The depthwise one too (lane pairs, docs/rtl.md): 4-bit pixels x int4 weights pack."""
     net = check(load_string("""
 network t {
   input 16x16x3 u8
@@ -110,7 +111,7 @@ network t {
   pwconv  p1 -> 8
 }
 """))
-    assert [(l.name, l.fold.mult) for l in net.layers] == [("c0", "packed"), ("d1", None), ("p1", "packed")]
+    assert [(l.name, l.fold.mult) for l in net.layers] == [("c0", "packed"), ("d1", "packed"), ("p1", "packed")]
 
 
 def test_the_top_passes_mult_and_pack_only_where_the_layer_says():

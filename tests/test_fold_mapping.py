@@ -38,7 +38,7 @@ network small {
   topk    top 2
 }
 """
-"""Every kind of MAC layer: an 8-bit first layer, a depthwise unit (lut or dsp), a pointwise
+"""Every kind of MAC layer: an 8-bit first layer, a depthwise unit (lut, dsp or packed), a pointwise
 unit and a classifier (lut, dsp or packed)."""
 
 

@@ -18,8 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-IR = {"mbdsl.ir", "mbdsl.dtypes", "mbdsl.errors", "mbdsl.semantics", "mbdsl.files", "mbdsl.hints", "mbdsl.devices"}
-"""The network model and what it is built from (types, errors, integer semantics, device data)."""
+IR = {"mbdsl.ir", "mbdsl.dtypes", "mbdsl.errors", "mbdsl.semantics", "mbdsl.files", "mbdsl.hints", "mbdsl.devices", "mbdsl.dsp48"}
+"""The network model and what it is built from (types, errors, integer semantics, device data and
+the DSP48E2 multiply's field arithmetic)."""
 PASSES = {"mbdsl.passes", "mbdsl.dataflow", "mbdsl.legality", "mbdsl.autofold", "mbdsl.estimates"}
 """The checking passes with the dataflow model they use (cycles, folding legality, the optimizer)."""
 FRONTEND = {"mbdsl.frontend"}

@@ -399,9 +399,6 @@ class _NetworkBuilder:
         if value.kind != "word" or value.value not in ir.MULTS:
             raise SpecValueError(f"{key} must be lut (LUT multipliers), dsp (one product per DSP slice) or packed (several per DSP slice), "
                                  f"not {_show(value)}", value.span, did_you_mean(str(value.value), ir.MULTS))
-        if _depthwise(kind, key) and value.value not in ir.DwConv.mults:
-            raise SpecValueError("a depthwise unit cannot pack products into a DSP slice: each lane multiplies its own pixel by its own weight, "
-                                 "so no operand is shared", value.span, f"use {key} = dsp (one product per DSP slice) or {key} = lut")
         return value.value
 
     def _fold(self, kind: str, arg: ast.Arg | None, span: Span) -> ir.Fold:
@@ -415,7 +412,8 @@ class _NetworkBuilder:
         values = self._fold_values(kind, fold)
         pe, pe_span = values.get("pe", (1, fold.span))
         simd, simd_span = values.get("simd", (1, fold.span))
-        return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=values.get("mult", (None,))[0],
+        mult, mult_span = values.get("mult", (None, None))
+        return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=mult, mult_span=mult_span,
                        weights=values.get("weights", ("rom",))[0])
 
     def _dwsep_folds(self, arg: ast.Arg | None, span: Span) -> tuple[ir.Fold, ir.Fold]:
@@ -431,8 +429,9 @@ class _NetworkBuilder:
         def pick(prefix):
             pe, pe_span = values.get(f"{prefix}pe", (1, fold.span))
             simd, simd_span = values.get(f"{prefix}simd", (1, fold.span))
+            mult, mult_span = values.get(f"{prefix}mult", (None, None))
             weights = values.get("weights", ("rom",))[0] if prefix == "" else "rom"  # a depthwise unit's weights stay in its ROM
-            return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=values.get(f"{prefix}mult", (None,))[0],
+            return ir.Fold(pe, simd, span=fold.span, pe_span=pe_span, simd_span=simd_span, mult=mult, mult_span=mult_span,
                            weights=weights)
 
         return pick("dw_"), pick("")
@@ -559,14 +558,6 @@ def _preprocess(settings: tuple[ast.Setting, ...], shape: ir.Shape) -> tuple[ir.
 _MULT_KEYS = ("mult", "dw_mult")
 
 
-def _depthwise(kind: str, key: str) -> bool:
-    """Whether fold key ``key`` of a ``kind`` statement sets a depthwise unit."""
-    return kind == "dwconv" or key.startswith("dw_")
-
-
 def _default_keys(kind: str, fold: ast.FoldArgs) -> tuple:
-    """The defaults' fold keys a layer kind takes; their ``mult = packed`` goes to the units
-    that can pack (not to a dwconv)."""
-    return tuple(kw for kw in fold.kwargs if kw[0] in FOLD_KEYS[kind]
-                 and not (kind == "dwconv" and kw[0] == "mult" and kw[1].kind == "word"
-                          and kw[1].value in ir.MULTS and kw[1].value not in ir.DwConv.mults))
+    """The defaults' fold keys a layer kind takes."""
+    return tuple(kw for kw in fold.kwargs if kw[0] in FOLD_KEYS[kind])

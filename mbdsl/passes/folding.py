@@ -11,8 +11,9 @@ import attrs
 from .. import devices, ir
 from ..autofold import Infeasible, LayerCost, explain, solve_pixels
 from ..dataflow import layer_cycles, streamed, with_pixels
+from ..dsp48 import DSP_A_BITS, DSP_B_BITS, pair_operand_bits
 from ..errors import FoldingError, TargetError
-from ..legality import legal_folds, legal_pe, legal_simd, with_fold
+from ..legality import legal_folds, legal_mults, legal_pe, legal_simd, with_fold
 
 __all__ = ["resolve_folding", "check_folding", "check_offchip", "AUTO_LANE_LIMIT"]
 
@@ -43,9 +44,23 @@ def check_folding(net: ir.Network) -> ir.Network:
         simds = legal_simd(layer)
         if f.simd not in simds:
             raise FoldingError(_simd_message(layer), f.simd_span or layer.span, f"legal {simd} values: {_describe(simds)}")
+        if f.mult is not None and f.mult not in legal_mults(layer):
+            raise FoldingError(_pair_message(layer), f.mult_span or f.span or layer.span,
+                               f"use {_mult_key(layer)} = dsp (one product per DSP slice) or {_mult_key(layer)} = lut")
     if net.fpga is not None and net.fpga.device is not None:
         check_offchip(net, devices.device(net.fpga.device))
     return net
+
+
+def _mult_key(layer) -> str:
+    return "dw_mult" if _keys(layer)[0] == "dw_pe" else "mult"
+
+
+def _pair_message(layer: ir.DwConv) -> str:
+    x, w = layer.in_type, layer.weight_type
+    a, b = pair_operand_bits(x.bits, x.signed, w.bits, w.signed)
+    return (f"{_mult_key(layer)} = packed: two lanes of depthwise layer {layer.name} ({x} activations x {w} weights) need a "
+            f"{a} x {b}-bit multiply, more than a DSP48E2's {DSP_A_BITS} x {DSP_B_BITS}")
 
 
 def check_offchip(net: ir.Network, device: devices.Device) -> None:

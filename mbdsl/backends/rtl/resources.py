@@ -20,11 +20,11 @@ import attrs
 
 from ...dataflow import Window
 from .memories import RAM, RAM_ASYNC, ROM, WMEM_CODES, Memory, memory, rom_blend, rom_logic, uram288
-from .mult import MULT_CODES, field_bits
+from .mult import MULT_CODES, field_bits, pair_units
 
 __all__ = [
     "Resources", "DSP_POLICIES", "unit", "unit_parts", "lut_features", "mac_features", "K_MAC", "K_UNIT",
-    "tree_levels", "tree_ff", "digit_products", "mac_latency", "requant_latency", "requant_resources", "requant_terms",
+    "tree_levels", "tree_ff", "tree_terms", "digit_products", "mac_latency", "requant_latency", "requant_resources", "requant_terms",
 ]
 
 DSP_POLICIES = ("lut", "auto", "yosys")
@@ -94,25 +94,39 @@ def _uses_dsp(in_bits: int, w_bits: int, dsp: str) -> bool:
     return in_bits + w_bits + 2 >= 9  # yosys mul2dsp: product of at least 9 bits
 
 
-def _lone_lanes(p: dict) -> tuple[int, bool]:
-    """mult = packed: the PE lanes per SIMD lane left alone in a multiply (the last of PE
-    lanes in multiplies of PACK, or all if PACK is 1), and whether yosys maps such a lone
-    product to a DSP slice (9 or more significant bits: not a signed 4 x 4-bit one)."""
+def _lone_lanes(p: dict, shared_x: bool) -> tuple[int, bool]:
+    """mult = packed: the lanes left alone in a multiply (an MVAU's per SIMD lane: the last
+    of PE lanes in multiplies of PACK, or all if PACK is 1; a VVAU's: its last lane if PE and
+    SIMD are odd), and whether yosys maps such a lone product to a DSP slice (9 or more
+    significant bits: not a signed 4 x 4-bit one)."""
+    mapped = p["W_BITS"] + p["IN_BITS"] + (0 if p["IN_SIGNED"] else 1) >= 9
+    if not shared_x:
+        return pair_units(p["PE"], p["SIMD"])[2], mapped
     pe, n = p["PE"], p["PACK"]
-    lone = pe if n == 1 else int(pe % n == 1)
-    return lone, p["W_BITS"] + p["IN_BITS"] + (0 if p["IN_SIGNED"] else 1) >= 9
+    return (pe if n == 1 else int(pe % n == 1)), mapped
 
 
-def _products(p: dict, dsp: str) -> tuple[str, int]:
+def _products(p: dict, dsp: str, shared_x: bool) -> tuple[str, int]:
     """How a MAC unit's products are built, "lut", "dsp" or "packed" (its MULT, else the
-    policy), and its DSP slices: one per lane, or per packed multiply of PACK PE lanes."""
+    policy), and its DSP slices: one per lane, or per packed multiply (of PACK PE lanes in
+    an MVAU, of a lane pair in a VVAU)."""
     code = p.get("MULT", 0)
     if code == MULT_CODES["packed"]:
-        lone, mapped = _lone_lanes(p)
+        lone, mapped = _lone_lanes(p, shared_x)
+        if not shared_x:
+            return "packed", sum(pair_units(p["PE"], p["SIMD"])) - (0 if mapped else lone)
         return "packed", p["SIMD"] * (-(-p["PE"] // p["PACK"]) - (0 if mapped else lone))
     if code == MULT_CODES["dsp"] or (code == 0 and _uses_dsp(p["IN_BITS"], p["W_BITS"], dsp)):
         return "dsp", p["PE"] * p["SIMD"]
     return "lut", 0
+
+
+def tree_terms(p: dict, shared_x: bool) -> int:
+    """Terms of a MAC unit's adder tree per PE lane (mbdsl_mac_core's NT): its lanes' digit
+    products, or a packed VVAU's dot product per lane pair and its odd last lane's product."""
+    if p.get("MULT") == MULT_CODES["packed"] and not shared_x:
+        return -(-p["SIMD"] // 2)
+    return p["SIMD"] * digit_products(p["IN_BITS"], p["W_BITS"], p.get("MULT", 0) in (MULT_CODES["dsp"], MULT_CODES["packed"]))
 
 
 def _packed_field_bits(p: dict) -> int:
@@ -157,7 +171,7 @@ def wload_resources(width: int, depth: int) -> Resources:
     return Resources(WLOAD_LUTS, 32 * beats + bw + 2 * aw + 2 + 32 + 1, 0, 0)
 
 
-def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
+def mac_features(p: dict, nf: int, sf: int, dsp: str, shared_x: bool) -> dict[str, float]:
     """The quantities the MAC units' LUTs are linear in (coefficients ``K_MAC``)."""
     pe, simd, ib, wb, acc, nt = p["PE"], p["SIMD"], p["IN_BITS"], p["W_BITS"], p["ACC_BITS"], p["N_THRES"]
     lanes = pe * simd
@@ -167,14 +181,18 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
     f = dict.fromkeys(K_MAC, 0.0)
     f["const"] = 1.0
     vw = _variability(wdepth, wb, wmem.style != "logic")
-    mode = _products(p, dsp)[0]
+    mode = _products(p, dsp, shared_x)[0]
     size = (ib * wb) ** 1.1
     if mode == "packed":
-        f["pack"] = _packed_field_bits(p)
-        lone, mapped = _lone_lanes(p)
+        if shared_x:
+            f["pack"] = _packed_field_bits(p)
+        # a VVAU's pair multiplies: their operand assembly and borrow correction measured
+        # within the noise of the tree terms they save (docs/results.md), no LUT term
+        lone, mapped = _lone_lanes(p, shared_x)
         if not mapped:  # lone products left in LUTs
-            f["mul_var"] = simd * lone * size * vw
-            f["mul_const"] = simd * lone * size * (1 - vw)
+            lone *= simd if shared_x else 1
+            f["mul_var"] = lone * size * vw
+            f["mul_const"] = lone * size * (1 - vw)
     elif mode == "dsp":
         f["dsp_lane"] = lanes
         if p.get("MULT") == MULT_CODES["dsp"] and p["IN_SIGNED"]:  # x offset to unsigned, w * 2^(IN-1) subtracted
@@ -186,7 +204,10 @@ def mac_features(p: dict, nf: int, sf: int, dsp: str) -> dict[str, float]:
         shallow, deep = rom_blend(wdepth)
         f["wrom"] = lanes * wb * (ib + 1) * shallow
         f["wrom_deep"] = lanes * wb * deep
-    f["tree"] = pe * (simd - 1) * acc
+    # adder-tree inputs per PE lane as fitted: one per lane (digit products absorbed), one
+    # per lane pair in a packed VVAU
+    summed = tree_terms(p, shared_x) if mode == "packed" and not shared_x else simd
+    f["tree"] = pe * (summed - 1) * acc
     f["acc"] = pe * acc
     if nt:
         vt = _variability(nf, 4, tmem.style == "bram")
@@ -244,10 +265,10 @@ def lut_features(module: str, p: dict, dsp: str = "lut") -> tuple[dict[str, floa
         if _streamed(p):  # the weight stream's two-word FIFO (an estimate: the FIFO model, not fitted here)
             feats, ram = _fifo_features(p["PE"] * p["SIMD"] * p["W_BITS"], STREAM_FIFO_DEPTH)
             fixed = fixed + ram + Resources(sum(K_UNIT["mbdsl_fifo"][k] * v for k, v in feats.items()), 0, 0, 0)
-        return mac_features(p, nf, sf, dsp), fixed + _mac_fixed(p, nf, sf, True, dsp)
+        return mac_features(p, nf, sf, dsp, True), fixed + _mac_fixed(p, nf, sf, True, dsp)
     if module == "mbdsl_vvau":
         nf, sf = p["C"] // p["PE"], p["K2"] // p["SIMD"]
-        return mac_features(p, nf, sf, dsp), _mac_fixed(p, nf, sf, False, dsp)
+        return mac_features(p, nf, sf, dsp, False), _mac_fixed(p, nf, sf, False, dsp)
     if module == "mbdsl_swg":
         win = Window(p["IFM_H"], p["IFM_W"], p["C"], p["K"], p["STRIDE"], p["PAD"], p["CPAR"], p["KPAR"], bool(p["DW"]), p.get("PIX", 1))
         cf = win.channel_beats
@@ -353,11 +374,12 @@ def digit_products(in_bits: int, w_bits: int, whole: bool = False) -> int:
     return -(-in_bits // MUL_DIGIT) * -(-w_bits // MUL_DIGIT)
 
 
-def mac_latency(simd: int, n_thres: int, npp: int = 1, requant: tuple[int, int] | None = None) -> int:
-    """Cycles from issue to the credit queue in mbdsl_mac_core (its LATENCY); ``requant``:
-    (m0 bits, shift) of its mbdsl_requant activation."""
+def mac_latency(terms: int, n_thres: int, requant: tuple[int, int] | None = None) -> int:
+    """Cycles from issue to the credit queue in mbdsl_mac_core (its LATENCY), whose adder
+    trees sum ``terms`` per PE lane (``tree_terms``); ``requant``: (m0 bits, shift) of its
+    mbdsl_requant activation."""
     act = requant_latency(*requant) if requant else 2 + tree_levels(n_thres)
-    return 5 + tree_levels(simd * npp) + act
+    return 5 + tree_levels(terms) + act
 
 
 RQ_DIGIT = 2
@@ -422,17 +444,17 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
     pw = ib + wb + 2
     wmem = weight_memory(p, nf * sf)
     tmem = memory(nf, pe * nt * acc, ROM) if nt else Memory("logic")
-    dsps = _products(p, dsp)[1]
+    dsps = _products(p, dsp, shared_x)[1]
     xw = (simd if shared_x else lanes) * ib
-    npp = digit_products(ib, wb, p.get("MULT", 0) in (MULT_CODES["dsp"], MULT_CODES["packed"]))
+    terms = tree_terms(p, shared_x)
     # A ROM's word is registered twice (read register, copy). In a block RAM the first is
     # inside it; for a ROM in logic yosys moves the first into the address, and the copy
     # keeps only its distinct columns (``rom_logic``'s registers, added below). A streamed
     # word is registered twice in flip-flops.
     w_copy = {"logic": 0, "stream": 2 * lanes * wb}.get(wmem.style, lanes * wb)
     t_copy = pe * nt * acc if tmem.style == "bram" else 0
-    ff = 2 * xw + w_copy + lanes * npp * pw  # S1 and S2 input registers, weight copy, S3 products
-    ff += pe * tree_ff(simd * npp, pw) + 3 * tree_levels(simd * npp)  # adder trees and their tags
+    ff = 2 * xw + w_copy + pe * terms * pw  # S1 and S2 input registers, weight copy, S3 products
+    ff += pe * tree_ff(terms, pw) + 3 * tree_levels(terms)  # adder trees and their tags
     ff += 2 * pe * acc + 12 + 2 * _clog2(nf * sf) + _clog2(nf)  # ST, SA, valid bits, counters
     if p.get("HAS_BIAS"):
         ff += pe * acc
@@ -444,7 +466,7 @@ def _mac_fixed(p: dict, nf: int, sf: int, shared_x: bool, dsp: str) -> Resources
         ff += rom_logic(nf * sf, lanes * wb)[1]
     if nt and tmem.style == "logic":
         ff += rom_logic(nf, pe * nt * acc)[1]
-    queue = _credit_queue(pe * ob, mac_latency(simd, nt, npp, rq) + 3)
+    queue = _credit_queue(pe * ob, mac_latency(terms, nt, rq) + 3)
     if rq:
         queue += requant_resources(pe, nf, acc, p["RQ_BIAS_BITS"], p["RQ_M0_BITS"], p["RQ_PROD_BITS"], p["RQ_SHIFT"], ob)
     if wmem.style == "uram":

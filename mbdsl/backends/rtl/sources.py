@@ -14,11 +14,12 @@ HDL_DIR = Path(__file__).resolve().parent / "hdl"
 
 # Modules that other modules instantiate; sources are listed dependencies first.
 _DEPS: dict[str, tuple[str, ...]] = {
-    "mbdsl_mvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_requant", "mbdsl_mul_packed", "mbdsl_mac_core",
+    "mbdsl_mvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_requant", "mbdsl_mul_packed", "mbdsl_mul_pair", "mbdsl_mac_core",
                    "mbdsl_mvau_stream"),
-    "mbdsl_mvau_stream": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_requant", "mbdsl_mul_packed", "mbdsl_mac_core"),
-    "mbdsl_vvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_requant", "mbdsl_mul_packed", "mbdsl_mac_core"),
-    "mbdsl_mac_core": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_requant", "mbdsl_mul_packed"),
+    "mbdsl_mvau_stream": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_requant", "mbdsl_mul_packed", "mbdsl_mul_pair",
+                          "mbdsl_mac_core"),
+    "mbdsl_vvau": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_requant", "mbdsl_mul_packed", "mbdsl_mul_pair", "mbdsl_mac_core"),
+    "mbdsl_mac_core": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_requant", "mbdsl_mul_packed", "mbdsl_mul_pair"),
     "mbdsl_requant": ("mbdsl_addtree",),
     "mbdsl_credit_fifo": ("mbdsl_fifo",),
     "mbdsl_pool": ("mbdsl_addtree", "mbdsl_fifo", "mbdsl_credit_fifo", "mbdsl_requant"),

@@ -201,12 +201,13 @@ def layer_stages(layer: ir.Layer, cur: Stream, requant: LayerParams | None = Non
 
 
 def _mult_params(layer: ir.Layer, x: Stream) -> dict:
-    """The unit's MULT (and PACK) parameters for the layer's ``fold(mult = ...)``; none if unset."""
+    """The unit's MULT (and PACK) parameters for the layer's ``fold(mult = ...)``; none if unset
+    (a depthwise unit packs lane pairs, no PACK)."""
     mult = layer.fold.mult
     if mult is None:
         return {}
     params = {"MULT": MULT_CODES[mult]}
-    if mult == "packed":
+    if mult == "packed" and not isinstance(layer, ir.DwConv):
         params["PACK"] = min(layer.fold.pe, packing(x.bits, x.signed, layer.weight_type.bits))
     return params
 

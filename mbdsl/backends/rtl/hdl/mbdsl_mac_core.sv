@@ -14,7 +14,7 @@
 // ready reaches no pipeline register; o_ready depends on registers only.
 //   S1 weight-memory read (registered, block-RAM friendly), input register
 //   S2 ROM output register           S3 PE*SIMD products (4-bit digit products if wider)
-//   adder trees, one register per level ($clog2(SIMD * digit products) stages)
+//   adder trees, one register per level ($clog2(NT) stages, NT terms per PE lane)
 //   ST tree output, bias-ROM read    SA accumulators, threshold-ROM read
 //   SB threshold register            SC PE*N_THRES comparisons
 //   popcount trees, one register per level ($clog2(N_THRES) stages), then the queue
@@ -54,7 +54,7 @@ module mbdsl_mac_core #(
     parameter int RQ_SHIFT     = 0,
     parameter RQ_FILE       = "",
     parameter int MULT      = 0,      // the products' mapping: MULT_* below
-    parameter int PACK      = 1,      // MULT_PACKED: lanes per multiply (mbdsl.backends.rtl.mult.packing)
+    parameter int PACK      = 1,      // MULT_PACKED, X_SHARED: lanes per multiply (mbdsl.backends.rtl.mult.packing)
     parameter int WMEM      = 0,      // where the weights live: 0 a ROM (WEIGHT_FILE), 1 UltraRAM written through i_wen, 2 streamed in on i_w
     localparam int XW = X_SHARED ? SIMD*IN_BITS : PE*SIMD*IN_BITS,
     localparam int NW  = NF * SF,
@@ -85,7 +85,8 @@ module mbdsl_mac_core #(
     // options say (a DSP slice for every one of 9 or more bits unless -nodsp); MULT_LUT, the
     // same digits, each a sum of products of at most 8 bits, which synthesis never maps to a
     // DSP slice; MULT_DSP, one product per lane (one DSP slice); MULT_PACKED, NPK lanes that
-    // share x (PE lanes of an MVAU) in one multiply (mbdsl_mul_packed, one DSP slice).
+    // share x (PE lanes of an MVAU) in one multiply (mbdsl_mul_packed, one DSP slice), or
+    // without shared x (a VVAU) two lanes per multiply (mbdsl_mul_pair, one DSP slice).
     localparam int MULT_LUT = 1, MULT_DSP = 2, MULT_PACKED = 3;
     localparam bit WHOLE = (MULT == MULT_DSP) || (MULT == MULT_PACKED);
     localparam int DG  = 4;                      // multiplier digit (bits)
@@ -96,10 +97,14 @@ module mbdsl_mac_core #(
     localparam int NPP = NDX * NDW;              // digit products per lane
     localparam int NPK = (MULT == MULT_PACKED) ? PACK : 1;   // lanes per packed multiply
     localparam int NG  = (PE + NPK - 1) / NPK;               // packed multiplies per SIMD lane
+    localparam bit PAIRS = (MULT == MULT_PACKED) && !X_SHARED;  // lane pairs (mbdsl_mul_pair)
+    // adder-tree terms per PE lane: the lanes' digit products, or with PAIRS one dot product
+    // per pair of SIMD lanes and the odd last lane's product
+    localparam int NT  = PAIRS ? (SIMD + 1) / 2 : SIMD * NPP;
     localparam int CW  = $clog2(N_THRES + 1);    // a count of thresholds passed
     // issue to queue write: S1 S2 S3, tree levels, ST SA, then the activation: SB SC and
     // popcount levels, the requantization's stages, or SB SC of the raw accumulator
-    localparam int TREE_LAT = (SIMD*NPP > 1) ? $clog2(SIMD*NPP) : 0;
+    localparam int TREE_LAT = (NT > 1) ? $clog2(NT) : 0;
     localparam int CNT_LAT  = (N_THRES > 1) ? $clog2(N_THRES) : 0;
     localparam int RQ_DIG   = (RQ_M0_BITS + 1) / 2;   // mbdsl_requant's partial products
     localparam int RQ_TERMS = RQ_DIG + ((RQ_SHIFT > 0) ? 1 : 0);
@@ -176,8 +181,46 @@ module mbdsl_mac_core #(
     end
 
     // ---------------- S3: products ----------------
-    logic [PE*SIMD*NPP*PW-1:0] prod3;
-    if (MULT == MULT_PACKED) begin : g_packed
+    logic [PE*NT*PW-1:0] prod3;
+    if (PAIRS) begin : g_pairs
+        // SIMD lanes 2j, 2j+1 of PE lane p (two kernel positions of one channel) are one
+        // multiply giving their dot product, tree term j of p. With SIMD odd, the last SIMD
+        // lanes of PE lanes 2q, 2q+1 are one multiply giving both products (their last
+        // term), and with PE odd too the very last lane is a product alone.
+        localparam int NPAIR = SIMD / 2;
+        for (genvar p = 0; p < PE; p++) begin : g_pe
+            for (genvar j = 0; j < NPAIR; j++) begin : g_dot
+                localparam int L = p*SIMD + 2*j;
+                logic [PW-1:0] pj;
+                mbdsl_mul_pair #(.DOT(1'b1), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED)) u_mul (
+                    .i_x(x2[L*IN_BITS +: 2*IN_BITS]), .i_w(w2[L*W_BITS +: 2*W_BITS]), .o_p(pj)
+                );
+                always_ff @(posedge clk) prod3[(p*NT + j)*PW +: PW] <= pj;
+            end
+        end
+        if (SIMD % 2 == 1) begin : g_odd
+            for (genvar q = 0; q < PE / 2; q++) begin : g_two
+                localparam int L0 = 2*q*SIMD + SIMD - 1, L1 = L0 + SIMD;
+                logic [2*PW-1:0] pq;
+                mbdsl_mul_pair #(.DOT(1'b0), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED)) u_mul (
+                    .i_x({x2[L1*IN_BITS +: IN_BITS], x2[L0*IN_BITS +: IN_BITS]}),
+                    .i_w({w2[L1*W_BITS +: W_BITS], w2[L0*W_BITS +: W_BITS]}), .o_p(pq)
+                );
+                always_ff @(posedge clk) begin
+                    prod3[(2*q*NT + NT - 1)*PW +: PW] <= pq[0 +: PW];
+                    prod3[((2*q + 1)*NT + NT - 1)*PW +: PW] <= pq[PW +: PW];
+                end
+            end
+            if (PE % 2 == 1) begin : g_lone
+                localparam int L = PE*SIMD - 1;
+                logic [PW-1:0] pl;
+                mbdsl_mul_packed #(.N(1), .IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .W_SIGNED(W_SIGNED)) u_mul (
+                    .i_x(x2[L*IN_BITS +: IN_BITS]), .i_w(w2[L*W_BITS +: W_BITS]), .o_p(pl)
+                );
+                always_ff @(posedge clk) prod3[(PE*NT - 1)*PW +: PW] <= pl;
+            end
+        end
+    end else if (MULT == MULT_PACKED) begin : g_packed
         // x lane s is shared by the PE lanes (X_SHARED): PE lanes g*NPK .. g*NPK+NPK-1 of
         // SIMD lane s are one multiply; its products come out exact (mbdsl_mul_packed).
         for (genvar s = 0; s < SIMD; s++) begin : g_simd
@@ -248,7 +291,7 @@ module mbdsl_mac_core #(
     logic [2:0] tag_t;
     logic vT, firstT, lastT;
 
-    mbdsl_addtree #(.LANES(PE), .N(SIMD*NPP), .W_IN(PW), .W(ACC_BITS), .TAG(3)) u_tree (
+    mbdsl_addtree #(.LANES(PE), .N(NT), .W_IN(PW), .W(ACC_BITS), .TAG(3)) u_tree (
         .clk, .i_terms(prod3), .i_tag({v3, first3, last3}), .o_sum(sum_t), .o_tag(tag_t)
     );
 

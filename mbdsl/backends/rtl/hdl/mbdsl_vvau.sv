@@ -36,8 +36,8 @@ module mbdsl_vvau #(
     parameter int RQ_PROD_BITS = 2,
     parameter int RQ_SHIFT     = 0,
     parameter RQ_FILE       = "",
-    parameter int MULT      = 0       // multipliers: 0 (synthesis decides) or mbdsl_mac_core's MULT_LUT or _DSP (no operand
-                                      // is shared between lanes here, so nothing to pack)
+    parameter int MULT      = 0       // multipliers: 0 (synthesis decides) or mbdsl_mac_core's MULT_*; MULT_PACKED
+                                      // puts two lanes in a multiply (mbdsl_mul_pair)
 ) (
     input  logic                         clk,
     input  logic                         rst_n,
