@@ -186,16 +186,23 @@ def implementable(dev: Device) -> Device:
 
 
 def check_weight_places(layers, dev: Device) -> None:
-    """A user error at the first layer that keeps its weights in UltraRAM (``fold(weights =
-    uram)``) if ``dev`` has none."""
-    if dev.uram:
-        return
+    """A user error at the first layer whose weights live where ``dev`` offers nothing: in
+    UltraRAM (``fold(weights = uram)``) on a device without it, or streamed from off-chip
+    memory (``fold(weights = stream)``) on one whose board has none the model knows
+    (``Device.offchip_gbps``)."""
     for layer in layers:
         fold = getattr(layer, "fold", None)
-        if fold is not None and fold.weights == "uram":
+        if fold is None:
+            continue
+        if fold.weights == "uram" and not dev.uram:
             with_uram = ", ".join(d.name for d in DEVICES.values() if d.uram)
             raise TargetError(f"layer {layer.name} keeps its weights in UltraRAM (weights = uram), and {dev.name} has none",
                               fold.span or layer.span, f"use weights = rom, or a device with UltraRAM ({with_uram})")
+        if fold.weights == "stream" and not dev.offchip_gbps:
+            boards = ", ".join(d.name for d in DEVICES.values() if d.offchip_gbps)
+            raise TargetError(f"layer {layer.name} streams its weights from off-chip memory (weights = stream), and the "
+                              f"device {dev.name} has no off-chip memory bandwidth known to mbdsl",
+                              fold.span or layer.span, f"keep them on chip (weights = rom), or target a device with off-chip memory: {boards}")
 
 
 UNIT_FMAX_MHZ: dict[int, float] = {8: 151.5}

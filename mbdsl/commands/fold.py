@@ -24,7 +24,6 @@ from ..dataflow import input_cycles, layer_cycles, with_pixels
 from ..errors import MbdslError
 from ..estimates import DEFAULT_CLOCK_HZ, offchip_note
 from ..output import check_writable, write_file
-from ..passes.folding import check_offchip
 from ..backends.rtl.cost import layer_cost, network_resources
 from ..backends.rtl.resources import DSP_POLICIES
 from ..spec_writer import write_spec
@@ -118,7 +117,6 @@ def run(args) -> int:
                              hint='add --device D (or device "D" in the spec\'s target fpga)')
         dev = devices.device(args.device or spec_device)
         devices.check_weight_places(net.layers, dev)
-        check_offchip(net, dev)
         share = args.utilisation if args.utilisation is not None else spec_share
         target = devices.fold_goal(dev, share)
         if budgets:  # the device's budgets with the LUT and/or BRAM18 budget given instead

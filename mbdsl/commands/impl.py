@@ -8,7 +8,6 @@ from ..backends.rtl import impl
 from ..devices import DEFAULT_DEVICE, DEVICES, check_weight_places, device, implementable
 from ..estimates import estimate
 from ..output import check_folder
-from ..passes.folding import check_offchip
 from .common import clock, console, load_checked
 
 
@@ -36,8 +35,7 @@ def run(args) -> int:
     net = load_checked(args.spec)
     spec_device = net.fpga.device if net.fpga is not None else None
     dev = implementable(device(args.device or spec_device or DEFAULT_DEVICE))
-    check_weight_places(net.layers, dev)
-    check_offchip(net, dev)  # an ECP5 board has no off-chip memory for streamed weights
+    check_weight_places(net.layers, dev)  # an ECP5 has no UltraRAM, nor off-chip memory for streamed weights
     clock = _clock_mhz(args.clock, net)
     out_dir = impl.result_path(args.output, net, dev).parent
     console.print(f"implementing {net.name} on {dev.name} ({dev.package}, speed {dev.speed}) at {clock:g} MHz: "

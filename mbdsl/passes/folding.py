@@ -8,14 +8,14 @@ from typing import Callable
 
 import attrs
 
-from .. import devices, ir
+from .. import ir
 from ..autofold import Infeasible, LayerCost, explain, solve_pixels
-from ..dataflow import layer_cycles, streamed, with_pixels
+from ..dataflow import layer_cycles, with_pixels
 from ..dsp48 import DSP_A_BITS, DSP_B_BITS, pair_operand_bits
-from ..errors import FoldingError, TargetError
+from ..errors import FoldingError
 from ..legality import legal_folds, legal_mults, legal_pe, legal_simd, with_fold
 
-__all__ = ["resolve_folding", "check_folding", "check_offchip", "AUTO_LANE_LIMIT"]
+__all__ = ["resolve_folding", "check_folding", "AUTO_LANE_LIMIT"]
 
 AUTO_LANE_LIMIT = 64
 """Without a goal, fold(auto) balances layers to the fastest II every auto layer can reach
@@ -47,8 +47,6 @@ def check_folding(net: ir.Network) -> ir.Network:
         if f.mult is not None and f.mult not in legal_mults(layer):
             raise FoldingError(_pair_message(layer), f.mult_span or f.span or layer.span,
                                f"use {_mult_key(layer)} = dsp (one product per DSP slice) or {_mult_key(layer)} = lut")
-    if net.fpga is not None and net.fpga.device is not None:
-        check_offchip(net, devices.device(net.fpga.device))
     return net
 
 
@@ -61,19 +59,6 @@ def _pair_message(layer: ir.DwConv) -> str:
     a, b = pair_operand_bits(x.bits, x.signed, w.bits, w.signed)
     return (f"{_mult_key(layer)} = packed: two lanes of depthwise layer {layer.name} ({x} activations x {w} weights) need a "
             f"{a} x {b}-bit multiply, more than a DSP48E2's {DSP_A_BITS} x {DSP_B_BITS}")
-
-
-def check_offchip(net: ir.Network, device: devices.Device) -> None:
-    """A layer may stream its weights (``fold(weights = stream)``) only on a device whose
-    board has off-chip memory the model knows (``Device.offchip_gbps``)."""
-    if device.offchip_gbps:
-        return
-    for layer in net.layers:
-        if streamed(layer):
-            boards = ", ".join(d.name for d in devices.DEVICES.values() if d.offchip_gbps)
-            raise TargetError(f"layer {layer.name} streams its weights from off-chip memory (weights = stream), and the "
-                              f"device {device.name} has no off-chip memory bandwidth known to mbdsl",
-                              layer.fold.span or layer.span, f"keep them on chip (weights = rom), or target a device with off-chip memory: {boards}")
 
 
 def _keys(layer) -> tuple[str, str]:
