@@ -55,7 +55,7 @@ import attrs
 
 from . import ir
 from .dataflow import input_cycles, layer_cycles, with_pixels
-from .legality import legal_folds, legal_mults, with_fold
+from .legality import legal_folds, legal_mults, with_fold, with_weights
 
 __all__ = [
     "Option", "Plan", "Infeasible", "LayerCost", "LayerFigures", "options", "mappings", "every_option", "plan_of", "fold_for_ii",
@@ -172,7 +172,7 @@ def every_option(layer: ir.Layer, coster: LayerCost | None = None, mults: tuple[
     if layer.fold.weights != "rom":
         return opts
     for place in (p for p in places if p in getattr(layer, "weight_places", ())):
-        moved = attrs.evolve(layer, fold=attrs.evolve(layer.fold, weights=place))
+        moved = with_weights(layer, place)
         opts += [attrs.evolve(_option(moved, o.pe, o.simd, coster, o.mult), weights=place) for o in opts if o.weights is None]
     return opts
 
@@ -599,7 +599,7 @@ def fold_for_budget(net: ir.Network, lut: float | None = None, bram: int | None 
     for i, o in choice.items():
         layers[i] = with_fold(layers[i], o.pe, o.simd, o.mult)
         if o.weights is not None:
-            layers[i] = attrs.evolve(layers[i], fold=attrs.evolve(layers[i].fold, weights=o.weights))
+            layers[i] = with_weights(layers[i], o.weights)
     bound, resource, proven = None, None, True
     if at > 0 and (faster := need(candidates[at - 1])) is not None:
         _, tot, proven = faster
@@ -677,9 +677,7 @@ def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool =
             raise
         streamed = net
         for i in stream_order(net, only_auto):
-            layer = streamed.layers[i]
-            streamed = streamed.replace_layers(streamed.layers[:i] + (attrs.evolve(layer, fold=attrs.evolve(layer.fold, weights="stream")),)
-                                               + streamed.layers[i + 1:])
+            streamed = streamed.replace_layers(streamed.layers[:i] + (with_weights(streamed.layers[i], "stream"),) + streamed.layers[i + 1:])
             try:
                 return within_budget(streamed)
             except Infeasible as exc:
@@ -688,7 +686,7 @@ def solve(net: ir.Network, goal: ir.FoldGoal, clock_hz: float, only_auto: bool =
         raise on_chip
 
 
-ON_CHIP_MEMORY = tuple(NAMES[r] for r in ("lut", "bram18", "uram"))
+ON_CHIP_MEMORY = tuple(NAMES[r] for r in MEMORY_BOUND + ("uram",))
 """The resources (as :class:`Infeasible` names them) that weights streamed from off-chip memory may free."""
 
 

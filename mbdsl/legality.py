@@ -17,7 +17,7 @@ from . import ir
 from .dataflow import divisors
 from .dsp48 import pair_fits
 
-__all__ = ["legal_pe", "legal_simd", "legal_folds", "legal_mults", "packs_pairs", "with_fold"]
+__all__ = ["legal_pe", "legal_simd", "legal_folds", "legal_mults", "packs_pairs", "with_fold", "with_weights"]
 
 
 def legal_pe(layer: ir.Layer) -> list[int]:
@@ -66,3 +66,8 @@ def with_fold(layer: ir.Layer, pe: int, simd: int, mult: str | None = None) -> i
     built as ``mult`` (None: as the layer says)."""
     mult = layer.fold.mult if mult is None else mult
     return attrs.evolve(layer, fold=attrs.evolve(layer.fold, pe=pe, simd=simd, auto=False, mult=mult))
+
+
+def with_weights(layer: ir.Layer, place: str) -> ir.Layer:
+    """The layer with its weights in ``place`` (``ir.WEIGHT_PLACES``), its folding as it is."""
+    return attrs.evolve(layer, fold=attrs.evolve(layer.fold, weights=place))
